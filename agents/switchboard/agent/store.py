@@ -1,0 +1,157 @@
+"""The vector store an agent retrieves from: an interface, Chroma, and an in-memory fake."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+import numpy as np
+
+from switchboard.agent.config import AgentConfig, AgentSettings
+from switchboard.core.embeddings import Matrix, SwitchboardEmbeddingFunction, Vector
+from switchboard.core.errors import ConfigurationError
+
+Metadata = dict[str, str | int | float | bool]
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    id: str
+    text: str
+    metadata: Metadata
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    text: str
+    score: float  # cosine similarity
+    metadata: Metadata
+
+
+class VectorStore(Protocol):
+    """Synchronous (Chroma's client is); async callers run it in a worker thread."""
+
+    def upsert(self, chunks: list[StoredChunk], embeddings: Matrix) -> None: ...
+
+    def delete(self, ids: list[str]) -> None: ...
+
+    def query(self, embedding: Vector, k: int) -> list[Hit]: ...
+
+    def metadata_by_id(self) -> dict[str, Metadata]: ...
+
+    def count(self) -> int: ...
+
+
+class ChromaStore:
+    """One agent's collection, embedded (PersistentClient) or on a Chroma server."""
+
+    def __init__(self, collection: Any) -> None:
+        self._collection = collection
+
+    @classmethod
+    def open(cls, name: str, *, path: str | None = None, url: str | None = None) -> ChromaStore:
+        import chromadb
+        from chromadb.config import Settings
+
+        settings = Settings(anonymized_telemetry=False)
+        if url:
+            parsed = urlparse(url)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                raise ConfigurationError(f"chroma URL must be http(s)://host:port, got {url!r}")
+            client: Any = chromadb.HttpClient(
+                host=parsed.hostname,
+                port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                ssl=parsed.scheme == "https",
+                settings=settings,
+            )
+        elif path:
+            client = chromadb.PersistentClient(path=path, settings=settings)
+        else:
+            raise ConfigurationError("a Chroma store needs a path or a URL")
+        collection = client.get_or_create_collection(
+            name,
+            embedding_function=SwitchboardEmbeddingFunction(),  # type: ignore[arg-type]
+            configuration={"hnsw": {"space": "cosine"}},
+        )
+        return cls(collection)
+
+    def upsert(self, chunks: list[StoredChunk], embeddings: Matrix) -> None:
+        if not chunks:
+            return
+        self._collection.upsert(
+            ids=[c.id for c in chunks],
+            documents=[c.text for c in chunks],
+            metadatas=[c.metadata for c in chunks],
+            embeddings=embeddings,
+        )
+
+    def delete(self, ids: list[str]) -> None:
+        if ids:
+            self._collection.delete(ids=ids)
+
+    def query(self, embedding: Vector, k: int) -> list[Hit]:
+        result = self._collection.query(
+            query_embeddings=[embedding],
+            n_results=k,
+            include=["documents", "metadatas", "distances"],
+        )
+        ids = result["ids"][0]
+        docs = (result["documents"] or [[]])[0]
+        metas = (result["metadatas"] or [[]])[0]
+        dists = (result["distances"] or [[]])[0]
+        return [
+            Hit(id=i, text=d or "", score=1.0 - float(dist), metadata=dict(m or {}))
+            for i, d, m, dist in zip(ids, docs, metas, dists, strict=True)
+        ]
+
+    def metadata_by_id(self) -> dict[str, Metadata]:
+        got = self._collection.get(include=["metadatas"])
+        metas = got["metadatas"] or []
+        return {i: dict(m or {}) for i, m in zip(got["ids"], metas, strict=True)}
+
+    def count(self) -> int:
+        return int(self._collection.count())
+
+
+class InMemoryStore:
+    """Exact cosine search over a dict: the fake used by unit tests."""
+
+    def __init__(self) -> None:
+        self._chunks: dict[str, StoredChunk] = {}
+        self._vectors: dict[str, Vector] = {}
+
+    def upsert(self, chunks: list[StoredChunk], embeddings: Matrix) -> None:
+        for chunk, vec in zip(chunks, embeddings, strict=True):
+            self._chunks[chunk.id] = chunk
+            self._vectors[chunk.id] = np.asarray(vec, dtype=np.float32)
+
+    def delete(self, ids: list[str]) -> None:
+        for i in ids:
+            self._chunks.pop(i, None)
+            self._vectors.pop(i, None)
+
+    def query(self, embedding: Vector, k: int) -> list[Hit]:
+        scored = sorted(
+            ((float(np.dot(v, embedding)), i) for i, v in self._vectors.items()), reverse=True
+        )[:k]
+        return [
+            Hit(id=i, text=self._chunks[i].text, score=s, metadata=self._chunks[i].metadata)
+            for s, i in scored
+        ]
+
+    def metadata_by_id(self) -> dict[str, Metadata]:
+        return {i: dict(c.metadata) for i, c in self._chunks.items()}
+
+    def count(self) -> int:
+        return len(self._chunks)
+
+
+def open_store(config: AgentConfig, settings: AgentSettings) -> ChromaStore:
+    """The agent's own collection: on the Chroma server when configured, else embedded."""
+    if settings.chroma_url:
+        return ChromaStore.open(config.collection_name, url=settings.chroma_url)
+    path = settings.chroma_path(config.name)
+    path.mkdir(parents=True, exist_ok=True)
+    return ChromaStore.open(config.collection_name, path=str(path))

@@ -1,0 +1,137 @@
+"""The ``switchboard`` command: run services, ingest knowledge, and talk to a supervisor."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from google.protobuf.json_format import MessageToDict
+
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="switchboard", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("supervisor", help="run the supervisor gRPC service")
+    s.add_argument("--agents", type=Path, required=True, help="agents file (YAML)")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=50051, help="0 picks a free port")
+    s.add_argument("--ready-file", type=Path, help="write {'port': N} here once serving")
+
+    a = sub.add_parser("agent", help="run one domain agent gRPC service")
+    a.add_argument("--config", type=Path, required=True, help="agent config (agent.yaml)")
+    a.add_argument("--host", default="127.0.0.1")
+    a.add_argument("--port", type=int, default=50061, help="0 picks a free port")
+    a.add_argument("--ready-file", type=Path, help="write {'port': N} here once serving")
+
+    i = sub.add_parser("ingest", help="load agents' knowledge folders into their stores")
+    i.add_argument("configs", nargs="*", type=Path, help="agent configs (agent.yaml)")
+    i.add_argument("--config", dest="more", action="append", type=Path, default=[])
+
+    k = sub.add_parser("ask", help="ask a running supervisor")
+    k.add_argument("text")
+    k.add_argument("--address", default=DEFAULT_ADDRESS)
+    k.add_argument("--session", default="")
+    k.add_argument("--agent", default="", help="skip routing and ask this agent")
+    k.add_argument("--timeout", type=float, default=30.0)
+    k.add_argument("--json", action="store_true", help="print the raw response as JSON")
+
+    r = sub.add_parser("route", help="show the routing decision for a text")
+    r.add_argument("text")
+    r.add_argument("--address", default=DEFAULT_ADDRESS)
+
+    ls = sub.add_parser("agents", help="list the supervisor's agents")
+    ls.add_argument("--address", default=DEFAULT_ADDRESS)
+
+    h = sub.add_parser("health", help="exit 0 when a server reports SERVING")
+    h.add_argument("--address", default=DEFAULT_ADDRESS)
+    h.add_argument("--service", default="")
+
+    d = sub.add_parser("demo", help="ingest, start everything, ask sample questions, stop")
+    d.add_argument("--agents-dir", type=Path, default=Path("agents"))
+
+    rn = sub.add_parser("run", help="run the whole stack in the foreground")
+    rn.add_argument("--agents-dir", type=Path, default=Path("agents"))
+    rn.add_argument("--port", type=int, default=50051)
+    rn.add_argument("--first-agent-port", type=int, default=50061)
+    return p
+
+
+def _print_json(message: object) -> None:
+    print(json.dumps(MessageToDict(message, preserving_proto_field_name=True), indent=2))  # type: ignore[arg-type]
+
+
+async def _client_command(args: argparse.Namespace) -> int:
+    import grpc
+
+    from switchboard.client import SupervisorClient, check_health
+    from switchboard.devstack import _print_answer
+
+    if args.command == "health":
+        ok = await check_health(args.address, args.service)
+        print("SERVING" if ok else "NOT SERVING")
+        return 0 if ok else 1
+    try:
+        async with SupervisorClient(args.address, timeout=getattr(args, "timeout", 30.0)) as c:
+            if args.command == "ask":
+                reply = await c.ask(args.text, session_id=args.session, agent=args.agent)
+                if args.json:
+                    _print_json(reply)
+                else:
+                    _print_answer(args.text, reply, 0.0)
+            elif args.command == "route":
+                _print_json(await c.route(args.text))
+            else:
+                _print_json(await c.list_agents())
+    except grpc.aio.AioRpcError as exc:
+        print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "supervisor":
+        from switchboard.supervisor.server import serve_supervisor
+
+        asyncio.run(
+            serve_supervisor(
+                args.agents, host=args.host, port=args.port, ready_file=args.ready_file
+            )
+        )
+        return 0
+    if args.command == "agent":
+        from switchboard.agent.server import serve_agent
+
+        asyncio.run(
+            serve_agent(args.config, host=args.host, port=args.port, ready_file=args.ready_file)
+        )
+        return 0
+    if args.command == "ingest":
+        from switchboard.agent.ingest import ingest_paths
+
+        configs = [*args.configs, *args.more]
+        if not configs:
+            print("error: name at least one agent config", file=sys.stderr)
+            return 2
+        for report in ingest_paths(configs):
+            print(report.summary())
+        return 0
+    if args.command == "demo":
+        from switchboard.devstack import run_demo
+
+        return asyncio.run(run_demo(args.agents_dir))
+    if args.command == "run":
+        from switchboard.devstack import run_foreground
+
+        return asyncio.run(run_foreground(args.agents_dir, args.port, args.first_agent_port))
+    return asyncio.run(_client_command(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Switchboard's shared library: embeddings, errors, LLM access, gRPC plumbing."""

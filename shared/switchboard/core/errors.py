@@ -1,0 +1,56 @@
+"""The three kinds of error, kept apart.
+
+* Caller misuse (:class:`CallerError`): the request is wrong; retrying it unchanged fails again.
+* Runtime failure (:class:`RuntimeFailure`): something we depend on failed; a retry may work.
+* Feedback for the model (:class:`ModelFeedback`): goes back to the LLM as a tool result,
+  never to the caller.
+
+Domain code raises these; exactly one table (``switchboard.core.grpc_errors``) maps them to
+gRPC status codes.
+"""
+
+from __future__ import annotations
+
+
+class SwitchboardError(Exception):
+    """Base of every error Switchboard raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class CallerError(SwitchboardError):
+    """The caller sent something we cannot serve."""
+
+
+class InvalidRequest(CallerError):
+    """A field is missing, malformed or out of range."""
+
+
+class NotFound(CallerError):
+    """The caller named something that does not exist (an agent, say)."""
+
+
+class RuntimeFailure(SwitchboardError):
+    """A dependency failed; the request itself may be fine."""
+
+
+class Unavailable(RuntimeFailure):
+    """A dependency (an agent, the vector store) cannot be reached right now."""
+
+
+class DeadlineExceeded(RuntimeFailure):
+    """The caller's deadline ran out before the work finished."""
+
+
+class UpstreamError(RuntimeFailure):
+    """An outside API (the LLM provider) failed after its own retries."""
+
+
+class ConfigurationError(SwitchboardError):
+    """The service is misconfigured; raised at start-up, never per request."""
+
+
+class ModelFeedback(SwitchboardError):
+    """A tool call from the model was invalid; the message is shown to the model."""

@@ -1,0 +1,104 @@
+"""The one table from Switchboard errors to gRPC status codes, and its use in servicers."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
+
+import grpc
+from google.protobuf.message import DecodeError, Message
+
+from switchboard.core import errors
+
+log = logging.getLogger(__name__)
+
+STATUS_FOR: dict[type[errors.SwitchboardError], grpc.StatusCode] = {
+    errors.InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.NotFound: grpc.StatusCode.NOT_FOUND,
+    errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
+    errors.DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
+    errors.UpstreamError: grpc.StatusCode.UNAVAILABLE,
+    errors.ConfigurationError: grpc.StatusCode.FAILED_PRECONDITION,
+}
+
+
+def status_for(exc: errors.SwitchboardError) -> grpc.StatusCode:
+    """The gRPC code for a Switchboard error: the closest entry up its class hierarchy."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS_FOR:
+            return STATUS_FOR[cls]  # type: ignore[index]
+    return grpc.StatusCode.INTERNAL
+
+
+def error_from_status(code: grpc.StatusCode, details: str) -> errors.SwitchboardError:
+    """The inverse mapping, for errors coming back from a downstream service."""
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        return errors.InvalidRequest(details)
+    if code == grpc.StatusCode.NOT_FOUND:
+        return errors.NotFound(details)
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return errors.DeadlineExceeded(details)
+    return errors.Unavailable(details)
+
+
+class MalformedRequest:
+    """Stands in for a request whose bytes did not parse (e.g. invalid UTF-8 in a string).
+
+    gRPC would answer a failing deserializer with INTERNAL; parsing into this instead lets the
+    servicer answer INVALID_ARGUMENT, which is what the caller's mistake deserves.
+    """
+
+    def __init__(self, type_name: str, reason: str) -> None:
+        self.type_name = type_name
+        self.reason = reason
+
+
+M = TypeVar("M", bound=Message)
+
+
+def tolerant_deserializer(message_type: type[M]) -> Callable[[bytes], M | MalformedRequest]:
+    """A request deserializer that never raises."""
+
+    def parse(data: bytes) -> M | MalformedRequest:
+        try:
+            return message_type.FromString(data)
+        except (DecodeError, UnicodeDecodeError, ValueError) as exc:
+            return MalformedRequest(message_type.DESCRIPTOR.full_name, str(exc) or "bad bytes")
+
+    return parse
+
+
+async def abort(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException) -> NoReturn:
+    """Ends the RPC with the status the table gives for ``exc``."""
+    if isinstance(exc, errors.SwitchboardError):
+        await context.abort(status_for(exc), exc.message)
+    log.exception("unexpected error", exc_info=exc)
+    await context.abort(grpc.StatusCode.INTERNAL, "internal error; the failure has been logged")
+
+
+Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Any]])
+
+
+def grpc_method(func: Handler) -> Handler:
+    """Wraps a servicer method: rejects malformed requests, maps errors to status codes."""
+
+    @functools.wraps(func)
+    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        if isinstance(request, MalformedRequest):
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"could not parse {request.type_name}: {request.reason} "
+                "(string fields must be valid UTF-8)",
+            )
+        try:
+            return await func(self, request, context)
+        except errors.SwitchboardError as exc:
+            await abort(context, exc)
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await abort(context, exc)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,172 @@
+"""The LLM as an interface, with one implementation over Anthropic's async SDK.
+
+Retries with backoff (honouring ``retry-after``) are the SDK's job (``max_retries``); this
+module adds none of its own. Every failure that survives the SDK's retries becomes one
+:class:`~switchboard.core.errors.UpstreamError`, so callers handle a single error type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import anthropic
+from pydantic import BaseModel
+
+from switchboard.core.errors import UpstreamError
+
+
+class ToolSpec(BaseModel):
+    """A tool offered to the model: a name, what it does, and a JSON schema for its input."""
+
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    input: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TokenUsage:
+    """Token counts exactly as the provider reported them."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+
+    @property
+    def total_input_tokens(self) -> int:
+        """Every input token billed, cached or not."""
+        return self.input_tokens + self.cache_read_input_tokens + self.cache_creation_input_tokens
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    model: str
+    stop_reason: str
+    usage: TokenUsage
+    tool_calls: list[ToolCall] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str  # "user" or "assistant"
+    content: str
+
+
+class LLM(Protocol):
+    """What Switchboard needs from a language model."""
+
+    @property
+    def model(self) -> str: ...
+
+    async def complete(
+        self,
+        *,
+        system: str,
+        messages: Sequence[Message],
+        max_tokens: int,
+        temperature: float = 0.0,
+        tools: Sequence[ToolSpec] = (),
+        force_tool: str | None = None,
+        timeout: float | None = None,
+    ) -> Completion:
+        """One model call; raises UpstreamError when the provider fails."""
+        ...
+
+
+class AnthropicLLM:
+    """Claude through ``anthropic.AsyncAnthropic``."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        model: str,
+        base_url: str | None = None,
+        max_retries: int = 2,
+        timeout: float = 30.0,
+    ) -> None:
+        self._model = model
+        self._client = anthropic.AsyncAnthropic(
+            api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout
+        )
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def complete(
+        self,
+        *,
+        system: str,
+        messages: Sequence[Message],
+        max_tokens: int,
+        temperature: float = 0.0,
+        tools: Sequence[ToolSpec] = (),
+        force_tool: str | None = None,
+        timeout: float | None = None,
+    ) -> Completion:
+        kwargs: dict[str, Any] = {
+            "model": self._model,
+            "system": system,
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+        }
+        if tools:
+            kwargs["tools"] = [t.model_dump() for t in tools]
+        if force_tool:
+            kwargs["tool_choice"] = {"type": "tool", "name": force_tool}
+        if timeout is not None:
+            kwargs["timeout"] = timeout
+        try:
+            response = await self._client.messages.create(**kwargs)
+        except anthropic.APIStatusError as exc:
+            raise UpstreamError(
+                f"LLM provider answered HTTP {exc.status_code}: {_error_message(exc)}"
+            ) from exc
+        except anthropic.APITimeoutError as exc:
+            raise UpstreamError("LLM provider timed out") from exc
+        except anthropic.APIConnectionError as exc:
+            raise UpstreamError(f"LLM provider unreachable: {exc}") from exc
+        texts: list[str] = []
+        calls: list[ToolCall] = []
+        for block in response.content:
+            if block.type == "text":
+                texts.append(block.text)
+            elif block.type == "tool_use":
+                calls.append(ToolCall(id=block.id, name=block.name, input=dict(block.input)))
+        u = response.usage
+        return Completion(
+            text="".join(texts),
+            model=response.model,
+            stop_reason=response.stop_reason or "",
+            usage=TokenUsage(
+                input_tokens=u.input_tokens,
+                output_tokens=u.output_tokens,
+                cache_read_input_tokens=u.cache_read_input_tokens or 0,
+                cache_creation_input_tokens=u.cache_creation_input_tokens or 0,
+            ),
+            tool_calls=calls,
+        )
+
+
+def _error_message(exc: anthropic.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict) and isinstance(err.get("message"), str):
+            return str(err["message"])
+    return exc.message

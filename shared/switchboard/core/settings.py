@@ -1,0 +1,39 @@
+"""Settings every Switchboard service shares. Each service extends this in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from switchboard.core.pricing import DEFAULT_PRICES, ModelPrice
+
+
+class CommonSettings(BaseSettings):
+    """Read from the environment (``SWITCHBOARD_*`` plus the Anthropic SDK's own variables)."""
+
+    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore")
+
+    data_dir: Path = Field(Path(".data"), description="Where embedded stores keep their files.")
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    max_text_chars: int = Field(4000, ge=1, description="Longest request text accepted.")
+    anthropic_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("ANTHROPIC_API_KEY", "SWITCHBOARD_ANTHROPIC_API_KEY")
+    )
+    anthropic_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("ANTHROPIC_BASE_URL", "SWITCHBOARD_ANTHROPIC_BASE_URL")
+    )
+    model: str | None = Field(None, description="Overrides every agent's configured model.")
+    llm_timeout_s: float = Field(30.0, gt=0, description="Per-attempt LLM request timeout.")
+    llm_max_retries: int = Field(2, ge=0, description="SDK retries (with backoff) per LLM call.")
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=lambda: dict(DEFAULT_PRICES),
+        description="USD per million tokens per model, as JSON.",
+    )
+    shutdown_grace_s: float = Field(10.0, ge=0, description="Drain time on SIGTERM.")
+
+    @property
+    def llm_enabled(self) -> bool:
+        key = self.anthropic_api_key
+        return key is not None and bool(key.get_secret_value().strip())

@@ -1,0 +1,100 @@
+"""Domain types shared by the supervisor and the agents (no gRPC in sight)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from switchboard.core.llm import TokenUsage
+
+
+class Outcome(StrEnum):
+    """How a request ended (mirrors ``switchboard.v1.Status``)."""
+
+    ANSWERED = "ANSWERED"
+    NEEDS_CLARIFICATION = "NEEDS_CLARIFICATION"
+    ESCALATED = "ESCALATED"
+    DEGRADED = "DEGRADED"
+
+
+class AnswerMode(StrEnum):
+    LLM = "llm"
+    OFFLINE = "offline-extractive"
+    NONE = ""
+
+
+class AgentCard(BaseModel):
+    name: str
+    description: str
+    examples: list[str] = Field(default_factory=list)
+
+
+class Citation(BaseModel):
+    source_id: str
+    title: str
+    snippet: str
+    score: float
+
+
+class AgentUsage(BaseModel):
+    """One agent's (or the supervisor's) tokens and estimated cost."""
+
+    agent: str
+    model: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+    @classmethod
+    def from_tokens(cls, agent: str, model: str, usage: TokenUsage, cost: float) -> AgentUsage:
+        return cls(
+            agent=agent,
+            model=model,
+            input_tokens=usage.total_input_tokens,
+            output_tokens=usage.output_tokens,
+            cost_usd=cost,
+        )
+
+
+class UsageReport(BaseModel):
+    """Usage of a whole request: the per-agent breakdown and its sums."""
+
+    breakdown: list[AgentUsage] = Field(default_factory=list)
+
+    @property
+    def input_tokens(self) -> int:
+        return sum(u.input_tokens for u in self.breakdown)
+
+    @property
+    def output_tokens(self) -> int:
+        return sum(u.output_tokens for u in self.breakdown)
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(u.cost_usd for u in self.breakdown)
+
+    def merged(self, other: UsageReport) -> UsageReport:
+        return UsageReport(breakdown=[*self.breakdown, *other.breakdown])
+
+
+class AgentRequest(BaseModel):
+    """What the supervisor hands an agent."""
+
+    request_id: str = ""
+    session_id: str = ""
+    text: str
+    metadata: dict[str, str] = Field(default_factory=dict)
+    query_embedding: list[float] | None = None
+
+
+class AgentAnswer(BaseModel):
+    """An agent's answer, as the supervisor receives it."""
+
+    agent: str
+    text: str
+    outcome: Outcome
+    mode: AnswerMode
+    confidence: float
+    citations: list[Citation] = Field(default_factory=list)
+    usage: UsageReport = Field(default_factory=UsageReport)

@@ -1,0 +1,1 @@
+"""The supervisor: routes each request to the right domain agent over gRPC."""

@@ -1,0 +1,78 @@
+"""The agents file (YAML) and the supervisor's process settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from switchboard.core.errors import ConfigurationError
+from switchboard.core.settings import CommonSettings
+from switchboard.core.types import AgentCard
+
+
+class AgentEntry(BaseModel):
+    """One agent: where it listens and, optionally, its card inline."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
+    address: str = Field(min_length=1, description="host:port, or any gRPC target (dns:///...).")
+    description: str | None = None
+    examples: list[str] = Field(default_factory=list)
+
+    @property
+    def inline_card(self) -> AgentCard | None:
+        if not self.description:
+            return None
+        return AgentCard(name=self.name, description=self.description, examples=self.examples)
+
+
+class AgentsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agents: list[AgentEntry] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> AgentsFile:
+        names = [a.name for a in self.agents]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"agent names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+    @classmethod
+    def load(cls, path: Path) -> AgentsFile:
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            return cls.model_validate(raw)
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigurationError(f"cannot read agents file {path}: {exc}") from exc
+        except ValidationError as exc:
+            raise ConfigurationError(f"invalid agents file {path}:\n{exc}") from exc
+
+
+class SupervisorSettings(CommonSettings):
+    """Process settings of the supervisor (``SWITCHBOARD_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore")
+
+    router_model: str = Field("claude-haiku-4-5", description="Model that breaks routing ties.")
+    route_accept_confidence: float = Field(
+        0.7, ge=0, le=1, description="Embedding routing below this confidence is 'unsure'."
+    )
+    route_min_similarity: float = Field(
+        0.3, ge=-1, le=1, description="Best example similarity below this is too vague to route."
+    )
+    route_out_of_scope_similarity: float = Field(
+        0.2, ge=-1, le=1, description="Best example similarity below this is out of scope."
+    )
+    agent_timeout_s: float = Field(
+        20.0, gt=0, description="Agent call deadline when the caller sets none."
+    )
+    deadline_margin_s: float = Field(
+        0.05, ge=0, description="Time kept back from the caller's deadline for the reply."
+    )
+    describe_timeout_s: float = Field(2.0, gt=0, description="Deadline of Describe calls.")

@@ -1,0 +1,124 @@
+"""Calls agents over gRPC: one reused channel per agent, deadlines, retries on UNAVAILABLE."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Protocol
+
+import grpc
+
+from switchboard.core import errors
+from switchboard.core.types import AgentAnswer, AgentCard, AgentRequest, AnswerMode
+from switchboard.core.wire import (
+    card_from_proto,
+    citation_from_proto,
+    status_from_proto,
+    usage_from_proto,
+)
+from switchboard.v1 import agent_pb2, agent_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+# Retries only UNAVAILABLE (the call never reached a healthy agent), with throttling so a
+# struggling agent is not buried in retries; round_robin spreads calls over every address a
+# name resolves to (replicas).
+SERVICE_CONFIG = {
+    "loadBalancingConfig": [{"round_robin": {}}],
+    "methodConfig": [
+        {
+            "name": [{"service": "switchboard.v1.Agent"}],
+            "retryPolicy": {
+                "maxAttempts": 3,
+                "initialBackoff": "0.05s",
+                "maxBackoff": "0.5s",
+                "backoffMultiplier": 2,
+                "retryableStatusCodes": ["UNAVAILABLE"],
+            },
+        }
+    ],
+    "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1},
+}
+CHANNEL_OPTIONS = [
+    ("grpc.service_config", json.dumps(SERVICE_CONFIG)),
+    ("grpc.enable_retries", 1),
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 2_000),
+]
+
+
+class AgentClient(Protocol):
+    """How the supervisor reaches agents; a fake stands in for it in unit tests."""
+
+    async def invoke(self, agent: str, request: AgentRequest, *, timeout: float) -> AgentAnswer: ...
+
+    async def describe(self, agent: str, *, timeout: float) -> AgentCard: ...
+
+    async def close(self) -> None: ...
+
+
+class GrpcAgentClient:
+    def __init__(self, addresses: dict[str, str]) -> None:
+        self._addresses = dict(addresses)
+        self._channels: dict[str, grpc.aio.Channel] = {}
+
+    def _stub(self, agent: str) -> agent_pb2_grpc.AgentStub:
+        channel = self._channels.get(agent)
+        if channel is None:
+            address = self._addresses.get(agent)
+            if address is None:
+                raise errors.NotFound(f"no agent named {agent!r}")
+            channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+            self._channels[agent] = channel
+        return agent_pb2_grpc.AgentStub(channel)
+
+    async def invoke(self, agent: str, request: AgentRequest, *, timeout: float) -> AgentAnswer:
+        if timeout <= 0:
+            raise errors.DeadlineExceeded(f"no time left to call agent {agent!r}")
+        message = agent_pb2.InvokeRequest(
+            request_id=request.request_id,
+            session_id=request.session_id,
+            text=request.text,
+            metadata=request.metadata,
+            query_embedding=request.query_embedding or [],
+        )
+        try:
+            reply = await self._stub(agent).Invoke(message, timeout=timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise self._translate(agent, exc) from exc
+        return AgentAnswer(
+            agent=reply.agent or agent,
+            text=reply.answer,
+            outcome=status_from_proto(reply.status),
+            mode=AnswerMode(reply.mode)
+            if reply.mode in AnswerMode._value2member_map_
+            else AnswerMode.NONE,
+            confidence=reply.confidence,
+            citations=[citation_from_proto(c) for c in reply.citations],
+            usage=usage_from_proto(reply.usage),
+        )
+
+    async def describe(self, agent: str, *, timeout: float) -> AgentCard:
+        try:
+            card = await self._stub(agent).Describe(agent_pb2.DescribeRequest(), timeout=timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise self._translate(agent, exc) from exc
+        return card_from_proto(card)
+
+    def _translate(self, agent: str, exc: grpc.aio.AioRpcError) -> errors.SwitchboardError:
+        code = exc.code()
+        where = f"agent {agent!r} at {self._addresses.get(agent)}"
+        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+            return errors.DeadlineExceeded(f"{where} did not answer within the deadline")
+        if code == grpc.StatusCode.INVALID_ARGUMENT:
+            return errors.InvalidRequest(f"{where} rejected the request: {exc.details()}")
+        if code == grpc.StatusCode.UNAVAILABLE:
+            return errors.Unavailable(f"{where} is unavailable; retry later ({exc.details()})")
+        log.warning("agent call failed", extra={"agent": agent, "code": code.name})
+        return errors.Unavailable(f"{where} failed with {code.name}: {exc.details()}")
+
+    async def close(self) -> None:
+        for channel in self._channels.values():
+            await channel.close()
+        self._channels.clear()
