@@ -58,3 +58,41 @@ fmt: setup
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache
+
+# ---- Containers and Kubernetes (issue 6) -----------------------------------------------
+IMAGE ?= switchboard:dev
+BASE_IMAGE_OFFLINE ?= switchboard-base:bookworm
+WHEELHOUSE_DIR := build/wheelhouse
+
+.PHONY: images images-offline base-image wheelhouse docker k8s-validate k8s-config compose-config
+
+# Online build from the public Python slim image and PyPI.
+images:
+	docker build -t $(IMAGE) .
+
+# A bookworm + python3 base image made with debootstrap and `docker import` (no registry).
+base-image:
+	deploy/scripts/build-base-image.sh $(BASE_IMAGE_OFFLINE)
+
+# Every wheel the image needs, resolved on this host (Python 3.11, same platform).
+wheelhouse: setup
+	deploy/scripts/build-wheelhouse.sh $(WHEELHOUSE_DIR)
+
+# Air-gapped build: no network inside `docker build` at all.
+images-offline: base-image wheelhouse
+	docker build --network none --build-arg BASE_IMAGE=$(BASE_IMAGE_OFFLINE) \
+		--build-arg WHEELHOUSE=$(WHEELHOUSE_DIR) -t $(IMAGE) .
+
+# Installs and starts a Docker engine and the compose plugin when missing (root, Debian).
+docker:
+	deploy/scripts/install-docker.sh
+
+k8s-validate: setup
+	$(BIN)/pytest -q tests/deploy/test_manifests.py
+
+compose-config:
+	docker compose config --quiet
+
+# Refreshes the Kubernetes ConfigMap sources from agents/*/agent.yaml and prompt.md.
+k8s-config:
+	$(PYTHON) deploy/scripts/sync-k8s-config.py

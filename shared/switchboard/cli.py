@@ -70,7 +70,7 @@ async def _client_command(args: argparse.Namespace) -> int:
     import grpc
 
     from switchboard.client import SupervisorClient, check_health
-    from switchboard.devstack import _print_answer
+    from switchboard.devstack import format_answer
 
     if args.command == "health":
         ok = await check_health(args.address, args.service)
@@ -83,7 +83,7 @@ async def _client_command(args: argparse.Namespace) -> int:
                 if args.json:
                     _print_json(reply)
                 else:
-                    _print_answer(args.text, reply, 0.0)
+                    print(format_answer(args.text, reply, 0.0))
             elif args.command == "route":
                 _print_json(await c.route(args.text))
             else:
@@ -125,11 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from switchboard.devstack import run_demo
 
-        return asyncio.run(run_demo(args.agents_dir))
+        return run_demo(args.agents_dir)
     if args.command == "run":
         from switchboard.devstack import run_foreground
 
-        return asyncio.run(run_foreground(args.agents_dir, args.port, args.first_agent_port))
+        return run_foreground(args.agents_dir, args.port, args.first_agent_port)
     return asyncio.run(_client_command(args))
 
 

@@ -1,4 +1,4 @@
-"""Runs the whole system as local processes: the demo and ``make run``."""
+"""Runs the whole system as local processes: for ``make demo``, ``make run`` and the tests."""
 
 from __future__ import annotations
 
@@ -7,17 +7,18 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from switchboard.client import SupervisorClient
-from switchboard.v1 import common_pb2
+from switchboard.v1 import common_pb2, supervisor_pb2
 
 DEMO_QUESTIONS = [
     "I was charged twice for the same month, what should I do?",
@@ -26,7 +27,7 @@ DEMO_QUESTIONS = [
     "Slack notifications stopped arriving in our channel",
     "How many backup codes do I get when I turn on two-factor authentication?",
     "How do I transfer ownership of our workspace to a colleague?",
-    "My payment failed and now I can't log in",  # ambiguous: billing or account?
+    "We need SSO, which plan has it?",  # ambiguous: billing (plans) or account (SSO)?
     "What's a good recipe for banana bread?",  # out of scope
 ]
 START_TIMEOUT_S = 90.0
@@ -35,8 +36,13 @@ START_TIMEOUT_S = 90.0
 @dataclass
 class Service:
     name: str
-    process: asyncio.subprocess.Process
+    process: subprocess.Popen[bytes]
     port: int
+    log: Path
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
 
 
 def agent_configs(agents_dir: Path) -> list[Path]:
@@ -46,147 +52,169 @@ def agent_configs(agents_dir: Path) -> list[Path]:
     return configs
 
 
-async def _start(name: str, args: list[str], workdir: Path) -> Service:
+def launch(
+    name: str,
+    args: list[str],
+    workdir: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float = START_TIMEOUT_S,
+) -> Service:
+    """Starts ``switchboard ARGS`` and waits until it reports its bound port."""
     ready = workdir / f"{name}.ready.json"
     ready.unlink(missing_ok=True)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "switchboard.cli",
-        *args,
-        "--ready-file",
-        str(ready),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=(workdir / f"{name}.log").open("ab"),
-    )
-    deadline = time.monotonic() + START_TIMEOUT_S
+    log = workdir / f"{name}.log"
+    with log.open("ab") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "switchboard.cli", *args, "--ready-file", str(ready)],
+            stdout=sink,
+            stderr=sink,
+            env=dict(env) if env is not None else None,
+        )
+    deadline = time.monotonic() + timeout
     while not ready.exists():
-        if process.returncode is not None:
-            raise RuntimeError(f"{name} exited with {process.returncode}; see {workdir / name}.log")
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}; see {log}")
         if time.monotonic() > deadline:
             process.kill()
-            raise RuntimeError(f"{name} did not start within {START_TIMEOUT_S:.0f}s")
-        await asyncio.sleep(0.05)
-    return Service(name, process, int(json.loads(ready.read_text())["port"]))
+            raise RuntimeError(f"{name} did not start within {timeout:.0f}s; see {log}")
+        time.sleep(0.05)
+    return Service(name, process, int(json.loads(ready.read_text())["port"]), log)
 
 
-async def _stop(services: list[Service], grace: float = 15.0) -> list[int]:
+def terminate(services: list[Service], grace: float = 15.0) -> list[int]:
+    """SIGTERM, then wait for a clean exit (SIGKILL after ``grace``)."""
     for s in services:
-        if s.process.returncode is None:
+        if s.process.poll() is None:
             s.process.send_signal(signal.SIGTERM)
     codes = []
     for s in services:
         try:
-            codes.append(await asyncio.wait_for(s.process.wait(), grace))
-        except TimeoutError:
+            codes.append(s.process.wait(grace))
+        except subprocess.TimeoutExpired:
             s.process.kill()
-            codes.append(await s.process.wait())
+            codes.append(s.process.wait())
     return codes
 
 
-@contextlib.asynccontextmanager
-async def stack(
-    agents_dir: Path, workdir: Path, *, port: int = 0, agent_ports: list[int] | None = None
-) -> AsyncIterator[tuple[Service, list[Service]]]:
+def write_agents_file(path: Path, agents: Mapping[str, str]) -> Path:
+    path.write_text(
+        yaml.safe_dump({"agents": [{"name": n, "address": a} for n, a in agents.items()]})
+    )
+    return path
+
+
+@contextlib.contextmanager
+def stack(
+    configs: list[Path],
+    workdir: Path,
+    *,
+    port: int = 0,
+    agent_ports: list[int] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[tuple[Service, list[Service]]]:
     """Starts every agent, then a supervisor whose agents file points at them."""
-    configs = agent_configs(agents_dir)
     ports = agent_ports or [0] * len(configs)
     services: list[Service] = []
     try:
-        agents = await asyncio.gather(
-            *(
-                _start(
-                    f"agent-{c.parent.name}",
-                    ["agent", "--config", str(c), "--port", str(p)],
+        for config, p in zip(configs, ports, strict=True):
+            name = config.parent.name
+            services.append(
+                launch(
+                    f"agent-{name}",
+                    ["agent", "--config", str(config), "--port", str(p)],
                     workdir,
+                    env=env,
                 )
-                for c, p in zip(configs, ports, strict=True)
             )
+        agents = list(services)
+        agents_file = write_agents_file(
+            workdir / "agents.yaml",
+            {c.parent.name: a.address for c, a in zip(configs, agents, strict=True)},
         )
-        services.extend(agents)
-        agents_file = workdir / "agents.yaml"
-        entries = [
-            {"name": c.parent.name, "address": f"127.0.0.1:{a.port}"}
-            for c, a in zip(configs, agents, strict=True)
-        ]
-        agents_file.write_text(yaml.safe_dump({"agents": entries}))
-        supervisor = await _start(
-            "supervisor", ["supervisor", "--agents", str(agents_file), "--port", str(port)], workdir
+        supervisor = launch(
+            "supervisor",
+            ["supervisor", "--agents", str(agents_file), "--port", str(port)],
+            workdir,
+            env=env,
         )
         services.append(supervisor)
-        yield supervisor, list(agents)
+        yield supervisor, agents
     finally:
-        codes = await _stop(services[::-1])
-        if any(c not in (0, -signal.SIGTERM) for c in codes):
+        codes = terminate(services[::-1])
+        if any(c != 0 for c in codes):
             print(f"warning: services exited with {codes}; logs in {workdir}", file=sys.stderr)
 
 
-def _print_answer(question: str, reply: object, elapsed_ms: float) -> None:
-    from switchboard.v1 import supervisor_pb2
-
-    assert isinstance(reply, supervisor_pb2.AskResponse)
+def format_answer(question: str, reply: supervisor_pb2.AskResponse, elapsed_ms: float) -> str:
     status = common_pb2.Status.Name(reply.status)
-    print(f"\nQ: {question}")
-    print(
+    lines = [
+        f"Q: {question}",
         f"   agent={reply.agent or '-'} status={status} confidence={reply.confidence:.2f} "
-        f"route={reply.route.method} latency={elapsed_ms:.0f}ms trace_id={reply.trace_id}"
-    )
+        f"route={reply.route.method} latency={elapsed_ms:.0f}ms trace_id={reply.trace_id}",
+    ]
     if reply.status == common_pb2.NEEDS_CLARIFICATION and reply.candidates:
-        print("   candidates: " + ", ".join(f"{c.agent} ({c.score:.2f})" for c in reply.candidates))
-    for line in reply.answer.splitlines():
-        print(f"   | {line}")
-    for i, c in enumerate(reply.citations, start=1):
-        print(f"   [{i}] {c.title} ({c.source_id}, score {c.score:.2f})")
+        lines.append(
+            "   candidates: " + ", ".join(f"{c.agent} ({c.score:.2f})" for c in reply.candidates)
+        )
+    lines.extend(f"   | {line}" for line in reply.answer.splitlines())
+    lines.extend(
+        f"   [{i}] {c.title} ({c.source_id}, score {c.score:.2f})"
+        for i, c in enumerate(reply.citations, start=1)
+    )
     u = reply.usage
-    print(f"   usage: {u.input_tokens} in / {u.output_tokens} out tokens, ${u.cost_usd:.4f}")
+    lines.append(f"   usage: {u.input_tokens} in / {u.output_tokens} out tokens, ${u.cost_usd:.4f}")
+    return "\n".join(lines)
 
 
-async def run_demo(agents_dir: Path, questions: list[str] | None = None) -> int:
+async def _ask_all(address: str, questions: list[str]) -> None:
+    async with SupervisorClient(address) as client:
+        for question in questions:
+            started = time.perf_counter()
+            reply = await client.ask(question)
+            print("\n" + format_answer(question, reply, (time.perf_counter() - started) * 1000))
+
+
+def _ingest(configs: list[Path]) -> None:
     from switchboard.agent.ingest import ingest_paths
 
-    print("== Ingesting knowledge bases")
-    for report in await asyncio.to_thread(ingest_paths, agent_configs(agents_dir)):
+    for report in ingest_paths(configs):
         print(f"   {report.summary()}")
+
+
+def run_demo(agents_dir: Path, questions: list[str] | None = None) -> int:
+    configs = agent_configs(agents_dir)
+    print("== Ingesting knowledge bases")
+    _ingest(configs)
     if not os.environ.get("ANTHROPIC_API_KEY"):
         print(
-            "== ANTHROPIC_API_KEY is not set: answers come from the offline extractive backend "
-            "(status DEGRADED)"
+            "== ANTHROPIC_API_KEY is not set: answers come from the offline extractive "
+            "backend (status DEGRADED)"
         )
     with tempfile.TemporaryDirectory(prefix="switchboard-demo-") as tmp:
-        workdir = Path(tmp)
-        print("== Starting three agents and the supervisor on loopback")
-        async with stack(agents_dir, workdir) as (supervisor, agents):
-            for a in agents:
-                print(f"   {a.name} on 127.0.0.1:{a.port}")
-            print(f"   supervisor on 127.0.0.1:{supervisor.port}")
-            async with SupervisorClient(f"127.0.0.1:{supervisor.port}") as client:
-                for question in questions or DEMO_QUESTIONS:
-                    started = time.perf_counter()
-                    reply = await client.ask(question)
-                    _print_answer(question, reply, (time.perf_counter() - started) * 1000)
-        print("\n== Stopped all services cleanly")
+        print("== Starting the agents and the supervisor as separate processes on loopback")
+        with stack(configs, Path(tmp)) as (supervisor, agents):
+            for a in [*agents, supervisor]:
+                print(f"   {a.name} on {a.address} (pid {a.process.pid})")
+            asyncio.run(_ask_all(supervisor.address, questions or DEMO_QUESTIONS))
+            print("\n== Stopping all services")
+        print("== All services stopped cleanly")
     return 0
 
 
-async def run_foreground(agents_dir: Path, port: int, first_agent_port: int) -> int:
-    from switchboard.agent.ingest import ingest_paths
-
-    for report in await asyncio.to_thread(ingest_paths, agent_configs(agents_dir)):
-        print(report.summary())
+def run_foreground(agents_dir: Path, port: int, first_agent_port: int) -> int:
+    configs = agent_configs(agents_dir)
+    _ingest(configs)
     workdir = Path(tempfile.mkdtemp(prefix="switchboard-run-"))
-    n = len(agent_configs(agents_dir))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    async with stack(
-        agents_dir,
-        workdir,
-        port=port,
-        agent_ports=list(range(first_agent_port, first_agent_port + n)),
-    ) as (supervisor, agents):
-        for a in agents:
-            print(f"{a.name} on 127.0.0.1:{a.port}")
-        print(f"supervisor on 127.0.0.1:{supervisor.port} (logs in {workdir}); Ctrl-C stops")
-        await stop.wait()
+    ports = list(range(first_agent_port, first_agent_port + len(configs)))
+    with stack(configs, workdir, port=port, agent_ports=ports) as (supervisor, agents):
+        for a in [*agents, supervisor]:
+            print(f"{a.name} on {a.address}")
+        print(f"logs in {workdir}; Ctrl-C stops everything")
+        stop_signals = {signal.SIGINT, signal.SIGTERM}
+        signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+        try:
+            signal.sigwait(stop_signals)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
     return 0

@@ -110,6 +110,11 @@ def chunk_document(text: str, strategy: Strategy, size: int, overlap: int) -> li
     return structure_chunks(text, size, overlap)
 
 
+def section_headings(text: str) -> list[str]:
+    """Every section's heading path, in document order."""
+    return [heading for heading, _ in _sections(text) if heading]
+
+
 def document_title(text: str, fallback: str) -> str:
     for line in text.splitlines():
         match = _HEADING.match(line)

@@ -35,7 +35,6 @@ class LLMConfig(BaseModel):
 
     model: str = "claude-sonnet-4-5"
     max_tokens: int = Field(700, ge=16, le=8192)
-    temperature: float = Field(0.2, ge=0.0, le=1.0)
     context_token_budget: int = Field(3000, ge=200, description="Tokens of retrieved context.")
 
 
@@ -57,9 +56,16 @@ class AgentConfig(BaseModel):
     def collection_name(self) -> str:
         return self.collection or f"switchboard-{self.name}"
 
-    @property
     def card(self) -> AgentCard:
-        return AgentCard(name=self.name, description=self.description, examples=self.examples)
+        """The card the router sees: description, examples and the knowledge base's topics."""
+        from switchboard.agent.ingest import knowledge_topics
+
+        return AgentCard(
+            name=self.name,
+            description=self.description,
+            examples=self.examples,
+            topics=knowledge_topics(self.knowledge_dir),
+        )
 
     def system_prompt_text(self) -> str:
         return self.system_prompt.read_text(encoding="utf-8")

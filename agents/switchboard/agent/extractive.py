@@ -90,30 +90,55 @@ def _terms(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1}
 
 
-def _table_row(line: str) -> str | None:
-    cells = [c.strip() for c in line.strip().strip("|").split("|")]
-    if all(set(c) <= set("-: ") for c in cells):
-        return None  # the separator row
-    return ": ".join(c for c in cells if c)
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def _table_sentences(rows: list[str]) -> list[str]:
+    """One sentence per data row, each cell labelled by its column header.
+
+    "| Team | 250 MB |" under "| Plan | Maximum size per file |" becomes
+    "Team: Maximum size per file 250 MB", which reads on its own.
+    """
+    cells = [_cells(r) for r in rows if not all(set(c) <= set("-: ") for c in _cells(r))]
+    if len(cells) < 2:
+        return [": ".join(c for c in row if c) for row in cells]
+    header, body = cells[0], cells[1:]
+    out = []
+    for row in body:
+        labelled = [f"{h} {v}".strip() for h, v in zip(header[1:], row[1:], strict=False) if v]
+        out.append(f"{row[0]}: " + "; ".join(labelled) if labelled else row[0])
+    return out
+
+
+def _lines(body: str) -> list[str]:
+    """Prose lines, list items without their markers, and tables as labelled rows."""
+    out: list[str] = []
+    table: list[str] = []
+    in_code = False
+    for raw in [*body.splitlines(), ""]:
+        if raw.lstrip().startswith("|") and not in_code:
+            table.append(raw)
+            continue
+        if table:
+            out.extend(_table_sentences(table))
+            table = []
+        if raw.lstrip().startswith("```"):
+            in_code = not in_code
+            continue
+        line = _LIST_MARK.sub("", raw).strip()
+        if not in_code and line and not line.startswith("#"):
+            out.append(line)
+    return [line.replace("**", "") for line in out]
 
 
 def _sentences(hit: Hit) -> list[str]:
     heading = str(hit.metadata.get("heading", ""))
-    body = (
-        hit.text[len(heading) :].strip() if heading and hit.text.startswith(heading) else hit.text
-    )
+    body = hit.text
+    if heading and body.startswith(heading):
+        body = body[len(heading) :].strip()  # the heading path prefix is not content
     out: list[str] = []
-    in_code = False
-    for raw in body.splitlines():
-        if raw.lstrip().startswith("```"):
-            in_code = not in_code
-            continue
-        line = _LIST_MARK.sub("", raw).replace("**", "").strip()
-        if in_code or not line or line.startswith("#"):
-            continue
-        if line.startswith("|"):
-            row = _table_row(line)
-            line = row or ""
+    for line in _lines(body):
         for piece in _SENTENCE_END.split(line):
             sentence = piece.strip()
             # Lead-ins ("To do this:") and list fragments ("already be an Admin") say nothing

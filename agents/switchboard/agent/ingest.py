@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from switchboard.agent.chunking import chunk_document, document_title
+from switchboard.agent.chunking import chunk_document, document_title, section_headings
 from switchboard.agent.config import AgentConfig, AgentSettings
 from switchboard.agent.store import StoredChunk, VectorStore, open_store
 from switchboard.core.embeddings import Embedder, shared_embedder
@@ -47,6 +47,17 @@ def _documents(folder: Path) -> dict[str, str]:
             except UnicodeDecodeError as exc:
                 raise ConfigurationError(f"{path} is not UTF-8 text: {exc}") from exc
     return docs
+
+
+def knowledge_topics(folder: Path) -> list[str]:
+    """Titles and heading paths of every document: what this agent knows about."""
+    topics: list[str] = []
+    for source, text in _documents(folder).items():
+        title = document_title(text, Path(source).stem.replace("-", " ").capitalize())
+        for topic in [title, *section_headings(text)]:
+            if topic not in topics:
+                topics.append(topic)
+    return topics
 
 
 def _doc_hash(text: str, config: AgentConfig) -> str:

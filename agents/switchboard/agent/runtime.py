@@ -123,7 +123,6 @@ class AgentRuntime:
             system=prompt.system,
             messages=[Message(role="user", content=prompt.user)],
             max_tokens=c.max_tokens,
-            temperature=c.temperature,
             timeout=timeout,
         )
         cited = cited_indexes(completion.text, len(prompt.passages)) or [1]

@@ -74,7 +74,6 @@ class LLM(Protocol):
         system: str,
         messages: Sequence[Message],
         max_tokens: int,
-        temperature: float = 0.0,
         tools: Sequence[ToolSpec] = (),
         force_tool: str | None = None,
         timeout: float | None = None,
@@ -113,7 +112,6 @@ class AnthropicLLM:
         system: str,
         messages: Sequence[Message],
         max_tokens: int,
-        temperature: float = 0.0,
         tools: Sequence[ToolSpec] = (),
         force_tool: str | None = None,
         timeout: float | None = None,
@@ -122,7 +120,6 @@ class AnthropicLLM:
             "model": self._model,
             "system": system,
             "max_tokens": max_tokens,
-            "temperature": temperature,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
         }
         if tools:

@@ -28,6 +28,7 @@ class AgentCard(BaseModel):
     name: str
     description: str
     examples: list[str] = Field(default_factory=list)
+    topics: list[str] = Field(default_factory=list)
 
 
 class Citation(BaseModel):

@@ -67,9 +67,14 @@ def usage_from_proto(u: common_pb2.Usage) -> UsageReport:
 
 def card_to_proto(card: AgentCard) -> common_pb2.AgentCard:
     return common_pb2.AgentCard(
-        name=card.name, description=card.description, examples=card.examples
+        name=card.name, description=card.description, examples=card.examples, topics=card.topics
     )
 
 
 def card_from_proto(card: common_pb2.AgentCard) -> AgentCard:
-    return AgentCard(name=card.name, description=card.description, examples=list(card.examples))
+    return AgentCard(
+        name=card.name,
+        description=card.description,
+        examples=list(card.examples),
+        topics=list(card.topics),
+    )

@@ -22,12 +22,15 @@ class AgentEntry(BaseModel):
     address: str = Field(min_length=1, description="host:port, or any gRPC target (dns:///...).")
     description: str | None = None
     examples: list[str] = Field(default_factory=list)
+    topics: list[str] = Field(default_factory=list)
 
     @property
     def inline_card(self) -> AgentCard | None:
         if not self.description:
             return None
-        return AgentCard(name=self.name, description=self.description, examples=self.examples)
+        return AgentCard(
+            name=self.name, description=self.description, examples=self.examples, topics=self.topics
+        )
 
 
 class AgentsFile(BaseModel):

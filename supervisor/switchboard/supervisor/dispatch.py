@@ -74,8 +74,6 @@ class GrpcAgentClient:
         return agent_pb2_grpc.AgentStub(channel)
 
     async def invoke(self, agent: str, request: AgentRequest, *, timeout: float) -> AgentAnswer:
-        if timeout <= 0:
-            raise errors.DeadlineExceeded(f"no time left to call agent {agent!r}")
         message = agent_pb2.InvokeRequest(
             request_id=request.request_id,
             session_id=request.session_id,

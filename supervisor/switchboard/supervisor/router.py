@@ -62,7 +62,7 @@ class EmbeddingIndex:
         texts: list[str] = []
         labels: list[int] = []
         for i, card in enumerate(cards):
-            for text in [card.description, *card.examples]:
+            for text in [card.description, *card.examples, *card.topics]:
                 texts.append(text)
                 labels.append(i)
         vectors = embedder.embed(texts) if texts else np.zeros((0, embedder.dimension), np.float32)
@@ -121,7 +121,11 @@ class Router:
         return self._index is not None and bool(self._index.agents)
 
     async def fit(self, cards: Sequence[AgentCard]) -> None:
-        self._index = await asyncio.to_thread(EmbeddingIndex.build, list(cards), self._embedder)
+        self.use_index(await asyncio.to_thread(EmbeddingIndex.build, list(cards), self._embedder))
+
+    def use_index(self, index: EmbeddingIndex) -> None:
+        """Routes over an index built elsewhere (built once, shared by several routers)."""
+        self._index = index
 
     async def embed(self, text: str) -> Vector:
         return await embed_one(self._embedder, text)

@@ -155,6 +155,10 @@ class SupervisorService:
         remaining = self._agent_timeout
         if timeout is not None:
             remaining = min(remaining, timeout - (time.monotonic() - started) - self._margin)
+        if remaining <= 0:
+            raise errors.DeadlineExceeded(
+                f"the deadline ran out before agent {decision.agent!r} could be called"
+            )
         answer = await self._client.invoke(
             decision.agent,
             AgentRequest(

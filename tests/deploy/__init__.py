@@ -1,0 +1,1 @@
+"""Deployment artefacts: container image, docker compose, Kubernetes manifests."""

@@ -1,0 +1,51 @@
+"""A fake AgentClient: scripted agent answers and failures, recorded calls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from switchboard.core import errors
+from switchboard.core.types import (
+    AgentAnswer,
+    AgentCard,
+    AgentRequest,
+    AgentUsage,
+    AnswerMode,
+    Citation,
+    Outcome,
+    UsageReport,
+)
+
+
+@dataclass
+class FakeAgentClient:
+    cards: dict[str, AgentCard] = field(default_factory=dict)
+    failures: dict[str, errors.SwitchboardError] = field(default_factory=dict)
+    invocations: list[tuple[str, AgentRequest, float]] = field(default_factory=list)
+    describes: list[str] = field(default_factory=list)
+    closed: bool = False
+
+    async def invoke(self, agent: str, request: AgentRequest, *, timeout: float) -> AgentAnswer:
+        self.invocations.append((agent, request, timeout))
+        if agent in self.failures:
+            raise self.failures[agent]
+        return AgentAnswer(
+            agent=agent,
+            text=f"{agent} answer to {request.text}",
+            outcome=Outcome.ANSWERED,
+            mode=AnswerMode.LLM,
+            confidence=0.8,
+            citations=[Citation(source_id="doc.md", title="Doc", snippet="s", score=0.7)],
+            usage=UsageReport(
+                breakdown=[AgentUsage(agent=agent, model="m", input_tokens=10, output_tokens=5)]
+            ),
+        )
+
+    async def describe(self, agent: str, *, timeout: float) -> AgentCard:
+        self.describes.append(agent)
+        if agent not in self.cards:
+            raise errors.Unavailable(f"{agent} is down")
+        return self.cards[agent]
+
+    async def close(self) -> None:
+        self.closed = True

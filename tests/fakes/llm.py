@@ -1,0 +1,69 @@
+"""An in-process fake of the LLM interface, for unit tests of code that calls a model."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from switchboard.core.errors import UpstreamError
+from switchboard.core.llm import Completion, Message, TokenUsage, ToolCall, ToolSpec
+
+
+@dataclass
+class Call:
+    system: str
+    messages: list[Message]
+    tools: list[ToolSpec]
+    force_tool: str | None
+    timeout: float | None
+
+
+@dataclass
+class ScriptedLLM:
+    """Answers from a queue of Completions or exceptions; records every call."""
+
+    model: str = "claude-sonnet-4-5"
+    script: deque[Completion | Exception] = field(default_factory=deque)
+    calls: list[Call] = field(default_factory=list)
+
+    def then_text(self, text: str, input_tokens: int = 100, output_tokens: int = 20) -> ScriptedLLM:
+        self.script.append(
+            Completion(text, self.model, "end_turn", TokenUsage(input_tokens, output_tokens))
+        )
+        return self
+
+    def then_tool(self, name: str, args: dict[str, Any], input_tokens: int = 50) -> ScriptedLLM:
+        self.script.append(
+            Completion(
+                "",
+                self.model,
+                "tool_use",
+                TokenUsage(input_tokens, 10),
+                [ToolCall(id="toolu_1", name=name, input=args)],
+            )
+        )
+        return self
+
+    def then_fail(self, message: str = "LLM provider answered HTTP 529: overloaded") -> ScriptedLLM:
+        self.script.append(UpstreamError(message))
+        return self
+
+    async def complete(
+        self,
+        *,
+        system: str,
+        messages: Sequence[Message],
+        max_tokens: int,
+        tools: Sequence[ToolSpec] = (),
+        force_tool: str | None = None,
+        timeout: float | None = None,
+    ) -> Completion:
+        self.calls.append(Call(system, list(messages), list(tools), force_tool, timeout))
+        if not self.script:
+            raise AssertionError("ScriptedLLM called more often than scripted")
+        item = self.script.popleft()
+        if isinstance(item, Exception):
+            raise item
+        return item

@@ -1,0 +1,1 @@
+"""Integration tests: real services as separate processes, called over gRPC."""
