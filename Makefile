@@ -10,7 +10,7 @@ PROTO_OUT := shared/switchboard/v1
 AGENT_CONFIGS := agents/billing/agent.yaml agents/support/agent.yaml agents/account/agent.yaml
 PYTEST_ARGS ?=
 
-.PHONY: setup protos demo run ingest test test-unit test-integration lint fmt clean
+.PHONY: setup protos demo run ingest test test-unit test-integration lint fmt clean bench
 
 setup: $(STAMP)
 
@@ -33,6 +33,26 @@ demo: setup
 
 run: setup
 	$(BIN)/switchboard run --agents-dir agents --port 50051
+
+# Prints the figures and writes them to build/bench-results.json.
+bench: setup
+	$(BIN)/switchboard bench --agents-dir agents --out build/bench-results.json
+
+# ---- Evaluations (issue 4) -------------------------------------------------------------
+# CLINC150 routing and SciFact retrieval, read from ../shared/data (or EVAL_DATA); parts whose
+# data is absent are skipped with a message. Writes build/eval-report.json and fails when a
+# metric of evals/baseline.json drops by more than its tolerance. Embeddings are cached in
+# build/eval-cache (the first run embeds ~27k SciFact chunks: several minutes on 2 cores).
+EVAL_DATA ?=
+EVAL_ARGS ?=
+.PHONY: eval eval-baseline
+
+eval: setup
+	$(BIN)/switchboard eval run $(if $(EVAL_DATA),--data-dir $(EVAL_DATA)) $(EVAL_ARGS)
+
+# Accepts the current figures as the new baseline (review the diff before committing it).
+eval-baseline: setup
+	$(BIN)/switchboard eval run --update-baseline $(if $(EVAL_DATA),--data-dir $(EVAL_DATA)) $(EVAL_ARGS)
 
 test: setup
 	$(BIN)/pytest -q $(PYTEST_ARGS)
@@ -96,3 +116,10 @@ compose-config:
 # Refreshes the Kubernetes ConfigMap sources from agents/*/agent.yaml and prompt.md.
 k8s-config:
 	$(PYTHON) deploy/scripts/sync-k8s-config.py
+
+# ---- Prompt-injection guard (issue 5, item 8) ------------------------------------------
+.PHONY: eval-guard
+# Recall/FPR on ../shared/data/injection (skipped with a message when absent);
+# writes build/guard-report.json. GUARD_DATA=DIR points at another datasets folder.
+eval-guard: setup
+	$(BIN)/switchboard eval guard $(if $(GUARD_DATA),--data $(GUARD_DATA)) --out build/guard-report.json

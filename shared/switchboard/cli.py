@@ -55,11 +55,46 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="ingest, start everything, ask sample questions, stop")
     d.add_argument("--agents-dir", type=Path, default=Path("agents"))
 
+    b = sub.add_parser("bench", help="run the benchmarks and write a results file")
+    b.add_argument("--agents-dir", type=Path, default=Path("agents"))
+    b.add_argument("--out", type=Path, default=Path("build/bench-results.json"))
+    b.add_argument("--rounds", type=int, default=150, help="Ask requests per configuration")
+
+    from switchboard.evals.cli import add_parser as add_eval_parser
+
+    evs = add_eval_parser(sub)  # eval routing | eval run (switchboard.evals.cli)
+    eg = evs.add_parser("guard", help="prompt-injection guard: deepset, giskard, benign FPR")
+    eg.add_argument("--data", type=Path, help="datasets folder (default ../shared/data)")
+    eg.add_argument("--out", type=Path, default=Path("build/guard-report.json"))
+    eg.add_argument("--folds", type=int, default=5)
+    eg.add_argument("--target-fpr", type=float, default=0.02)
+
     rn = sub.add_parser("run", help="run the whole stack in the foreground")
     rn.add_argument("--agents-dir", type=Path, default=Path("agents"))
     rn.add_argument("--port", type=int, default=50051)
     rn.add_argument("--first-agent-port", type=int, default=50061)
+
+    _add_store_parsers(sub)
     return p
+
+
+def _add_store_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``audit`` and ``db``, run by ``switchboard.store.cli``."""
+    au = sub.add_parser("audit", help="query the audit log (DATABASE_URL or SQLite in data dir)")
+    au.add_argument("--request-id")
+    au.add_argument("--kind", help="route_decision, agent_call, tool_call, escalation, ...")
+    au.add_argument("--tenant")
+    au.add_argument("--agent")
+    au.add_argument("--trace-id")
+    au.add_argument("--since", help="1h, 30m, 2d or an ISO time")
+    au.add_argument("--until", help="1h, 30m, 2d or an ISO time")
+    au.add_argument("--limit", type=int, default=50, help="newest N events, printed oldest first")
+    au.add_argument("--json", action="store_true", help="print JSON lines")
+    au.add_argument("--database-url", help="overrides DATABASE_URL")
+
+    db = sub.add_parser("db", help="manage the store's database (migrations, retention)")
+    db.add_argument("action", choices=["upgrade", "current", "purge"])
+    db.add_argument("--database-url", help="overrides DATABASE_URL")
 
 
 def _print_json(message: object) -> None:
@@ -126,6 +161,22 @@ def main(argv: list[str] | None = None) -> int:
         from switchboard.devstack import run_demo
 
         return run_demo(args.agents_dir)
+    if args.command == "bench":
+        from switchboard.bench import main as bench_main
+
+        return bench_main(args.agents_dir, args.out, args.rounds)
+    if args.command in ("audit", "db"):
+        from switchboard.store.cli import run_store_command
+
+        return run_store_command(args)
+    if args.command == "eval" and args.eval_target == "guard":
+        from switchboard.guard.evaluate import main as guard_eval_main
+
+        return guard_eval_main(args.data, args.out, args.folds, args.target_fpr)
+    if args.command == "eval":
+        from switchboard.evals.cli import main as eval_main
+
+        return eval_main(args)
     if args.command == "run":
         from switchboard.devstack import run_foreground
 

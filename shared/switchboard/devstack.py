@@ -18,7 +18,9 @@ from pathlib import Path
 import yaml
 
 from switchboard.client import SupervisorClient
+from switchboard.otlp_receiver import OtlpReceiver
 from switchboard.v1 import common_pb2, supervisor_pb2
+from switchboard.waterfall import render, wait_for_trace
 
 DEMO_QUESTIONS = [
     "I was charged twice for the same month, what should I do?",
@@ -74,7 +76,8 @@ def launch(
     deadline = time.monotonic() + timeout
     while not ready.exists():
         if process.poll() is not None:
-            raise RuntimeError(f"{name} exited with {process.returncode}; see {log}")
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+            raise RuntimeError(f"{name} exited with {process.returncode}; end of {log}:\n{tail}")
         if time.monotonic() > deadline:
             process.kill()
             raise RuntimeError(f"{name} did not start within {timeout:.0f}s; see {log}")
@@ -167,12 +170,15 @@ def format_answer(question: str, reply: supervisor_pb2.AskResponse, elapsed_ms: 
     return "\n".join(lines)
 
 
-async def _ask_all(address: str, questions: list[str]) -> None:
+async def _ask_all(address: str, questions: list[str], receiver: OtlpReceiver | None) -> None:
     async with SupervisorClient(address) as client:
         for question in questions:
             started = time.perf_counter()
             reply = await client.ask(question)
             print("\n" + format_answer(question, reply, (time.perf_counter() - started) * 1000))
+            if receiver is not None:
+                spans = await asyncio.to_thread(wait_for_trace, receiver, reply.trace_id)
+                print(render(spans))
 
 
 def _ingest(configs: list[Path]) -> None:
@@ -191,14 +197,27 @@ def run_demo(agents_dir: Path, questions: list[str] | None = None) -> int:
             "== ANTHROPIC_API_KEY is not set: answers come from the offline extractive "
             "backend (status DEGRADED)"
         )
-    with tempfile.TemporaryDirectory(prefix="switchboard-demo-") as tmp:
-        print("== Starting the agents and the supervisor as separate processes on loopback")
-        with stack(configs, Path(tmp)) as (supervisor, agents):
-            for a in [*agents, supervisor]:
-                print(f"   {a.name} on {a.address} (pid {a.process.pid})")
-            asyncio.run(_ask_all(supervisor.address, questions or DEMO_QUESTIONS))
-            print("\n== Stopping all services")
-        print("== All services stopped cleanly")
+    env = dict(os.environ)
+    receiver: OtlpReceiver | None = None
+    if "OTEL_EXPORTER_OTLP_ENDPOINT" in env:
+        print(f"== Traces go to {env['OTEL_EXPORTER_OTLP_ENDPOINT']} (no waterfall here)")
+    else:
+        # Collect every process's spans here, to print each request's trace as a waterfall.
+        receiver = OtlpReceiver()
+        receiver.start()
+        env.update(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY="100")
+    try:
+        with tempfile.TemporaryDirectory(prefix="switchboard-demo-") as tmp:
+            print("== Starting the agents and the supervisor as separate processes on loopback")
+            with stack(configs, Path(tmp), env=env) as (supervisor, agents):
+                for a in [*agents, supervisor]:
+                    print(f"   {a.name} on {a.address} (pid {a.process.pid})")
+                asyncio.run(_ask_all(supervisor.address, questions or DEMO_QUESTIONS, receiver))
+                print("\n== Stopping all services")
+            print("== All services stopped cleanly")
+    finally:
+        if receiver is not None:
+            receiver.stop()
     return 0
 
 

@@ -23,8 +23,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from switchboard.otlp_receiver import OtlpReceiver
 from tests.deploy.conftest import ROOT, docker_available, skip_or_fail
-from tests.fakes.otlp_receiver import OtlpReceiver
 
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 os.environ.setdefault("TESTCONTAINERS_CONNECTION_MODE", "docker_host")
@@ -151,6 +151,7 @@ def test_ask_through_containers_reaches_the_agent_and_exports_spans(
             )
             .with_exposed_ports(50051)
             .with_tmpfs_mount("/tmp")
+            .with_tmpfs_mount("/data", "uid=10001,gid=10001")  # the audit store (SQLite)
         )
         with chroma, billing, supervisor:
             host = supervisor.get_container_host_ip()

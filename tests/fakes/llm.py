@@ -24,7 +24,7 @@ class Call:
 class ScriptedLLM:
     """Answers from a queue of Completions or exceptions; records every call."""
 
-    model: str = "claude-sonnet-4-5"
+    model: str = "claude-sonnet-4-6"
     script: deque[Completion | Exception] = field(default_factory=deque)
     calls: list[Call] = field(default_factory=list)
 

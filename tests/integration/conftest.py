@@ -29,6 +29,7 @@ class Stack:
     agents: dict[str, Service]
     channel: grpc.Channel
     workdir: Path
+    env: dict[str, str]
 
     @property
     def stub(self) -> supervisor_pb2_grpc.SupervisorStub:
@@ -74,7 +75,11 @@ def _start(env: dict[str, str], workdir: Path) -> Iterator[Stack]:
         channel = grpc.insecure_channel(supervisor.address)
         try:
             yield Stack(
-                supervisor, {a.name.removeprefix("agent-"): a for a in agents}, channel, workdir
+                supervisor,
+                {a.name.removeprefix("agent-"): a for a in agents},
+                channel,
+                workdir,
+                env,
             )
         finally:
             channel.close()

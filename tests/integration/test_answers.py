@@ -83,7 +83,7 @@ def test_request_ids_are_generated_and_traces_differ(offline_stack: Stack) -> No
 
 def test_ambiguous_and_out_of_scope(offline_stack: Stack) -> None:
     unsure = offline_stack.stub.Ask(
-        supervisor_pb2.AskRequest(text="We need SSO, which plan has it?"), timeout=30
+        supervisor_pb2.AskRequest(text="Which plan includes SSO?"), timeout=30
     )
     assert unsure.status == common_pb2.NEEDS_CLARIFICATION and unsure.agent == ""
     assert {c.agent for c in unsure.candidates} >= {"account", "billing"}
@@ -96,7 +96,7 @@ def test_ambiguous_and_out_of_scope(offline_stack: Stack) -> None:
 
 def test_route_and_list_agents(offline_stack: Stack) -> None:
     decision = offline_stack.stub.Route(
-        supervisor_pb2.RouteRequest(text="The GitHub integration isn't linking my pull requests"),
+        supervisor_pb2.RouteRequest(text="The desktop app won't sync my tasks"),
         timeout=10,
     )
     assert decision.agent == "support" and decision.method == "embedding"
@@ -148,3 +148,49 @@ def test_reingest_while_serving_is_idempotent(offline_stack: Stack, tmp_path: Pa
     first, second = run(), run()
     assert "0 unchanged" in first and " 0 added" not in first
     assert "0 added, 0 updated, 0 removed" in second
+
+
+def test_routing_decisions_and_agent_calls_are_audited(offline_stack: Stack) -> None:
+    """Every Ask leaves audit rows in the database, readable with `switchboard audit`."""
+    import json as jsonlib
+    import subprocess
+    import sys
+    import time
+
+    reply = offline_stack.stub.Ask(
+        supervisor_pb2.AskRequest(
+            text="Where do I find my invoices?",
+            request_id="audit-me-1",
+            metadata={"tenant": "acme"},
+        ),
+        timeout=30,
+    )
+    deadline = time.monotonic() + 10
+    rows: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "switchboard.cli",
+                "audit",
+                "--request-id",
+                "audit-me-1",
+                "--json",
+            ],
+            env=offline_stack.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        rows = [jsonlib.loads(line) for line in out.splitlines() if line.strip()]
+        if {r["kind"] for r in rows} >= {"route_decision", "agent_call"}:
+            break
+        time.sleep(0.3)
+    kinds = {r["kind"]: r for r in rows}
+    assert kinds["route_decision"]["agent"] == "billing"
+    assert kinds["route_decision"]["outcome"] == "embedding"
+    call = kinds["agent_call"]
+    assert call["outcome"] == "DEGRADED" and call["tenant"] == "acme"
+    assert call["trace_id"] == reply.trace_id
+    assert "invoices-and-receipts.md" in call["detail"]["citations"]

@@ -36,9 +36,9 @@ def test_answer_tokens_and_cost_come_from_the_provider(
     assert reply.answer == "Annual plans can be refunded within 30 days [1]."
     assert reply.citations[0].source_id == "refund-policy.md"
     assert reply.usage.input_tokens == 1334 and reply.usage.output_tokens == 56
-    expected = (1234 * 3.0 + 56 * 15.0 + 100 * 0.3) / 1e6  # claude-sonnet-4-5 list prices
+    expected = (1234 * 3.0 + 56 * 15.0 + 100 * 0.3) / 1e6  # claude-sonnet-4-6 list prices
     assert reply.usage.cost_usd == pytest.approx(expected)
-    assert [(u.agent, u.model) for u in reply.usage.breakdown] == [("billing", "claude-sonnet-4-5")]
+    assert [(u.agent, u.model) for u in reply.usage.breakdown] == [("billing", "claude-sonnet-4-6")]
     body = messages(llm)[0]
     assert "refund-policy.md" in body["messages"][0]["content"]  # grounded in retrieval
     assert "Brightlane" in body["system"]
@@ -66,7 +66,7 @@ def test_provider_failure_degrades_to_the_offline_answer(
 
 def test_unsure_routing_asks_claude(llm_stack: Stack, llm: FakeAnthropic) -> None:
     reply = llm_stack.stub.Ask(
-        supervisor_pb2.AskRequest(text="We need SSO, which plan has it?"), timeout=30
+        supervisor_pb2.AskRequest(text="Which plan includes SSO?"), timeout=30
     )
     assert reply.route.method == "llm" and reply.agent == "billing"  # the fake router's choice
     routing = [b for b in messages(llm) if b.get("tools")]

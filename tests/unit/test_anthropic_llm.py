@@ -21,7 +21,7 @@ def llm(fake: FakeAnthropic, retries: int = 0) -> AnthropicLLM:
     return AnthropicLLM(
         api_key="sk-test-secret",
         base_url=fake.base_url,
-        model="claude-sonnet-4-5",
+        model="claude-sonnet-4-6",
         max_retries=retries,
         timeout=5.0,
     )
@@ -44,7 +44,7 @@ async def test_text_reply_with_exact_usage(fake: FakeAnthropic) -> None:
     ) == (321, 12, 40, 7)
     assert u.total_input_tokens == 368
     body = fake.requests[0].body
-    assert body["system"] == "sys" and body["model"] == "claude-sonnet-4-5"
+    assert body["system"] == "sys" and body["model"] == "claude-sonnet-4-6"
 
 
 async def test_tool_use_reply(fake: FakeAnthropic) -> None:

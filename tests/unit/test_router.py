@@ -39,7 +39,8 @@ async def router(embedder: MiniLMEmbedder, card_index: EmbeddingIndex) -> Router
 async def test_plain_requests_go_to_their_agent(router: Router, text: str, agent: str) -> None:
     decision = await router.route(text)
     assert decision.agent == agent, decision
-    assert decision.method == Method.EMBEDDING
+    # "webhook" is one of support's keywords: that request is decided by the rule
+    assert decision.method == (Method.RULE if "webhook" in text else Method.EMBEDDING)
     assert decision.confidence >= 0.7
     assert decision.candidates[0].agent == agent
     assert decision.query_vector is not None and decision.query_vector.shape == (384,)
@@ -54,7 +55,7 @@ async def test_out_of_scope_is_not_forced_onto_an_agent(router: Router) -> None:
 
 
 async def test_close_calls_ask_for_clarification(router: Router) -> None:
-    decision = await router.route("We need SSO, which plan has it?")
+    decision = await router.route("Which plan includes SSO?")
     assert decision.agent is None
     assert decision.method == Method.CLARIFY
     assert {c.agent for c in decision.candidates} >= {"billing", "account"}
@@ -68,7 +69,7 @@ async def test_unsure_routing_asks_claude_with_the_cards(
     )
     router = make_router(embedder, llm)
     router.use_index(card_index)
-    decision = await router.route("We need SSO, which plan has it?")
+    decision = await router.route("Which plan includes SSO?")
     assert decision.agent == "billing" and decision.method == Method.LLM
     assert decision.confidence == pytest.approx(0.9)
     assert decision.llm_usage is not None and decision.llm_usage.input_tokens == 50
@@ -100,7 +101,7 @@ async def test_claude_failure_or_nonsense_falls_back_to_clarify(
     router = make_router(embedder, llm)
     router.use_index(card_index)
     for _ in range(2):
-        decision = await router.route("We need SSO, which plan has it?")
+        decision = await router.route("Which plan includes SSO?")
         assert decision.agent is None and decision.method == Method.CLARIFY
 
 

@@ -108,7 +108,7 @@ async def test_unsure_and_out_of_scope_do_not_call_agents(
     client = FakeAgentClient()
     service = make_service(embedder, client, entries, index=card_index)
     await service.load_cards()
-    unsure = await service.ask(AskInput(text="We need SSO, which plan has it?"), timeout=None)
+    unsure = await service.ask(AskInput(text="Which plan includes SSO?"), timeout=None)
     assert unsure.outcome == Outcome.NEEDS_CLARIFICATION and unsure.agent == ""
     assert {c.agent for c in unsure.route.candidates} >= {"account", "billing"}
     oos = await service.ask(AskInput(text="Recommend a good pizza place in Rome"), timeout=None)
@@ -125,7 +125,7 @@ async def test_llm_routing_usage_is_added(
     )
     service = make_service(embedder, FakeAgentClient(), entries, llm, index=card_index)
     await service.load_cards()
-    result = await service.ask(AskInput(text="We need SSO, which plan has it?"), timeout=None)
+    result = await service.ask(AskInput(text="Which plan includes SSO?"), timeout=None)
     assert result.agent == "account" and result.route.method == Method.LLM
     by_agent = {u.agent: u for u in result.usage.breakdown}
     assert by_agent["supervisor"].input_tokens == 50

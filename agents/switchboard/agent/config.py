@@ -22,6 +22,9 @@ class RetrievalConfig(BaseModel):
     chunk_overlap: int = Field(150, ge=0, description="Characters shared by neighbours.")
     top_k: int = Field(4, ge=1, le=50)
     min_score: float = Field(0.25, ge=-1.0, le=1.0, description="Cosine below this is noise.")
+    mode: Literal["dense", "hybrid"] = Field(
+        "dense", description="dense: vector search; hybrid: dense + BM25 fused by RRF."
+    )
 
     @model_validator(mode="after")
     def _overlap_fits(self) -> RetrievalConfig:
@@ -33,7 +36,7 @@ class RetrievalConfig(BaseModel):
 class LLMConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: str = "claude-sonnet-4-5"
+    model: str = "claude-sonnet-4-6"
     max_tokens: int = Field(700, ge=16, le=8192)
     context_token_budget: int = Field(3000, ge=200, description="Tokens of retrieved context.")
 
@@ -46,6 +49,10 @@ class AgentConfig(BaseModel):
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
     description: str = Field(min_length=1)
     examples: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(
+        default_factory=list,
+        description="Optional routing rule: requests naming one of these come straight here.",
+    )
     system_prompt: Path
     knowledge_dir: Path
     collection: str | None = None
@@ -65,6 +72,7 @@ class AgentConfig(BaseModel):
             description=self.description,
             examples=self.examples,
             topics=knowledge_topics(self.knowledge_dir),
+            keywords=self.keywords,
         )
 
     def system_prompt_text(self) -> str:

@@ -7,15 +7,19 @@ import logging
 from collections.abc import Callable
 
 import numpy as np
+from opentelemetry import trace
 
 from switchboard.agent.config import AgentConfig
 from switchboard.agent.extractive import extract_answer
 from switchboard.agent.prompting import Prompt, build_prompt, cited_indexes
+from switchboard.agent.retrieval import Retriever
 from switchboard.agent.store import Hit, VectorStore
 from switchboard.core.embeddings import Embedder, Vector, embed_one
 from switchboard.core.errors import DeadlineExceeded, InvalidRequest, UpstreamError
+from switchboard.core.genai import AGENT_NAME, DATA_SOURCE, OPERATION
 from switchboard.core.llm import LLM, Message, TokenUsage
 from switchboard.core.pricing import ModelPrice, estimate_cost
+from switchboard.core.telemetry import tracer
 from switchboard.core.textcheck import validate_text
 from switchboard.core.types import (
     AgentAnswer,
@@ -66,6 +70,7 @@ class AgentRuntime:
     ) -> None:
         self.config = config
         self._store = store
+        self.retriever = Retriever(store, mode=config.retrieval.mode)
         self._embedder = embedder
         self._llm = llm
         self._prices = prices
@@ -75,10 +80,11 @@ class AgentRuntime:
 
     async def answer(self, request: AgentRequest, *, deadline: float | None = None) -> AgentAnswer:
         """Answers one request. ``deadline`` is on this runtime's clock (None: no deadline)."""
+        trace.get_current_span().set_attribute(AGENT_NAME, self.config.name)
         text = validate_text(request.text, max_chars=self._max_text_chars)
         query = await self._query_vector(text, request.query_embedding)
         r = self.config.retrieval
-        hits = await asyncio.to_thread(self._store.query, query, r.top_k)
+        hits = await self._retrieve(text, query, r.top_k)
         relevant = [h for h in hits if h.score >= r.min_score]
         if not relevant:
             log.info("escalating: nothing relevant retrieved", extra={"top": _top(hits)})
@@ -99,6 +105,27 @@ class AgentRuntime:
             except UpstreamError as exc:
                 log.warning("LLM failed; answering offline", extra={"error": exc.message})
         return await self._answer_offline(text, query, relevant)
+
+    async def _retrieve(self, text: str, query: Vector, top_k: int) -> list[Hit]:
+        collection = self.config.collection_name
+        with tracer().start_as_current_span(
+            f"retrieval {collection}",
+            kind=trace.SpanKind.CLIENT,
+            attributes={
+                OPERATION: "retrieval",
+                DATA_SOURCE: collection,
+                "switchboard.retrieval.top_k": top_k,
+                "switchboard.retrieval.mode": self.retriever.mode,
+            },
+        ) as span:
+            hits = await self.retriever.retrieve(text, query, top_k)
+            span.set_attributes(
+                {
+                    "switchboard.retrieval.document_ids": [h.id for h in hits],
+                    "switchboard.retrieval.scores": [round(h.score, 4) for h in hits],
+                }
+            )
+            return hits
 
     async def _query_vector(self, text: str, given: list[float] | None) -> Vector:
         if given:
@@ -139,7 +166,12 @@ class AgentRuntime:
         )
 
     async def _answer_offline(self, text: str, query: Vector, hits: list[Hit]) -> AgentAnswer:
-        answer, used = await asyncio.to_thread(extract_answer, text, query, hits, self._embedder)
+        with tracer().start_as_current_span(
+            "extract_answer", attributes={"switchboard.mode": AnswerMode.OFFLINE.value}
+        ):
+            answer, used = await asyncio.to_thread(
+                extract_answer, text, query, hits, self._embedder
+            )
         if not answer:
             used = [1]
             answer = f"Offline answer (no LLM was used): see {hits[0].metadata.get('title')} [1]."

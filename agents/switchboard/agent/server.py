@@ -59,6 +59,7 @@ async def serve_agent(
         prices=settings.prices,
         max_text_chars=settings.max_text_chars,
     )
+    await runtime.retriever.load()  # hybrid: builds BM25 from the store; no-op for dense
     servicer = AgentServicer(runtime, await asyncio.to_thread(config.card))
     service = await start_grpc(
         [(agent_pb2.DESCRIPTOR.services_by_name["Agent"], servicer)], host=host, port=port

@@ -41,6 +41,10 @@ class VectorStore(Protocol):
 
     def metadata_by_id(self) -> dict[str, Metadata]: ...
 
+    def all_chunks(self) -> tuple[list[StoredChunk], Matrix]:
+        """Every chunk with its embedding (row i belongs to chunk i): for lexical indexes."""
+        ...
+
     def count(self) -> int: ...
 
 
@@ -111,6 +115,20 @@ class ChromaStore:
         metas = got["metadatas"] or []
         return {i: dict(m or {}) for i, m in zip(got["ids"], metas, strict=True)}
 
+    def all_chunks(self) -> tuple[list[StoredChunk], Matrix]:
+        got = self._collection.get(include=["documents", "metadatas", "embeddings"])
+        ids = list(got["ids"])
+        docs = got["documents"] or [""] * len(ids)
+        metas = got["metadatas"] or [{}] * len(ids)
+        raw = got["embeddings"]
+        chunks = [
+            StoredChunk(id=i, text=d or "", metadata=dict(m or {}))
+            for i, d, m in zip(ids, docs, metas, strict=True)
+        ]
+        if raw is None or len(raw) == 0:
+            return chunks, np.zeros((len(ids), 0), dtype=np.float32)
+        return chunks, np.asarray(raw, dtype=np.float32)
+
     def count(self) -> int:
         return int(self._collection.count())
 
@@ -143,6 +161,12 @@ class InMemoryStore:
 
     def metadata_by_id(self) -> dict[str, Metadata]:
         return {i: dict(c.metadata) for i, c in self._chunks.items()}
+
+    def all_chunks(self) -> tuple[list[StoredChunk], Matrix]:
+        ids = list(self._chunks)
+        if not ids:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        return [self._chunks[i] for i in ids], np.stack([self._vectors[i] for i in ids])
 
     def count(self) -> int:
         return len(self._chunks)

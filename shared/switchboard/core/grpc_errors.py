@@ -9,6 +9,7 @@ from typing import Any, NoReturn, TypeVar
 
 import grpc
 from google.protobuf.message import DecodeError, Message
+from opentelemetry import trace
 
 from switchboard.core import errors
 
@@ -73,8 +74,11 @@ def tolerant_deserializer(message_type: type[M]) -> Callable[[bytes], M | Malfor
 async def abort(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException) -> NoReturn:
     """Ends the RPC with the status the table gives for ``exc``."""
     if isinstance(exc, errors.SwitchboardError):
-        await context.abort(status_for(exc), exc.message)
+        code = status_for(exc)
+        trace.get_current_span().set_attribute("error.type", code.name)
+        await context.abort(code, exc.message)
     log.exception("unexpected error", exc_info=exc)
+    trace.get_current_span().set_attribute("error.type", type(exc).__name__)
     await context.abort(grpc.StatusCode.INTERNAL, "internal error; the failure has been logged")
 
 
@@ -87,6 +91,7 @@ def grpc_method(func: Handler) -> Handler:
     @functools.wraps(func)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         if isinstance(request, MalformedRequest):
+            trace.get_current_span().set_attribute("error.type", "INVALID_ARGUMENT")
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"could not parse {request.type_name}: {request.reason} "

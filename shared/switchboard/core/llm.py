@@ -15,6 +15,8 @@ import anthropic
 from pydantic import BaseModel
 
 from switchboard.core.errors import UpstreamError
+from switchboard.core.genai import GenAIMetrics, chat_span
+from switchboard.core.telemetry import capture_content
 
 
 class ToolSpec(BaseModel):
@@ -93,11 +95,23 @@ class AnthropicLLM:
         base_url: str | None = None,
         max_retries: int = 2,
         timeout: float = 30.0,
+        meters: GenAIMetrics | None = None,
     ) -> None:
         self._model = model
         self._client = anthropic.AsyncAnthropic(
-            api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=max_retries,
+            timeout=timeout,
+            # The SDK's own span (``anthropic.messages.create``, one per call with its retries)
+            # nests under our ``chat`` span. Trace context and baggage stay inside: they are
+            # never sent to the provider.
+            open_telemetry={
+                "propagation": False,
+                "traces": {"content_mode": "content" if capture_content() else "metadata_only"},
+            },
         )
+        self._meters = meters or GenAIMetrics()
 
     @property
     def model(self) -> str:
@@ -128,36 +142,63 @@ class AnthropicLLM:
             kwargs["tool_choice"] = {"type": "tool", "name": force_tool}
         if timeout is not None:
             kwargs["timeout"] = timeout
-        try:
-            response = await self._client.messages.create(**kwargs)
-        except anthropic.APIStatusError as exc:
-            raise UpstreamError(
-                f"LLM provider answered HTTP {exc.status_code}: {_error_message(exc)}"
-            ) from exc
-        except anthropic.APITimeoutError as exc:
-            raise UpstreamError("LLM provider timed out") from exc
-        except anthropic.APIConnectionError as exc:
-            raise UpstreamError(f"LLM provider unreachable: {exc}") from exc
-        texts: list[str] = []
-        calls: list[ToolCall] = []
-        for block in response.content:
-            if block.type == "text":
-                texts.append(block.text)
-            elif block.type == "tool_use":
-                calls.append(ToolCall(id=block.id, name=block.name, input=dict(block.input)))
-        u = response.usage
-        return Completion(
-            text="".join(texts),
-            model=response.model,
-            stop_reason=response.stop_reason or "",
-            usage=TokenUsage(
+        with chat_span(
+            provider="anthropic",
+            model=self._model,
+            max_tokens=max_tokens,
+            system=system,
+            messages=kwargs["messages"],
+            meters=self._meters,
+        ) as recorder:
+            try:
+                response = await self._client.messages.create(**kwargs)
+            except anthropic.APIStatusError as exc:
+                recorder.failed(type(exc).__name__, f"HTTP {exc.status_code}")
+                raise UpstreamError(
+                    f"LLM provider answered HTTP {exc.status_code}: {_error_message(exc)}"
+                ) from exc
+            except anthropic.APITimeoutError as exc:
+                recorder.failed(type(exc).__name__)
+                raise UpstreamError("LLM provider timed out") from exc
+            except anthropic.APIConnectionError as exc:
+                recorder.failed(type(exc).__name__)
+                raise UpstreamError(f"LLM provider unreachable: {exc}") from exc
+            completion = _completion(response)
+            u = completion.usage
+            recorder.succeeded(
+                response_model=completion.model,
+                response_id=response.id,
+                finish_reason=completion.stop_reason,
                 input_tokens=u.input_tokens,
                 output_tokens=u.output_tokens,
-                cache_read_input_tokens=u.cache_read_input_tokens or 0,
-                cache_creation_input_tokens=u.cache_creation_input_tokens or 0,
-            ),
-            tool_calls=calls,
-        )
+                cache_read=u.cache_read_input_tokens,
+                cache_creation=u.cache_creation_input_tokens,
+                output_text=completion.text,
+            )
+            return completion
+
+
+def _completion(response: anthropic.types.Message) -> Completion:
+    texts: list[str] = []
+    calls: list[ToolCall] = []
+    for block in response.content:
+        if block.type == "text":
+            texts.append(block.text)
+        elif block.type == "tool_use":
+            calls.append(ToolCall(id=block.id, name=block.name, input=dict(block.input)))
+    u = response.usage
+    return Completion(
+        text="".join(texts),
+        model=response.model,
+        stop_reason=response.stop_reason or "",
+        usage=TokenUsage(
+            input_tokens=u.input_tokens,
+            output_tokens=u.output_tokens,
+            cache_read_input_tokens=u.cache_read_input_tokens or 0,
+            cache_creation_input_tokens=u.cache_creation_input_tokens or 0,
+        ),
+        tool_calls=calls,
+    )
 
 
 def _error_message(exc: anthropic.APIStatusError) -> str:

@@ -19,6 +19,7 @@ class ModelPrice(BaseModel):
 # Public list prices, USD per million tokens.
 DEFAULT_PRICES: dict[str, ModelPrice] = {
     "claude-opus-4-1": ModelPrice(input=15.0, output=75.0, cache_read=1.5, cache_write=18.75),
+    "claude-sonnet-4-6": ModelPrice(input=3.0, output=15.0, cache_read=0.3, cache_write=3.75),
     "claude-sonnet-4-5": ModelPrice(input=3.0, output=15.0, cache_read=0.3, cache_write=3.75),
     "claude-haiku-4-5": ModelPrice(input=1.0, output=5.0, cache_read=0.1, cache_write=1.25),
 }

@@ -1,8 +1,9 @@
 """OpenTelemetry set-up, configured only by the standard ``OTEL_*`` variables.
 
-With no OTLP endpoint set nothing is exported (spans still get real trace ids, which every
-response reports). gRPC client and server instrumentation propagate W3C trace context on
-every hop; it must be installed before any server or channel is created.
+With no OTLP endpoint set nothing is exported and no exporter thread runs (spans still get
+real trace ids, which every response reports). gRPC client and server instrumentation carry
+W3C trace context and baggage across every hop; it is installed before any server or channel
+is created. Baggage never reaches the LLM provider: its HTTP client is not instrumented.
 """
 
 from __future__ import annotations
@@ -11,68 +12,121 @@ import logging
 import os
 from dataclasses import dataclass
 
-from opentelemetry import trace
+from opentelemetry import baggage, context, metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 log = logging.getLogger(__name__)
 
+#: Baggage keys that travel with a request and are copied onto every span.
+BAGGAGE_KEYS = ("switchboard.request_id", "switchboard.session_id", "switchboard.tenant")
+#: Opt-in (off by default): record prompt and completion text on spans.
+CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+
 _installed: TelemetryHandle | None = None
+
+
+def capture_content() -> bool:
+    return os.environ.get(CAPTURE_CONTENT_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+class BaggageSpanProcessor(SpanProcessor):
+    """Copies Switchboard's baggage entries onto each span as it starts."""
+
+    def on_start(self, span: Span, parent_context: context.Context | None = None) -> None:
+        for key in BAGGAGE_KEYS:
+            value = baggage.get_baggage(key, parent_context)
+            if value:
+                span.set_attribute(key, str(value))
+
+    def on_end(self, span: ReadableSpan) -> None:
+        return None
 
 
 @dataclass
 class TelemetryHandle:
-    provider: TracerProvider | None
+    tracer_provider: TracerProvider | None
+    meter_provider: MeterProvider | None
     exporting: bool
 
     def shutdown(self) -> None:
-        """Flushes buffered spans; called on SIGTERM/SIGINT."""
-        if self.provider is not None:
-            self.provider.force_flush(timeout_millis=5000)
-            self.provider.shutdown()
+        """Flushes buffered spans and metrics; called on SIGTERM/SIGINT."""
+        if self.tracer_provider is not None:
+            self.tracer_provider.force_flush(timeout_millis=5000)
+            self.tracer_provider.shutdown()
+        if self.meter_provider is not None:
+            self.meter_provider.shutdown(timeout_millis=5000)
 
 
-def _endpoint() -> str | None:
-    return os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get(
+def _endpoint(signal: str) -> str | None:
+    return os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT") or os.environ.get(
         "OTEL_EXPORTER_OTLP_ENDPOINT"
     )
 
 
-def _exporter() -> SpanExporter:
-    protocol = os.environ.get(
-        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+def _protocol(signal: str) -> str:
+    return os.environ.get(
+        f"OTEL_EXPORTER_OTLP_{signal}_PROTOCOL",
+        os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
     )
-    if protocol == "http/protobuf":
+
+
+def _insecure(endpoint: str) -> bool:
+    return not endpoint.startswith("https://")
+
+
+def _span_exporter(endpoint: str) -> SpanExporter:
+    if _protocol("TRACES") == "http/protobuf":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
-            OTLPSpanExporter as HttpExporter,
+            OTLPSpanExporter as HttpSpanExporter,
         )
 
-        return HttpExporter()
+        return HttpSpanExporter()
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
-    endpoint = _endpoint() or ""
-    return OTLPSpanExporter(insecure=not endpoint.startswith("https://"))
+    return OTLPSpanExporter(insecure=_insecure(endpoint))
+
+
+def _metric_exporter(endpoint: str) -> MetricExporter:
+    if _protocol("METRICS") == "http/protobuf":
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+            OTLPMetricExporter as HttpMetricExporter,
+        )
+
+        return HttpMetricExporter()
+    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+
+    return OTLPMetricExporter(insecure=_insecure(endpoint))
 
 
 def setup_telemetry(default_service_name: str) -> TelemetryHandle:
-    """Installs the tracer provider and gRPC instrumentation once per process."""
+    """Installs tracing, metrics and gRPC instrumentation once per process."""
     global _installed  # noqa: PLW0603 - instrumentation is process-wide by nature
     if _installed is not None:
         return _installed
-    if os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
-        _installed = TelemetryHandle(provider=None, exporting=False)
+    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        _installed = TelemetryHandle(None, None, exporting=False)
         return _installed
     resource = Resource.create({"service.name": default_service_name}).merge(
         OTELResourceDetector().detect()
     )
-    if "OTEL_SERVICE_NAME" in os.environ:
+    if os.environ.get("OTEL_SERVICE_NAME"):
         resource = resource.merge(Resource({"service.name": os.environ["OTEL_SERVICE_NAME"]}))
-    provider = TracerProvider(resource=resource)
-    exporting = _endpoint() is not None
-    if exporting:
-        provider.add_span_processor(BatchSpanProcessor(_exporter()))
-    trace.set_tracer_provider(provider)
+
+    tracer_provider = TracerProvider(resource=resource)
+    tracer_provider.add_span_processor(BaggageSpanProcessor())
+    traces_to = _endpoint("TRACES")
+    if traces_to:
+        tracer_provider.add_span_processor(BatchSpanProcessor(_span_exporter(traces_to)))
+    trace.set_tracer_provider(tracer_provider)
+
+    metrics_to = _endpoint("METRICS")
+    readers = [PeriodicExportingMetricReader(_metric_exporter(metrics_to))] if metrics_to else []
+    meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+    metrics.set_meter_provider(meter_provider)
 
     from opentelemetry.instrumentation.grpc import (
         GrpcAioInstrumentorClient,
@@ -81,12 +135,36 @@ def setup_telemetry(default_service_name: str) -> TelemetryHandle:
 
     GrpcAioInstrumentorServer().instrument()
     GrpcAioInstrumentorClient().instrument()
-    log.debug("telemetry ready", extra={"exporting": exporting})
-    _installed = TelemetryHandle(provider=provider, exporting=exporting)
+    _installed = TelemetryHandle(tracer_provider, meter_provider, exporting=bool(traces_to))
+    log.debug("telemetry ready", extra={"exporting": _installed.exporting})
     return _installed
+
+
+def tracer() -> trace.Tracer:
+    return trace.get_tracer("switchboard")
 
 
 def current_trace_id() -> str:
     """This request's W3C trace id (32 lowercase hex digits), or "" outside a span."""
     ctx = trace.get_current_span().get_span_context()
     return format(ctx.trace_id, "032x") if ctx.trace_id else ""
+
+
+def current_span_id() -> str:
+    ctx = trace.get_current_span().get_span_context()
+    return format(ctx.span_id, "016x") if ctx.span_id else ""
+
+
+def with_request_baggage(request_id: str, session_id: str, tenant: str) -> context.Context:
+    """A context carrying the request's ids as baggage (propagated to every agent)."""
+    ctx = context.get_current()
+    for key, value in zip(BAGGAGE_KEYS, (request_id, session_id, tenant), strict=True):
+        if value:
+            ctx = baggage.set_baggage(key, value, ctx)
+    return ctx
+
+
+def mark_error(span: trace.Span, error_type: str, message: str = "") -> None:
+    """Error status plus ``error.type``, as the semantic conventions ask."""
+    span.set_attribute("error.type", error_type)
+    span.set_status(trace.Status(trace.StatusCode.ERROR, message or error_type))

@@ -29,6 +29,10 @@ class AgentCard(BaseModel):
     description: str
     examples: list[str] = Field(default_factory=list)
     topics: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(
+        default_factory=list,
+        description="Optional rule: a request naming one of these (whole words) goes here.",
+    )
 
 
 class Citation(BaseModel):

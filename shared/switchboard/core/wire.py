@@ -67,7 +67,11 @@ def usage_from_proto(u: common_pb2.Usage) -> UsageReport:
 
 def card_to_proto(card: AgentCard) -> common_pb2.AgentCard:
     return common_pb2.AgentCard(
-        name=card.name, description=card.description, examples=card.examples, topics=card.topics
+        name=card.name,
+        description=card.description,
+        examples=card.examples,
+        topics=card.topics,
+        keywords=card.keywords,
     )
 
 
@@ -77,4 +81,5 @@ def card_from_proto(card: common_pb2.AgentCard) -> AgentCard:
         description=card.description,
         examples=list(card.examples),
         topics=list(card.topics),
+        keywords=list(card.keywords),
     )

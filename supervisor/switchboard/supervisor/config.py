@@ -23,13 +23,20 @@ class AgentEntry(BaseModel):
     description: str | None = None
     examples: list[str] = Field(default_factory=list)
     topics: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(
+        default_factory=list, description="Optional rule: requests naming these go here."
+    )
 
     @property
     def inline_card(self) -> AgentCard | None:
         if not self.description:
             return None
         return AgentCard(
-            name=self.name, description=self.description, examples=self.examples, topics=self.topics
+            name=self.name,
+            description=self.description,
+            examples=self.examples,
+            topics=self.topics,
+            keywords=self.keywords,
         )
 
 
@@ -64,13 +71,27 @@ class SupervisorSettings(CommonSettings):
 
     router_model: str = Field("claude-haiku-4-5", description="Model that breaks routing ties.")
     route_accept_confidence: float = Field(
-        0.7, ge=0, le=1, description="Embedding routing below this confidence is 'unsure'."
+        0.7,
+        ge=0,
+        le=1,
+        description="Calibrated embedding-routing confidence (the estimated chance the "
+        "decision is right) below which routing is 'unsure'.",
     )
     route_min_similarity: float = Field(
         0.3, ge=-1, le=1, description="Best example similarity below this is too vague to route."
     )
     route_out_of_scope_similarity: float = Field(
         0.2, ge=-1, le=1, description="Best example similarity below this is out of scope."
+    )
+    route_temperature: float | None = Field(
+        None,
+        gt=0,
+        description="Softmax temperature of the routing confidence; unset: fitted on the cards.",
+    )
+    routing_calibration: Path | None = Field(
+        None,
+        description="File written by 'switchboard eval routing --write-config': its thresholds "
+        "replace the route_* defaults (variables set explicitly still win).",
     )
     agent_timeout_s: float = Field(
         20.0, gt=0, description="Agent call deadline when the caller sets none."
@@ -79,3 +100,15 @@ class SupervisorSettings(CommonSettings):
         0.05, ge=0, description="Time kept back from the caller's deadline for the reply."
     )
     describe_timeout_s: float = Field(2.0, gt=0, description="Deadline of Describe calls.")
+
+    @model_validator(mode="after")
+    def _apply_calibration(self) -> SupervisorSettings:
+        if self.routing_calibration is None:
+            return self
+        from switchboard.supervisor.calibration import RoutingCalibration
+
+        fitted = RoutingCalibration.load(self.routing_calibration)
+        for name, value in fitted.settings_values().items():
+            if name not in self.model_fields_set:
+                setattr(self, name, value)
+        return self

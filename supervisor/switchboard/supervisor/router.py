@@ -1,9 +1,17 @@
-"""Routing: embedding k-NN over the agents' cards, Claude for close calls, else clarify."""
+"""Routing: keyword rules, a calibrated embedding router, Claude for close calls, else clarify.
+
+The embedding router (``scoring.py``) scores each agent from its card texts with a soft
+nearest-neighbour kernel plus a logistic regression, and turns the scores into a calibrated
+confidence (softmax with a temperature fitted by cross-validation on the cards). Thresholds
+are therefore probabilities that transfer between deployments; ``switchboard eval routing``
+fits them from labelled examples.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -12,16 +20,16 @@ import numpy as np
 from switchboard.core.embeddings import Embedder, Matrix, Vector, embed_one
 from switchboard.core.errors import UpstreamError
 from switchboard.core.llm import LLM, Message, TokenUsage, ToolSpec
+from switchboard.core.telemetry import mark_error, tracer
 from switchboard.core.types import AgentCard
+from switchboard.supervisor.scoring import ScoringModel
 
 log = logging.getLogger(__name__)
-
-TOP_K_EXAMPLES = 3
-TEMPERATURE = 0.04  # softmax temperature over per-agent similarities
 
 
 class Method:
     EXPLICIT = "explicit"
+    RULE = "rule"
     EMBEDDING = "embedding"
     LLM = "llm"
     CLARIFY = "clarify"
@@ -44,46 +52,117 @@ class RouteResult:
     query_vector: Vector | None = None
     llm_usage: TokenUsage | None = None
     llm_model: str = ""
-    top_similarity: float = 0.0
+    top_similarity: float = 0.0  # mean cosine of the best agent's 3 nearest card texts
+    margin: float = 0.0  # calibrated confidence of the best agent minus the second's
+
+
+def _keyword_pattern(keywords: Sequence[str]) -> re.Pattern[str] | None:
+    words = sorted({k.strip().lower() for k in keywords if k.strip()}, key=len, reverse=True)
+    if not words:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w) for w in words) + r")(?!\w)")
 
 
 @dataclass
 class EmbeddingIndex:
-    """Every card's description and examples, embedded once."""
+    """Every card's texts, embedded once, and the scoring model fitted on them."""
 
     agents: list[str]
     labels: np.ndarray  # agent index per row
     vectors: Matrix
     cards: dict[str, AgentCard] = field(default_factory=dict)
+    model: ScoringModel | None = None
+    keyword_rules: dict[str, re.Pattern[str]] = field(default_factory=dict)
 
-    @classmethod
-    def build(cls, cards: Sequence[AgentCard], embedder: Embedder) -> EmbeddingIndex:
-        agents = [c.name for c in cards]
+    @staticmethod
+    def card_texts(cards: Sequence[AgentCard]) -> tuple[list[str], list[int], list[bool]]:
+        """(texts, agent index per text, whether the text is an example request)."""
         texts: list[str] = []
         labels: list[int] = []
+        examples: list[bool] = []
         for i, card in enumerate(cards):
-            for text in [card.description, *card.examples, *card.topics]:
+            for text, is_example in [
+                (card.description, False),
+                *((e, True) for e in card.examples),
+                *((t, False) for t in card.topics),
+            ]:
                 texts.append(text)
                 labels.append(i)
+                examples.append(is_example)
+        return texts, labels, examples
+
+    @classmethod
+    def build(
+        cls, cards: Sequence[AgentCard], embedder: Embedder, *, calibrate: bool = True
+    ) -> EmbeddingIndex:
+        texts, labels, examples = cls.card_texts(cards)
         vectors = embedder.embed(texts) if texts else np.zeros((0, embedder.dimension), np.float32)
-        return cls(agents, np.asarray(labels), vectors, {c.name: c for c in cards})
+        return cls.from_vectors(
+            cards, vectors, np.asarray(labels), calibrate=calibrate, examples=np.asarray(examples)
+        )
+
+    @classmethod
+    def from_vectors(
+        cls,
+        cards: Sequence[AgentCard],
+        vectors: Matrix,
+        labels: np.ndarray,
+        *,
+        calibrate: bool = True,
+        examples: np.ndarray | None = None,
+    ) -> EmbeddingIndex:
+        """An index over card texts embedded elsewhere (``labels`` index into ``cards``;
+        ``examples`` marks the rows that are example requests, used to calibrate)."""
+        agents = [c.name for c in cards]
+        model = (
+            ScoringModel.fit(vectors, labels, len(agents), calibrate=calibrate, holdout=examples)
+            if len(labels)
+            else None
+        )
+        rules = {c.name: p for c in cards if (p := _keyword_pattern(c.keywords)) is not None}
+        return cls(agents, labels, vectors, {c.name: c for c in cards}, model, rules)
+
+    @property
+    def temperature(self) -> float:
+        return self.model.temperature if self.model else 0.0
+
+    def top_similarity(self, query: Vector, agent: str) -> float:
+        """Mean cosine of the agent's 3 nearest card texts: how close the request is at all."""
+        if self.model is None or agent not in self.agents:
+            return -1.0
+        return float(self.model.top_similarity(query, np.array([self.agents.index(agent)]))[0])
 
     def scores(self, query: Vector) -> dict[str, float]:
-        """Per agent: the mean similarity of its ``TOP_K_EXAMPLES`` nearest examples."""
-        sims = self.vectors @ query
-        out: dict[str, float] = {}
-        for i, name in enumerate(self.agents):
-            mine = np.sort(sims[self.labels == i])[::-1][:TOP_K_EXAMPLES]
-            out[name] = float(mine.mean()) if mine.size else -1.0
-        return out
+        """Per agent: its embedding score (soft nearest-neighbour cosine + LR term)."""
+        if self.model is None:
+            return {a: -1.0 for a in self.agents}
+        raw = self.model.scores(query)[0]
+        return {
+            a: float(v) if np.isfinite(v) else -1.0 for a, v in zip(self.agents, raw, strict=True)
+        }
 
+    def confidences(
+        self, query: Vector, temperature: float | None = None
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        """(scores, calibrated confidences) per agent."""
+        if self.model is None:
+            flat = 1.0 / max(len(self.agents), 1)
+            return {a: -1.0 for a in self.agents}, {a: flat for a in self.agents}
+        raw = self.model.scores(query)
+        if temperature is None:
+            probs = self.model.probabilities(raw)[0]
+        else:
+            probs = ScoringModel.softmax_scores(raw, temperature)[0]
+        scores = {
+            a: float(v) if np.isfinite(v) else -1.0
+            for a, v in zip(self.agents, raw[0], strict=True)
+        }
+        return scores, {a: float(p) for a, p in zip(self.agents, probs, strict=True)}
 
-def softmax_confidence(scores: dict[str, float]) -> dict[str, float]:
-    names = list(scores)
-    raw = np.array([scores[n] for n in names]) / TEMPERATURE
-    p = np.exp(raw - raw.max())
-    p /= p.sum()
-    return {n: float(v) for n, v in zip(names, p, strict=True)}
+    def keyword_match(self, text: str) -> list[str]:
+        """The agents whose card keywords occur in ``text`` (whole words, any case)."""
+        lowered = text.lower()
+        return [a for a, p in self.keyword_rules.items() if p.search(lowered)]
 
 
 ROUTING_TOOL = "choose_agent"
@@ -96,7 +175,8 @@ ROUTER_SYSTEM = (
 
 
 class Router:
-    """The cascade: embedding router first; Claude when unsure (if configured); else clarify."""
+    """The cascade: keyword rules, the embedding router, Claude when unsure (if configured),
+    else clarify or out of scope."""
 
     def __init__(
         self,
@@ -107,7 +187,10 @@ class Router:
         out_of_scope_similarity: float,
         llm: LLM | None = None,
         llm_timeout_s: float = 10.0,
+        temperature: float | None = None,
     ) -> None:
+        """``temperature`` overrides the one fitted on the cards (e.g. from a calibration
+        file written by ``switchboard eval routing``)."""
         self._embedder = embedder
         self._accept = accept_confidence
         self._min_similarity = min_similarity
@@ -115,6 +198,7 @@ class Router:
         self._llm = llm
         self._llm_timeout = llm_timeout_s
         self._index: EmbeddingIndex | None = None
+        self._temperature = temperature
 
     @property
     def ready(self) -> bool:
@@ -135,25 +219,38 @@ class Router:
         index = self._index
         if index is None or not index.agents:
             return RouteResult(None, 0.0, Method.CLARIFY, [], "no agent cards are known yet", query)
-        sims = index.scores(query)
-        probs = softmax_confidence(sims)
+        matched = index.keyword_match(text)
+        if len(matched) == 1:
+            return RouteResult(
+                matched[0],
+                1.0,
+                Method.RULE,
+                [Candidate(matched[0], 1.0)],
+                f"the request names one of {matched[0]}'s keywords",
+                query,
+            )
+        _, probs = index.confidences(query, self._temperature)
         ranked = sorted(probs.items(), key=lambda kv: kv[1], reverse=True)
         candidates = [Candidate(a, round(p, 4)) for a, p in ranked]
         best, confidence = ranked[0]
-        top_sim = sims[best]
+        margin = confidence - (ranked[1][1] if len(ranked) > 1 else 0.0)
+        top_sim = index.top_similarity(query, best)
         if top_sim >= self._min_similarity and confidence >= self._accept:
             return RouteResult(
                 best,
                 confidence,
                 Method.EMBEDDING,
                 candidates,
-                f"nearest examples belong to {best} (similarity {top_sim:.2f})",
+                f"card texts of {best} fit best (similarity {top_sim:.2f}, "
+                f"calibrated confidence {confidence:.2f})",
                 query,
                 top_similarity=top_sim,
+                margin=margin,
             )
         if self._llm is not None:
             decided = await self._ask_llm(text, index, candidates, query, top_sim, timeout)
             if decided is not None:
+                decided.margin = margin
                 return decided
         if top_sim < self._oos_similarity:
             return RouteResult(
@@ -161,10 +258,11 @@ class Router:
                 confidence,
                 Method.OUT_OF_SCOPE,
                 [],
-                f"no agent's examples are similar (best {top_sim:.2f} "
+                f"no agent's card fits (best similarity {top_sim:.2f} "
                 f"< {self._oos_similarity:.2f})",
                 query,
                 top_similarity=top_sim,
+                margin=margin,
             )
         close = _close_candidates(candidates)
         why = (
@@ -173,7 +271,14 @@ class Router:
             else f"too close to call between {', '.join(c.agent for c in close)}"
         )
         return RouteResult(
-            None, confidence, Method.CLARIFY, close, why, query, top_similarity=top_sim
+            None,
+            confidence,
+            Method.CLARIFY,
+            close,
+            why,
+            query,
+            top_similarity=top_sim,
+            margin=margin,
         )
 
     async def _ask_llm(
@@ -218,10 +323,21 @@ class Router:
             log.warning("LLM routing failed; falling back", extra={"error": exc.message})
             return None
         call = next((c for c in completion.tool_calls if c.name == ROUTING_TOOL), None)
-        agent = call.input.get("agent") if call else None
-        if not isinstance(agent, str) or (agent not in names and agent != "none"):
-            log.warning("LLM routing gave no valid agent", extra={"agent": str(agent)})
-            return None
+        # The model's tool call is executed here: validated against the agent names.
+        with tracer().start_as_current_span(
+            f"execute_tool {ROUTING_TOOL}",
+            attributes={
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": ROUTING_TOOL,
+                "gen_ai.tool.call.id": call.id if call else "",
+            },
+        ) as span:
+            agent = call.input.get("agent") if call else None
+            if not isinstance(agent, str) or (agent not in names and agent != "none"):
+                log.warning("LLM routing gave no valid agent", extra={"agent": str(agent)})
+                mark_error(span, "invalid_tool_call", "no valid agent in the tool call")
+                return None
+            span.set_attribute("switchboard.route.agent", agent)
         try:
             stated = float(call.input.get("confidence", 0.5)) if call else 0.5
         except (TypeError, ValueError):

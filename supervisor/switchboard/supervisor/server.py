@@ -11,6 +11,7 @@ from switchboard.core.llm import AnthropicLLM
 from switchboard.core.logs import configure_logging
 from switchboard.core.serving import run_until_signalled, start_grpc, write_ready_file
 from switchboard.core.telemetry import setup_telemetry
+from switchboard.store import AuditWriter, Store, StoreSettings
 from switchboard.supervisor.config import AgentsFile, SupervisorSettings
 from switchboard.supervisor.dispatch import GrpcAgentClient
 from switchboard.supervisor.router import Router
@@ -50,7 +51,11 @@ async def serve_supervisor(
         min_similarity=settings.route_min_similarity,
         out_of_scope_similarity=settings.route_out_of_scope_similarity,
         llm=llm,
+        temperature=settings.route_temperature,
     )
+    store = await Store.open(StoreSettings())
+    audit = AuditWriter(store.audit)
+    audit.start()
     client = GrpcAgentClient({a.name: a.address for a in agents})
     service = SupervisorService(
         agents,
@@ -61,6 +66,7 @@ async def serve_supervisor(
         agent_timeout_s=settings.agent_timeout_s,
         deadline_margin_s=settings.deadline_margin_s,
         describe_timeout_s=settings.describe_timeout_s,
+        audit=audit,
     )
     await service.load_cards()
     server = await start_grpc(
@@ -72,6 +78,8 @@ async def serve_supervisor(
     log.info("supervisor serving", extra={"port": server.port, "agents": [a.name for a in agents]})
 
     async def cleanup() -> None:
+        await audit.close()
+        await store.close()
         await client.close()
         if llm is not None:
             await llm.close()

@@ -1,4 +1,7 @@
-"""A real OTLP/gRPC trace receiver for tests: what a collector would see, flattened.
+"""A real OTLP/gRPC trace receiver: what a collector would see, flattened.
+
+The demo uses it to print each request's trace as a waterfall; the tests use it to check
+what every process exported.
 
 Exporters send to it exactly as they would to a collector::
 
@@ -11,7 +14,7 @@ Exporters send to it exactly as they would to a collector::
 The gRPC server is synchronous and runs on its own threads, so sync and async tests (and
 child processes, and containers when bound to ``0.0.0.0``) can all export to it.
 
-Standalone: ``python -m tests.fakes.otlp_receiver --port 4317`` prints spans as JSON lines.
+Standalone: ``python -m switchboard.otlp_receiver --port 4317`` prints spans as JSON lines.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ from types import TracebackType
 from typing import Any, Self
 
 import grpc
+from opentelemetry.proto.collector.metrics.v1 import (
+    metrics_service_pb2,
+    metrics_service_pb2_grpc,
+)
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
@@ -118,6 +125,70 @@ def flatten(request: trace_service_pb2.ExportTraceServiceRequest) -> list[Receiv
     return spans
 
 
+@dataclass(frozen=True)
+class ReceivedPoint:
+    """One metric data point: sums and gauges carry ``value``, histograms ``count``/``sum``."""
+
+    name: str
+    service_name: str
+    attributes: dict[str, AttributeValue]
+    value: float = 0.0
+    count: int = 0
+    sum: float = 0.0
+    bounds: tuple[float, ...] = ()
+
+
+def flatten_metrics(
+    request: metrics_service_pb2.ExportMetricsServiceRequest,
+) -> list[ReceivedPoint]:
+    points: list[ReceivedPoint] = []
+    for resource_metrics in request.resource_metrics:
+        resource = attributes_dict(resource_metrics.resource.attributes)
+        service = str(resource.get("service.name", ""))
+        for scope_metrics in resource_metrics.scope_metrics:
+            for metric in scope_metrics.metrics:
+                kind = metric.WhichOneof("data")
+                if kind == "histogram":
+                    points.extend(
+                        ReceivedPoint(
+                            metric.name,
+                            service,
+                            attributes_dict(p.attributes),
+                            count=p.count,
+                            sum=p.sum,
+                            bounds=tuple(p.explicit_bounds),
+                        )
+                        for p in metric.histogram.data_points
+                    )
+                elif kind in ("sum", "gauge"):
+                    data = getattr(metric, kind)
+                    points.extend(
+                        ReceivedPoint(
+                            metric.name,
+                            service,
+                            attributes_dict(p.attributes),
+                            value=p.as_double or float(p.as_int),
+                        )
+                        for p in data.data_points
+                    )
+    return points
+
+
+class _MetricsService(metrics_service_pb2_grpc.MetricsServiceServicer):  # type: ignore[misc]
+    def __init__(
+        self, sink: Callable[[metrics_service_pb2.ExportMetricsServiceRequest], None]
+    ) -> None:
+        self._sink = sink
+
+    def Export(  # noqa: N802 - the gRPC method name
+        self,
+        request: metrics_service_pb2.ExportMetricsServiceRequest,
+        context: grpc.ServicerContext,
+    ) -> metrics_service_pb2.ExportMetricsServiceResponse:
+        self._sink(request)
+        return metrics_service_pb2.ExportMetricsServiceResponse()
+
+
 class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[misc]
     def __init__(self, sink: Callable[[trace_service_pb2.ExportTraceServiceRequest], None]):
         self._sink = sink
@@ -138,6 +209,7 @@ class OtlpReceiver:
         self._port: int | None = None
         self._server: grpc.Server | None = None
         self._spans: list[ReceivedSpan] = []
+        self._points: list[ReceivedPoint] = []
         self._requests = 0
         self._changed = threading.Condition()
 
@@ -150,6 +222,9 @@ class OtlpReceiver:
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="otlp"))
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(
             _TraceService(self._record), server
+        )
+        metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(
+            _MetricsService(self._record_metrics), server
         )
         port = server.add_insecure_port(f"{self.host}:{self._requested_port}")
         if port == 0:
@@ -195,6 +270,18 @@ class OtlpReceiver:
             self._spans.extend(spans)
             self._requests += 1
             self._changed.notify_all()
+
+    def _record_metrics(self, request: metrics_service_pb2.ExportMetricsServiceRequest) -> None:
+        points = flatten_metrics(request)
+        with self._changed:
+            self._points.extend(points)
+            self._changed.notify_all()
+
+    @property
+    def metric_points(self) -> list[ReceivedPoint]:
+        """Every metric data point received so far (cumulative exports repeat points)."""
+        with self._changed:
+            return list(self._points)
 
     @property
     def spans(self) -> list[ReceivedSpan]:

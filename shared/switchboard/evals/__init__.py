@@ -1,0 +1,1 @@
+"""Offline evaluations: routing on CLINC150, retrieval on SciFact, and the baseline gate."""

@@ -1,0 +1,217 @@
+"""The prompt-injection guard: phrase rules plus the embedding/n-gram classifier.
+
+Entry points:
+- ``screen_user(text, vector=None)``: the caller's request (direct injection);
+- ``screen_retrieved(text, vector=None)`` and ``screen_tool_output(text, vector=None)``:
+  passages and tool results about to enter a prompt (indirect injection). These use the
+  ``indirect`` rule set (instructions addressed to an AI inside data) and a higher threshold,
+  because reference documents are longer and further from the training examples.
+
+Each screening costs one embedding (~2-5 ms), or none when the caller passes the vector it
+already has (the supervisor embeds every request once for routing), plus well under a
+millisecond of n-gram hashing and regexes. Blocking decisions never depend on the order or
+number of earlier calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from switchboard.core.embeddings import Embedder, Matrix, Vector, shared_embedder
+from switchboard.guard.classifier import GuardClassifier, TrainingConfig
+from switchboard.guard.examples import (
+    Example,
+    examples_hash,
+    extra_example_paths,
+    training_examples,
+)
+from switchboard.guard.rules import Scope, match_rules
+
+log = logging.getLogger(__name__)
+
+Source = Literal["user", "retrieved", "tool"]
+RULE_SCORE = 1.0
+MAX_SCREEN_CHARS = 8000
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one screening. ``reason`` names the rule or the classifier score."""
+
+    blocked: bool
+    score: float
+    reason: str
+    source: Source
+
+
+class GuardSettings(BaseSettings):
+    """``SWITCHBOARD_GUARD_*`` variables (plus ``SWITCHBOARD_DATA_DIR`` for the cache)."""
+
+    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_GUARD_", extra="ignore")
+
+    enabled: bool = Field(True, description="Screen requests and passages at all.")
+    examples: str = Field("", description="Extra labelled JSON-lines files, comma-separated.")
+    target_fpr: float = Field(
+        0.02, ge=0, le=1, description="Benign false-positive rate the user threshold aims for."
+    )
+    indirect_target_fpr: float = Field(
+        0.0, ge=0, le=1, description="The same for retrieved passages and tool outputs."
+    )
+    cache_dir: Path | None = Field(None, description="Trained weights; default <data_dir>/guard.")
+    data_dir: Path = Field(
+        Path(".data"), validation_alias=AliasChoices("SWITCHBOARD_DATA_DIR", "data_dir")
+    )
+
+    def resolved_cache_dir(self) -> Path:
+        return self.cache_dir or self.data_dir / "guard"
+
+
+class Guard:
+    def __init__(self, classifier: GuardClassifier, embedder: Embedder) -> None:
+        self.classifier = classifier
+        self._embedder = embedder
+
+    # --- public entry points -----------------------------------------------------------------
+
+    def screen_user(self, text: str, vector: Vector | None = None) -> Verdict:
+        return self.screen(text, "user", vector)
+
+    def screen_retrieved(self, text: str, vector: Vector | None = None) -> Verdict:
+        return self.screen(text, "retrieved", vector)
+
+    def screen_tool_output(self, text: str, vector: Vector | None = None) -> Verdict:
+        return self.screen(text, "tool", vector)
+
+    async def ascreen_user(self, text: str, vector: Vector | None = None) -> Verdict:
+        """``screen_user`` off the event loop (the embedding is CPU-bound)."""
+        return await asyncio.to_thread(self.screen, text, "user", vector)
+
+    async def ascreen_passages(
+        self, texts: Sequence[str], source: Source = "retrieved", vectors: Matrix | None = None
+    ) -> list[Verdict]:
+        return await asyncio.to_thread(self.screen_many, texts, source, vectors)
+
+    def screen(self, text: str, source: Source, vector: Vector | None = None) -> Verdict:
+        text = text[:MAX_SCREEN_CHARS]
+        if vector is None:
+            vector = self._embedder.embed([text])[0]
+        else:
+            self._check_vector(vector)
+        return self._verdict(text, source, self.classifier.score_one(text, vector))
+
+    def screen_many(
+        self, texts: Sequence[str], source: Source = "retrieved", vectors: Matrix | None = None
+    ) -> list[Verdict]:
+        """Screens several passages with one batched embedding (or the given vectors)."""
+        if not texts:
+            return []
+        clipped = [t[:MAX_SCREEN_CHARS] for t in texts]
+        if vectors is None:
+            vectors = self._embedder.embed(clipped)
+        elif vectors.shape[0] != len(clipped):
+            raise ValueError("one vector per text is needed")
+        scores = self.classifier.scores(clipped, vectors)
+        return [self._verdict(t, source, float(s)) for t, s in zip(clipped, scores, strict=True)]
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _check_vector(self, vector: Vector) -> None:
+        if vector.ndim != 1 or vector.shape[0] != self._embedder.dimension:
+            raise ValueError(
+                f"precomputed vector has shape {vector.shape}, "
+                f"expected ({self._embedder.dimension},)"
+            )
+
+    def _verdict(self, text: str, source: Source, score: float) -> Verdict:
+        scope: Scope = "user" if source == "user" else "indirect"
+        hits = match_rules(text, scope)
+        if hits:
+            return Verdict(True, max(score, RULE_SCORE), f"rule:{hits[0].rule}", source)
+        threshold = (
+            self.classifier.user_threshold
+            if scope == "user"
+            else self.classifier.indirect_threshold
+        )
+        if score >= threshold:
+            return Verdict(True, score, f"classifier:{score:.2f}>={threshold:.2f}", source)
+        return Verdict(False, score, "", source)
+
+
+def train_classifier(
+    examples: Sequence[Example],
+    embedder: Embedder,
+    *,
+    target_fpr: float = 0.02,
+    indirect_target_fpr: float = 0.0,
+    config: TrainingConfig | None = None,
+    cache_dir: Path | None = None,
+) -> GuardClassifier:
+    """Trains on ``examples``, or loads the weights cached under their hash."""
+    config = config or TrainingConfig()
+    key = examples_hash(
+        examples, embedder.model_id, config.key(), f"{target_fpr}:{indirect_target_fpr}"
+    )
+    path = cache_dir / f"classifier-{key[:32]}.npz" if cache_dir is not None else None
+    if path is not None and path.exists():
+        cached = GuardClassifier.load(path, config)
+        if cached is not None:
+            return cached
+    t0 = time.perf_counter()
+    texts = [e.text for e in examples]
+    vectors = embedder.embed(texts) if texts else np.zeros((0, embedder.dimension), np.float32)
+    classifier = GuardClassifier.fit(
+        texts,
+        [e.label for e in examples],
+        vectors,
+        sources=[e.source for e in examples],
+        target_fpr=target_fpr,
+        indirect_target_fpr=indirect_target_fpr,
+        config=config,
+    )
+    log.info(
+        "guard classifier trained",
+        extra={
+            "examples": len(examples),
+            "seconds": round(time.perf_counter() - t0, 2),
+            "user_threshold": round(classifier.user_threshold, 4),
+            "indirect_threshold": round(classifier.indirect_threshold, 4),
+        },
+    )
+    if path is not None:
+        try:
+            classifier.save(path)
+        except OSError as exc:  # a read-only filesystem only costs the next start a retrain
+            log.warning("guard cache not written", extra={"error": str(exc)})
+    return classifier
+
+
+def load_guard(settings: GuardSettings | None = None, embedder: Embedder | None = None) -> Guard:
+    """A guard trained on the shipped examples plus ``SWITCHBOARD_GUARD_EXAMPLES``."""
+    settings = settings or GuardSettings()
+    embedder = embedder or shared_embedder()
+    examples = training_examples(extra_example_paths(settings.examples))
+    classifier = train_classifier(
+        examples,
+        embedder,
+        target_fpr=settings.target_fpr,
+        indirect_target_fpr=settings.indirect_target_fpr,
+        cache_dir=settings.resolved_cache_dir(),
+    )
+    return Guard(classifier, embedder)
+
+
+@lru_cache(maxsize=1)
+def shared_guard() -> Guard:
+    """One guard per process, built from the environment on first use."""
+    return load_guard()

@@ -1,0 +1,44 @@
+"""The durable store: audit log, idempotent request results and once-only tool effects.
+
+SQLAlchemy 2 async over SQLite (default, ``<data_dir>/switchboard.db``) or PostgreSQL
+(``DATABASE_URL``), with Alembic migrations shipped in ``migrations/``::
+
+    store = await Store.open(StoreSettings())      # connects and migrates to head
+    await store.audit.record(AuditEvent(kind=AuditKind.ROUTE_DECISION, request_id="r1"))
+    claim = await store.idempotency.claim("tenant", "r1")
+    await store.close()
+
+Every failure raises :class:`StoreError`.
+"""
+
+from switchboard.store.audit import AuditEvent, AuditKind, AuditLog, AuditRecord, AuditWriter
+from switchboard.store.database import Store, create_engine
+from switchboard.store.effects import EffectResult, ToolEffects
+from switchboard.store.errors import EffectMismatch, EffectPending, StoreError
+from switchboard.store.idempotency import Claim, ClaimOutcome, IdempotencyStore, StoredResult
+from switchboard.store.migrate import current_revision, head_revision, migrate
+from switchboard.store.settings import StoreSettings, normalise_url
+
+__all__ = [
+    "AuditEvent",
+    "AuditKind",
+    "AuditLog",
+    "AuditRecord",
+    "AuditWriter",
+    "Claim",
+    "ClaimOutcome",
+    "EffectMismatch",
+    "EffectPending",
+    "EffectResult",
+    "IdempotencyStore",
+    "Store",
+    "StoreError",
+    "StoreSettings",
+    "StoredResult",
+    "ToolEffects",
+    "create_engine",
+    "current_revision",
+    "head_revision",
+    "migrate",
+    "normalise_url",
+]

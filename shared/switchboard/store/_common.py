@@ -1,0 +1,40 @@
+"""Small helpers the repositories share."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from switchboard.store.errors import StoreError
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Aware UTC; a naive datetime is taken to be UTC already."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def canonical_hash(value: Any) -> str:
+    """sha256 of a value's canonical JSON (sorted keys, no spaces)."""
+    blob = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@asynccontextmanager
+async def store_errors(action: str) -> AsyncIterator[None]:
+    """Re-raises driver, connection and value errors as :class:`StoreError`."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except (SQLAlchemyError, OSError, ValueError, TypeError) as exc:
+        raise StoreError(f"{action} failed: {type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,136 @@
+"""The store object: one async engine and its repositories, created from settings."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from switchboard.store.audit import AuditLog
+from switchboard.store.effects import ToolEffects
+from switchboard.store.errors import StoreError
+from switchboard.store.idempotency import IdempotencyStore
+from switchboard.store.migrate import migrate
+from switchboard.store.settings import StoreSettings, is_sqlite, safe_url, sqlite_path
+
+log = logging.getLogger(__name__)
+
+
+def create_engine(url: str, settings: StoreSettings | None = None) -> AsyncEngine:
+    """An async engine tuned for the backend: WAL and a busy timeout on SQLite, a pool on PG."""
+    settings = settings or StoreSettings()
+    if is_sqlite(url):
+        engine = create_async_engine(
+            url, connect_args={"timeout": settings.db_timeout_s}, pool_pre_ping=False
+        )
+        busy_ms = int(settings.db_timeout_s * 1000)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+            cursor.close()
+
+        return engine
+    return create_async_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_pre_ping=True,
+        pool_timeout=settings.db_timeout_s,
+        connect_args={"timeout": settings.db_timeout_s},
+    )
+
+
+class Store:
+    """The durable store. Create with :meth:`open`; :meth:`close` it on shutdown.
+
+    ``store.audit``, ``store.idempotency`` and ``store.effects`` share one engine.
+    """
+
+    def __init__(self, engine: AsyncEngine, settings: StoreSettings | None = None) -> None:
+        self.settings = settings or StoreSettings()
+        self.engine = engine
+        self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            engine, expire_on_commit=False
+        )
+        self.audit = AuditLog(self.sessions)
+        self.idempotency = IdempotencyStore(
+            self.sessions,
+            window_s=self.settings.idempotency_window_s,
+            lease_s=self.settings.idempotency_lease_s,
+        )
+        self.effects = ToolEffects(self.sessions, lease_s=self.settings.idempotency_lease_s)
+
+    @classmethod
+    async def open(
+        cls, settings: StoreSettings | None = None, *, url: str | None = None, upgrade: bool = True
+    ) -> Store:
+        """Connects (creating the SQLite folder) and, unless ``upgrade=False``, migrates."""
+        settings = settings or StoreSettings()
+        url = url or settings.url()
+        path = sqlite_path(url)
+        if path is not None:
+            await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+        engine = create_engine(url, settings)
+        try:
+            if upgrade:
+                await migrate(engine)
+        except BaseException:
+            await engine.dispose()
+            raise
+        log.info("store opened", extra={"database": safe_url(url)})
+        return cls(engine, settings)
+
+    async def ping(self) -> bool:
+        """True when the database answers (for health checks); never raises."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except (SQLAlchemyError, OSError):
+            return False
+        return True
+
+    async def purge(self) -> dict[str, int]:
+        """Removes expired idempotency records and audit rows past their retention."""
+        try:
+            return {
+                "audit_events": await self.audit.purge(
+                    older_than_s=self.settings.audit_retention_days * 86400
+                ),
+                "request_results": await self.idempotency.purge_expired(),
+                "tool_effects": await self.effects.purge(
+                    older_than_s=self.settings.idempotency_window_s
+                    + self.settings.idempotency_lease_s
+                ),
+            }
+        except StoreError:
+            raise
+        except (SQLAlchemyError, OSError) as exc:  # pragma: no cover - repositories wrap
+            raise StoreError(str(exc)) from exc
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

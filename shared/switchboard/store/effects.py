@@ -1,0 +1,207 @@
+"""Tool side effects that happen at most once per (tenant, request_id, step).
+
+``run_once`` claims the step in the database before calling the tool. A replay of the same
+step (a retried request, a second replica) gets the stored result instead of a second call;
+a replay with a different tool or arguments is refused (:class:`EffectMismatch`); a replay
+while the first call is still running is refused (:class:`EffectPending`).
+
+If the tool raises, the claim is released so the step may be tried again: a tool that can
+fail half-way must make its own effect atomic. If a worker dies mid-call, its claim can be
+taken over once its lease has run out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, JsonValue
+from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from switchboard.store._common import canonical_hash, store_errors, utcnow
+from switchboard.store._upsert import insert_if_absent
+from switchboard.store.errors import EffectMismatch, EffectPending, StoreError
+from switchboard.store.models import ToolEffectRow
+
+log = logging.getLogger(__name__)
+
+IN_PROGRESS = "in_progress"
+DONE = "done"
+
+
+class EffectResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    request_id: str
+    step: str
+    tool: str
+    result: JsonValue
+    replayed: bool  # True when the stored result of an earlier call was returned
+
+
+def args_hash(tool: str, args: Mapping[str, Any]) -> str:
+    return canonical_hash({"tool": tool, "args": dict(args)})
+
+
+def _key(tenant: str, request_id: str, step: str) -> tuple[ColumnElement[bool], ...]:
+    return (
+        ToolEffectRow.tenant == tenant,
+        ToolEffectRow.request_id == request_id,
+        ToolEffectRow.step == step,
+    )
+
+
+def _rowcount(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+class ToolEffects:
+    """``tool_effects``: run a tool once per request step. Failures raise ``StoreError``."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, lease_s: float = 300.0):
+        self._sessions = sessions
+        self.lease = timedelta(seconds=lease_s)
+
+    async def run_once(
+        self,
+        request_id: str,
+        step: int | str,
+        tool: str,
+        args: Mapping[str, Any],
+        fn: Callable[[], Awaitable[JsonValue]],
+        *,
+        tenant: str = "",
+        now: datetime | None = None,
+    ) -> EffectResult:
+        """Calls ``fn`` unless this step already ran; returns its (stored) JSON result."""
+        step = str(step)
+        digest = args_hash(tool, args)
+        token = secrets.token_hex(16)
+        now = now or utcnow()
+        async with store_errors("claiming a tool step"), self._sessions.begin() as session:
+            values = {
+                "tenant": tenant,
+                "request_id": request_id,
+                "step": step,
+                "tool": tool,
+                "args_hash": digest,
+                "state": IN_PROGRESS,
+                "owner": token,
+                "result": None,
+                "created_at": now,
+                "lease_until": now + self.lease,
+                "completed_at": None,
+            }
+            claimed = await insert_if_absent(
+                session, ToolEffectRow, values, ["tenant", "request_id", "step"]
+            )
+            if not claimed:
+                taken = await session.execute(
+                    update(ToolEffectRow)
+                    .where(
+                        *_key(tenant, request_id, step),
+                        ToolEffectRow.tool == tool,
+                        ToolEffectRow.args_hash == digest,
+                        ToolEffectRow.state == IN_PROGRESS,
+                        ToolEffectRow.lease_until <= now,
+                    )
+                    .values(owner=token, lease_until=now + self.lease)
+                )
+                claimed = _rowcount(taken) == 1
+            if not claimed:
+                row = (
+                    await session.scalars(
+                        select(ToolEffectRow).where(*_key(tenant, request_id, step))
+                    )
+                ).one()
+                if row.tool != tool or row.args_hash != digest:
+                    raise EffectMismatch(
+                        f"step {step} of request {request_id} already ran {row.tool} with "
+                        "other arguments"
+                    )
+                if row.state != DONE:
+                    raise EffectPending(f"step {step} of request {request_id} is still running")
+                return EffectResult(
+                    request_id=request_id, step=step, tool=tool, result=row.result, replayed=True
+                )
+
+        try:
+            result = await fn()
+        except BaseException:
+            await self._release(tenant, request_id, step, token)
+            raise
+        await self._finish(tenant, request_id, step, token, result)
+        return EffectResult(
+            request_id=request_id, step=step, tool=tool, result=result, replayed=False
+        )
+
+    async def _finish(
+        self, tenant: str, request_id: str, step: str, token: str, result: JsonValue
+    ) -> None:
+        try:
+            json.dumps(result)
+        except (TypeError, ValueError) as exc:
+            raise StoreError(f"tool {step} returned a result that is not JSON: {exc}") from exc
+        async with store_errors("storing a tool result"), self._sessions.begin() as session:
+            done = await session.execute(
+                update(ToolEffectRow)
+                .where(*_key(tenant, request_id, step), ToolEffectRow.owner == token)
+                .values(state=DONE, result=result, completed_at=utcnow())
+            )
+        if _rowcount(done) != 1:
+            log.warning(
+                "tool step finished after its lease was taken over",
+                extra={"request_id": request_id, "step": step},
+            )
+
+    async def _release(self, tenant: str, request_id: str, step: str, token: str) -> None:
+        try:
+            async with store_errors("releasing a tool step"), self._sessions.begin() as session:
+                await session.execute(
+                    delete(ToolEffectRow).where(
+                        *_key(tenant, request_id, step),
+                        ToolEffectRow.owner == token,
+                        ToolEffectRow.state == IN_PROGRESS,
+                    )
+                )
+        except StoreError as exc:  # the tool's own error matters more; the lease expires
+            log.warning("could not release a tool step", extra={"error": exc.message})
+
+    async def get(self, request_id: str, step: int | str, *, tenant: str = "") -> JsonValue:
+        """The stored result of a finished step, or None."""
+        async with store_errors("reading a tool result"), self._sessions() as session:
+            row = (
+                await session.scalars(
+                    select(ToolEffectRow).where(
+                        *_key(tenant, request_id, str(step)), ToolEffectRow.state == DONE
+                    )
+                )
+            ).one_or_none()
+        return None if row is None else row.result
+
+    async def count(self, request_id: str, *, tenant: str = "") -> int:
+        """How many finished steps a request has (handy for tests and audits)."""
+        async with store_errors("counting tool steps"), self._sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(ToolEffectRow.id).where(
+                        ToolEffectRow.tenant == tenant,
+                        ToolEffectRow.request_id == request_id,
+                        ToolEffectRow.state == DONE,
+                    )
+                )
+            ).all()
+        return len(rows)
+
+    async def purge(self, *, older_than_s: float) -> int:
+        cutoff = utcnow() - timedelta(seconds=older_than_s)
+        async with store_errors("purging tool effects"), self._sessions.begin() as session:
+            result = await session.execute(
+                delete(ToolEffectRow).where(ToolEffectRow.created_at < cutoff)
+            )
+        return _rowcount(result)
