@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 from pathlib import Path
 
 from google.protobuf.json_format import MessageToDict
@@ -114,11 +115,13 @@ async def _client_command(args: argparse.Namespace) -> int:
     try:
         async with SupervisorClient(args.address, timeout=getattr(args, "timeout", 30.0)) as c:
             if args.command == "ask":
+                started = time.perf_counter()
                 reply = await c.ask(args.text, session_id=args.session, agent=args.agent)
+                elapsed_ms = (time.perf_counter() - started) * 1000
                 if args.json:
                     _print_json(reply)
                 else:
-                    print(format_answer(args.text, reply, 0.0))
+                    print(format_answer(args.text, reply, elapsed_ms))
             elif args.command == "route":
                 _print_json(await c.route(args.text))
             else:
