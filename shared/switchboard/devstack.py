@@ -29,7 +29,7 @@ DEMO_QUESTIONS = [
     "Slack notifications stopped arriving in our channel",
     "How many backup codes do I get when I turn on two-factor authentication?",
     "How do I transfer ownership of our workspace to a colleague?",
-    "We need SSO, which plan has it?",  # ambiguous: billing (plans) or account (SSO)?
+    "Which plan includes SSO?",  # ambiguous: billing (plans) or account (SSO)?
     "What's a good recipe for banana bread?",  # out of scope
 ]
 START_TIMEOUT_S = 90.0
