@@ -7,6 +7,7 @@ times: tracing overhead is Ask latency with spans exported vs tracing off.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -35,42 +36,50 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def _latencies(address: str, rounds: int) -> list[float]:
-    out: list[float] = []
-    async with SupervisorClient(address) as client:
-        for q in QUESTIONS:  # warm-up: first calls load caches and open channels
-            await client.ask(q)
+async def _interleaved(addresses: dict[str, str], rounds: int) -> dict[str, list[float]]:
+    """Round-robin over the stacks, so drift (caches, other load) hits every mode alike."""
+    out: dict[str, list[float]] = {mode: [] for mode in addresses}
+    clients = {mode: SupervisorClient(address) for mode, address in addresses.items()}
+    try:
+        for client in clients.values():  # warm-up: first calls load caches, open channels
+            for q in QUESTIONS:
+                await client.ask(q)
         for i in range(rounds):
-            started = time.perf_counter()
-            await client.ask(QUESTIONS[i % len(QUESTIONS)])
-            out.append((time.perf_counter() - started) * 1000)
+            for mode, client in clients.items():
+                started = time.perf_counter()
+                await client.ask(QUESTIONS[i % len(QUESTIONS)])
+                out[mode].append((time.perf_counter() - started) * 1000)
+    finally:
+        for client in clients.values():
+            await client.close()
     return out
 
 
-def _run_stack(configs: list[Path], env: dict[str, str], rounds: int) -> list[float]:
-    with (
-        tempfile.TemporaryDirectory(prefix="switchboard-bench-") as tmp,
-        stack(configs, Path(tmp), env=env) as (supervisor, _),
-    ):
-        return asyncio.run(_latencies(supervisor.address, rounds))
-
-
 def tracing_overhead(agents_dir: Path, rounds: int) -> dict[str, Any]:
-    """p50/p95 of Ask with tracing disabled, on without an exporter, and exporting over OTLP."""
+    """p50/p95 of Ask with tracing disabled, on without an exporter, and exporting over OTLP.
+
+    The three stacks run side by side and requests alternate between them, so the ratio is
+    measured in one run under the same conditions.
+    """
     from switchboard.agent.ingest import ingest_paths
 
     configs = agent_configs(agents_dir)
     ingest_paths(configs)
     base = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "ANTHROPIC_"))}
     results: dict[str, Any] = {}
-    with OtlpReceiver() as receiver:
+    with OtlpReceiver() as receiver, contextlib.ExitStack() as stacks:
         modes = {
             "off": {**base, "OTEL_SDK_DISABLED": "true"},
             "on_not_exported": base,
             "exporting": {**base, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint},
         }
+        addresses = {}
         for mode, env in modes.items():
-            ms = _run_stack(configs, env, rounds)
+            workdir = Path(stacks.enter_context(tempfile.TemporaryDirectory(prefix="sb-bench-")))
+            supervisor, _ = stacks.enter_context(stack(configs, workdir, env=env))
+            addresses[mode] = supervisor.address
+        latencies = asyncio.run(_interleaved(addresses, rounds))
+        for mode, ms in latencies.items():
             results[mode] = {
                 "requests": len(ms),
                 "p50_ms": round(statistics.median(ms), 2),

@@ -24,6 +24,9 @@ class SupervisorClient:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
         await self._channel.close()
 
     async def ask(
