@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,13 @@ class Stack:
 
     def agent_stub(self, name: str) -> agent_pb2_grpc.AgentStub:
         return agent_pb2_grpc.AgentStub(grpc.insecure_channel(self.agents[name].address))
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (for an agent that is down)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def base_env(data_dir: Path) -> dict[str, str]:

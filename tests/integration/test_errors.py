@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import yaml
 from switchboard.devstack import launch, terminate
 from switchboard.v1 import agent_pb2, common_pb2, supervisor_pb2
 from tests.fakes.fake_anthropic import FakeAnthropic, Reply
-from tests.integration.conftest import Stack, base_env
+from tests.integration.conftest import Stack, base_env, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -76,17 +75,11 @@ def test_agent_rejects_bad_input_directly(offline_stack: Stack) -> None:
     assert card.name == "billing" and len(card.examples) == 30 and card.topics
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_agent_down_is_unavailable_and_inline_cards_still_route(
     tmp_path: Path, agent_cards
 ) -> None:
     """No agent running at all: Route works from inline cards; Ask says UNAVAILABLE."""
-    dead = f"127.0.0.1:{_free_port()}"
+    dead = f"127.0.0.1:{free_port()}"
     agents_file = tmp_path / "agents.yaml"
     agents_file.write_text(
         yaml.safe_dump(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from switchboard.otlp_receiver import OtlpReceiver, ReceivedSpan
 from switchboard.v1 import supervisor_pb2, supervisor_pb2_grpc
 from tests.conftest import AGENTS_DIR
 from tests.fakes.fake_anthropic import FakeAnthropic, Reply
-from tests.integration.conftest import FAKE_KEY, base_env, grounded_responder
+from tests.integration.conftest import FAKE_KEY, base_env, free_port, grounded_responder
 
 pytestmark = pytest.mark.integration
 
@@ -34,12 +33,6 @@ class Traced:
     receiver: OtlpReceiver
     llm: FakeAnthropic
     services: list[Service]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +69,7 @@ def traced(data_copy, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trac
             agents.append(
                 {
                     "name": "support",
-                    "address": f"127.0.0.1:{_free_port()}",  # nobody listens
+                    "address": f"127.0.0.1:{free_port()}",  # nobody listens
                     "description": support["description"],
                     "examples": support["examples"],
                 }

@@ -11,11 +11,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from opentelemetry import trace
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from switchboard.core.telemetry import current_trace_id
 from switchboard.store._common import as_utc, store_errors, utcnow
 from switchboard.store.errors import StoreError
 from switchboard.store.models import AuditEventRow
@@ -36,12 +36,6 @@ class AuditKind(StrEnum):
     LIMIT_EXCEEDED = "limit_exceeded"
     REPLAY = "replay"
     ERROR = "error"
-
-
-def current_trace_id() -> str | None:
-    """The active OpenTelemetry trace id as 32 hex digits, or None outside a trace."""
-    ctx = trace.get_current_span().get_span_context()
-    return format(ctx.trace_id, "032x") if ctx.trace_id else None
 
 
 class AuditEvent(BaseModel):
@@ -79,7 +73,7 @@ def _row_values(event: AuditEvent) -> dict[str, Any]:
         "time": event.time,
         "kind": event.kind.value,
         "request_id": event.request_id,
-        "trace_id": event.trace_id or current_trace_id(),
+        "trace_id": event.trace_id or current_trace_id() or None,
         "tenant": event.tenant,
         "agent": event.agent,
         "outcome": event.outcome,
@@ -205,7 +199,7 @@ class AuditWriter:
             return False
         if event.trace_id is None:
             # Taken now, while the request's span is still current.
-            event = event.model_copy(update={"trace_id": current_trace_id()})
+            event = event.model_copy(update={"trace_id": current_trace_id() or None})
         self._queue.put_nowait(event)
         return True
 

@@ -9,6 +9,7 @@ from typing import Protocol
 import grpc
 
 from switchboard.core import errors
+from switchboard.core.grpc_errors import error_from_status
 from switchboard.core.types import AgentAnswer, AgentCard, AgentRequest, AnswerMode
 from switchboard.core.wire import (
     card_from_proto,
@@ -105,16 +106,18 @@ class GrpcAgentClient:
         return card_from_proto(card)
 
     def _translate(self, agent: str, exc: grpc.aio.AioRpcError) -> errors.SwitchboardError:
-        code = exc.code()
+        """The agent's status as a Switchboard error, with a message naming the agent."""
+        code, details = exc.code(), exc.details()
         where = f"agent {agent!r} at {self._addresses.get(agent)}"
-        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-            return errors.DeadlineExceeded(f"{where} did not answer within the deadline")
-        if code == grpc.StatusCode.INVALID_ARGUMENT:
-            return errors.InvalidRequest(f"{where} rejected the request: {exc.details()}")
-        if code == grpc.StatusCode.UNAVAILABLE:
-            return errors.Unavailable(f"{where} is unavailable; retry later ({exc.details()})")
-        log.warning("agent call failed", extra={"agent": agent, "code": code.name})
-        return errors.Unavailable(f"{where} failed with {code.name}: {exc.details()}")
+        messages = {
+            grpc.StatusCode.DEADLINE_EXCEEDED: f"{where} did not answer within the deadline",
+            grpc.StatusCode.INVALID_ARGUMENT: f"{where} rejected the request: {details}",
+            grpc.StatusCode.UNAVAILABLE: f"{where} is unavailable; retry later ({details})",
+        }
+        if code not in messages:
+            log.warning("agent call failed", extra={"agent": agent, "code": code.name})
+        message = messages.get(code, f"{where} failed with {code.name}: {details}")
+        return error_from_status(code, message)
 
     async def close(self) -> None:
         for channel in self._channels.values():
