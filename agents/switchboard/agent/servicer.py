@@ -9,7 +9,13 @@ import grpc
 from switchboard.agent.runtime import AgentRuntime
 from switchboard.core.grpc_errors import grpc_method
 from switchboard.core.types import AgentCard, AgentRequest
-from switchboard.core.wire import card_to_proto, citation_to_proto, status_to_proto, usage_to_proto
+from switchboard.core.wire import (
+    card_to_proto,
+    citation_to_proto,
+    pending_to_proto,
+    status_to_proto,
+    usage_to_proto,
+)
 from switchboard.v1 import agent_pb2, common_pb2
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -33,6 +39,7 @@ class AgentServicer:
                 text=request.text,
                 metadata=dict(request.metadata),
                 query_embedding=list(request.query_embedding) or None,
+                confirm_action=request.confirm_action,
             ),
             deadline=None if remaining is None else loop_now + remaining,
         )
@@ -44,6 +51,7 @@ class AgentServicer:
             status=status_to_proto(answer.outcome),
             mode=answer.mode.value,
             agent=answer.agent,
+            pending_action=pending_to_proto(answer.pending_action),
         )
 
     @grpc_method

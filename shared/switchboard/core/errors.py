@@ -32,6 +32,30 @@ class NotFound(CallerError):
     """The caller named something that does not exist (an agent, say)."""
 
 
+class Unauthenticated(CallerError):
+    """No credentials, or credentials that are wrong or expired."""
+
+
+class PermissionDenied(CallerError):
+    """Valid credentials that do not allow this call (e.g. a caller token at an agent)."""
+
+
+class ResourceExhausted(CallerError):
+    """A budget (tokens, cost, hops) is spent or a rate limit is hit."""
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class Conflict(CallerError):
+    """The request clashes with an earlier one (a request_id reused for another request)."""
+
+
+class InProgress(CallerError):
+    """The same request is still running; retry shortly for its result."""
+
+
 class RuntimeFailure(SwitchboardError):
     """A dependency failed; the request itself may be fine."""
 

@@ -18,6 +18,11 @@ log = logging.getLogger(__name__)
 STATUS_FOR: dict[type[errors.SwitchboardError], grpc.StatusCode] = {
     errors.InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
     errors.NotFound: grpc.StatusCode.NOT_FOUND,
+    errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    errors.ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    errors.Conflict: grpc.StatusCode.ALREADY_EXISTS,
+    errors.InProgress: grpc.StatusCode.ABORTED,
     errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
     errors.DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
     errors.UpstreamError: grpc.StatusCode.UNAVAILABLE,
@@ -41,6 +46,12 @@ def error_from_status(code: grpc.StatusCode, details: str) -> errors.Switchboard
         return errors.NotFound(details)
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return errors.DeadlineExceeded(details)
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        return errors.Unauthenticated(details)
+    if code == grpc.StatusCode.PERMISSION_DENIED:
+        return errors.PermissionDenied(details)
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return errors.ResourceExhausted(details)
     return errors.Unavailable(details)
 
 

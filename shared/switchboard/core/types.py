@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from switchboard.core.budget import Budget
 from switchboard.core.llm import TokenUsage
 
 
@@ -16,6 +17,8 @@ class Outcome(StrEnum):
     NEEDS_CLARIFICATION = "NEEDS_CLARIFICATION"
     ESCALATED = "ESCALATED"
     DEGRADED = "DEGRADED"
+    REFUSED = "REFUSED"
+    NEEDS_CONFIRMATION = "NEEDS_CONFIRMATION"
 
 
 class AnswerMode(StrEnum):
@@ -83,6 +86,15 @@ class UsageReport(BaseModel):
         return UsageReport(breakdown=[*self.breakdown, *other.breakdown])
 
 
+class PendingAction(BaseModel):
+    """A change an agent proposes; it runs only when the caller confirms ``id``."""
+
+    id: str
+    tool: str
+    summary: str
+    arguments_json: str = "{}"
+
+
 class AgentRequest(BaseModel):
     """What the supervisor hands an agent."""
 
@@ -91,6 +103,8 @@ class AgentRequest(BaseModel):
     text: str
     metadata: dict[str, str] = Field(default_factory=dict)
     query_embedding: list[float] | None = None
+    confirm_action: str = ""
+    budget: Budget = Field(default_factory=Budget)
 
 
 class AgentAnswer(BaseModel):
@@ -103,3 +117,4 @@ class AgentAnswer(BaseModel):
     confidence: float
     citations: list[Citation] = Field(default_factory=list)
     usage: UsageReport = Field(default_factory=UsageReport)
+    pending_action: PendingAction | None = None

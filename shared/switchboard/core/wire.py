@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from switchboard.core.types import AgentCard, AgentUsage, Citation, Outcome, UsageReport
+from switchboard.core.types import (
+    AgentCard,
+    AgentUsage,
+    Citation,
+    Outcome,
+    PendingAction,
+    UsageReport,
+)
 from switchboard.v1 import common_pb2
 
 _STATUS = {
@@ -10,6 +17,8 @@ _STATUS = {
     Outcome.NEEDS_CLARIFICATION: common_pb2.NEEDS_CLARIFICATION,
     Outcome.ESCALATED: common_pb2.ESCALATED,
     Outcome.DEGRADED: common_pb2.DEGRADED,
+    Outcome.REFUSED: common_pb2.REFUSED,
+    Outcome.NEEDS_CONFIRMATION: common_pb2.NEEDS_CONFIRMATION,
 }
 _OUTCOME = {v: k for k, v in _STATUS.items()}
 
@@ -83,3 +92,17 @@ def card_from_proto(card: common_pb2.AgentCard) -> AgentCard:
         topics=list(card.topics),
         keywords=list(card.keywords),
     )
+
+
+def pending_to_proto(p: PendingAction | None) -> common_pb2.PendingAction | None:
+    if p is None:
+        return None
+    return common_pb2.PendingAction(
+        id=p.id, tool=p.tool, summary=p.summary, arguments_json=p.arguments_json
+    )
+
+
+def pending_from_proto(m: common_pb2.PendingAction) -> PendingAction | None:
+    if not m.id:
+        return None
+    return PendingAction(id=m.id, tool=m.tool, summary=m.summary, arguments_json=m.arguments_json)

@@ -14,11 +14,27 @@ class Status(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NEEDS_CLARIFICATION: _ClassVar[Status]
     ESCALATED: _ClassVar[Status]
     DEGRADED: _ClassVar[Status]
+    REFUSED: _ClassVar[Status]
+    NEEDS_CONFIRMATION: _ClassVar[Status]
 STATUS_UNSPECIFIED: Status
 ANSWERED: Status
 NEEDS_CLARIFICATION: Status
 ESCALATED: Status
 DEGRADED: Status
+REFUSED: Status
+NEEDS_CONFIRMATION: Status
+
+class PendingAction(_message.Message):
+    __slots__ = ("id", "tool", "summary", "arguments_json")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TOOL_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    ARGUMENTS_JSON_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    tool: str
+    summary: str
+    arguments_json: str
+    def __init__(self, id: _Optional[str] = ..., tool: _Optional[str] = ..., summary: _Optional[str] = ..., arguments_json: _Optional[str] = ...) -> None: ...
 
 class Citation(_message.Message):
     __slots__ = ("source_id", "title", "snippet", "score")

@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class AskRequest(_message.Message):
-    __slots__ = ("request_id", "session_id", "text", "metadata", "agent")
+    __slots__ = ("request_id", "session_id", "text", "metadata", "agent", "confirm_action")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -21,15 +21,17 @@ class AskRequest(_message.Message):
     TEXT_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
+    CONFIRM_ACTION_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     session_id: str
     text: str
     metadata: _containers.ScalarMap[str, str]
     agent: str
-    def __init__(self, request_id: _Optional[str] = ..., session_id: _Optional[str] = ..., text: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., agent: _Optional[str] = ...) -> None: ...
+    confirm_action: str
+    def __init__(self, request_id: _Optional[str] = ..., session_id: _Optional[str] = ..., text: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., agent: _Optional[str] = ..., confirm_action: _Optional[str] = ...) -> None: ...
 
 class AskResponse(_message.Message):
-    __slots__ = ("request_id", "answer", "agent", "citations", "confidence", "usage", "trace_id", "status", "candidates", "mode", "route")
+    __slots__ = ("request_id", "answer", "agent", "citations", "confidence", "usage", "trace_id", "status", "candidates", "mode", "route", "parts", "pending_action")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ANSWER_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
@@ -41,6 +43,8 @@ class AskResponse(_message.Message):
     CANDIDATES_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     ROUTE_FIELD_NUMBER: _ClassVar[int]
+    PARTS_FIELD_NUMBER: _ClassVar[int]
+    PENDING_ACTION_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     answer: str
     agent: str
@@ -52,7 +56,27 @@ class AskResponse(_message.Message):
     candidates: _containers.RepeatedCompositeFieldContainer[RouteCandidate]
     mode: str
     route: RouteDecision
-    def __init__(self, request_id: _Optional[str] = ..., answer: _Optional[str] = ..., agent: _Optional[str] = ..., citations: _Optional[_Iterable[_Union[_common_pb2.Citation, _Mapping]]] = ..., confidence: _Optional[float] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., trace_id: _Optional[str] = ..., status: _Optional[_Union[_common_pb2.Status, str]] = ..., candidates: _Optional[_Iterable[_Union[RouteCandidate, _Mapping]]] = ..., mode: _Optional[str] = ..., route: _Optional[_Union[RouteDecision, _Mapping]] = ...) -> None: ...
+    parts: _containers.RepeatedCompositeFieldContainer[AnswerPart]
+    pending_action: _common_pb2.PendingAction
+    def __init__(self, request_id: _Optional[str] = ..., answer: _Optional[str] = ..., agent: _Optional[str] = ..., citations: _Optional[_Iterable[_Union[_common_pb2.Citation, _Mapping]]] = ..., confidence: _Optional[float] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., trace_id: _Optional[str] = ..., status: _Optional[_Union[_common_pb2.Status, str]] = ..., candidates: _Optional[_Iterable[_Union[RouteCandidate, _Mapping]]] = ..., mode: _Optional[str] = ..., route: _Optional[_Union[RouteDecision, _Mapping]] = ..., parts: _Optional[_Iterable[_Union[AnswerPart, _Mapping]]] = ..., pending_action: _Optional[_Union[_common_pb2.PendingAction, _Mapping]] = ...) -> None: ...
+
+class AnswerPart(_message.Message):
+    __slots__ = ("text", "agent", "answer", "status", "citations", "confidence", "mode")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CITATIONS_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    agent: str
+    answer: str
+    status: _common_pb2.Status
+    citations: _containers.RepeatedCompositeFieldContainer[_common_pb2.Citation]
+    confidence: float
+    mode: str
+    def __init__(self, text: _Optional[str] = ..., agent: _Optional[str] = ..., answer: _Optional[str] = ..., status: _Optional[_Union[_common_pb2.Status, str]] = ..., citations: _Optional[_Iterable[_Union[_common_pb2.Citation, _Mapping]]] = ..., confidence: _Optional[float] = ..., mode: _Optional[str] = ...) -> None: ...
 
 class RouteRequest(_message.Message):
     __slots__ = ("text",)
@@ -69,18 +93,34 @@ class RouteCandidate(_message.Message):
     def __init__(self, agent: _Optional[str] = ..., score: _Optional[float] = ...) -> None: ...
 
 class RouteDecision(_message.Message):
-    __slots__ = ("agent", "confidence", "method", "candidates", "reason")
+    __slots__ = ("agent", "confidence", "method", "candidates", "reason", "blocked", "block_reason", "parts")
     AGENT_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
     CANDIDATES_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    BLOCKED_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_REASON_FIELD_NUMBER: _ClassVar[int]
+    PARTS_FIELD_NUMBER: _ClassVar[int]
     agent: str
     confidence: float
     method: str
     candidates: _containers.RepeatedCompositeFieldContainer[RouteCandidate]
     reason: str
-    def __init__(self, agent: _Optional[str] = ..., confidence: _Optional[float] = ..., method: _Optional[str] = ..., candidates: _Optional[_Iterable[_Union[RouteCandidate, _Mapping]]] = ..., reason: _Optional[str] = ...) -> None: ...
+    blocked: bool
+    block_reason: str
+    parts: _containers.RepeatedCompositeFieldContainer[SubRoute]
+    def __init__(self, agent: _Optional[str] = ..., confidence: _Optional[float] = ..., method: _Optional[str] = ..., candidates: _Optional[_Iterable[_Union[RouteCandidate, _Mapping]]] = ..., reason: _Optional[str] = ..., blocked: _Optional[bool] = ..., block_reason: _Optional[str] = ..., parts: _Optional[_Iterable[_Union[SubRoute, _Mapping]]] = ...) -> None: ...
+
+class SubRoute(_message.Message):
+    __slots__ = ("text", "agent", "confidence")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    agent: str
+    confidence: float
+    def __init__(self, text: _Optional[str] = ..., agent: _Optional[str] = ..., confidence: _Optional[float] = ...) -> None: ...
 
 class ListAgentsRequest(_message.Message):
     __slots__ = ()

@@ -14,6 +14,7 @@ from switchboard.core.types import AgentAnswer, AgentCard, AgentRequest, AnswerM
 from switchboard.core.wire import (
     card_from_proto,
     citation_from_proto,
+    pending_from_proto,
     status_from_proto,
     usage_from_proto,
 )
@@ -81,6 +82,7 @@ class GrpcAgentClient:
             text=request.text,
             metadata=request.metadata,
             query_embedding=request.query_embedding or [],
+            confirm_action=request.confirm_action,
         )
         try:
             reply = await self._stub(agent).Invoke(message, timeout=timeout)
@@ -96,6 +98,7 @@ class GrpcAgentClient:
             confidence=reply.confidence,
             citations=[citation_from_proto(c) for c in reply.citations],
             usage=usage_from_proto(reply.usage),
+            pending_action=pending_from_proto(reply.pending_action),
         )
 
     async def describe(self, agent: str, *, timeout: float) -> AgentCard:
