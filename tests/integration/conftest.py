@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,13 +16,15 @@ import pytest
 
 from switchboard.agent.config import AgentSettings
 from switchboard.agent.ingest import ingest_paths
-from switchboard.devstack import Service, stack
+from switchboard.devstack import SERVICE_TOKEN_ENV, Service, stack, with_service_token
 from switchboard.v1 import agent_pb2_grpc, supervisor_pb2_grpc
 from tests.conftest import AGENTS_DIR, DOMAINS
 from tests.fakes.fake_anthropic import FakeAnthropic, Reply, last_user_text
+from tests.integration.auth_support import supervisor_channel
 
 CONFIGS = [AGENTS_DIR / d / "agent.yaml" for d in DOMAINS]
 FAKE_KEY = "sk-ant-test-0123456789"
+GUARD_CACHE = Path(tempfile.gettempdir()) / "switchboard-test-guard-cache"
 
 
 @dataclass
@@ -37,7 +40,9 @@ class Stack:
         return supervisor_pb2_grpc.SupervisorStub(self.channel)
 
     def agent_stub(self, name: str) -> agent_pb2_grpc.AgentStub:
-        return agent_pb2_grpc.AgentStub(grpc.insecure_channel(self.agents[name].address))
+        """A stub that calls the agent as this stack's supervisor does (its service token)."""
+        secret = self.env.get(SERVICE_TOKEN_ENV)
+        return agent_pb2_grpc.AgentStub(supervisor_channel(self.agents[name].address, secret))
 
 
 def free_port() -> int:
@@ -55,6 +60,8 @@ def base_env(data_dir: Path) -> dict[str, str]:
     }
     env["SWITCHBOARD_DATA_DIR"] = str(data_dir)
     env["SWITCHBOARD_LOG_LEVEL"] = "INFO"
+    # the guard's trained weights are keyed by a hash of their inputs: safe to share
+    env["SWITCHBOARD_GUARD_CACHE_DIR"] = str(GUARD_CACHE)
     return env
 
 
@@ -79,6 +86,7 @@ def data_copy(ingested_data: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 def _start(env: dict[str, str], workdir: Path) -> Iterator[Stack]:
+    env = with_service_token(env)  # the stack's service secret, kept for agent_stub
     with stack(CONFIGS, workdir, env=env) as (supervisor, agents):
         channel = grpc.insecure_channel(supervisor.address)
         try:

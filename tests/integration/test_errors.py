@@ -75,10 +75,12 @@ def test_agent_rejects_bad_input_directly(offline_stack: Stack) -> None:
     assert card.name == "billing" and len(card.examples) == 30 and card.topics
 
 
-def test_agent_down_is_unavailable_and_inline_cards_still_route(
-    tmp_path: Path, agent_cards
+@pytest.mark.parametrize("escalate", [True, False], ids=["escalates", "unavailable"])
+def test_agent_down_and_inline_cards_still_route(
+    tmp_path: Path, agent_cards, escalate: bool
 ) -> None:
-    """No agent running at all: Route works from inline cards; Ask says UNAVAILABLE."""
+    """No agent running at all: Route works from inline cards; Ask escalates to a person
+    (the default) or, when configured, says UNAVAILABLE with the agent's address."""
     dead = f"127.0.0.1:{free_port()}"
     agents_file = tmp_path / "agents.yaml"
     agents_file.write_text(
@@ -86,12 +88,12 @@ def test_agent_down_is_unavailable_and_inline_cards_still_route(
             {"agents": [{"address": dead, **c.model_dump(exclude={"topics"})} for c in agent_cards]}
         )
     )
+    env = base_env(tmp_path / "data")
+    env["SWITCHBOARD_ESCALATE_WHEN_AGENT_DOWN"] = str(escalate).lower()
     sup = launch(
-        "supervisor",
-        ["supervisor", "--agents", str(agents_file), "--port", "0"],
-        tmp_path,
-        env=base_env(tmp_path / "data"),
+        "supervisor", ["supervisor", "--agents", str(agents_file), "--port", "0"], tmp_path, env=env
     )
+    question = supervisor_pb2.AskRequest(text="Can I get an invoice with our VAT number?")
     try:
         with grpc.insecure_channel(sup.address) as channel:
             from switchboard.v1 import supervisor_pb2_grpc
@@ -105,13 +107,14 @@ def test_agent_down_is_unavailable_and_inline_cards_still_route(
             listing = stub.ListAgents(supervisor_pb2.ListAgentsRequest(), timeout=5)
             assert {a.card_source for a in listing.agents} == {"inline"}
             started = time.monotonic()
-            code, details = code_of(
-                stub.Ask,
-                supervisor_pb2.AskRequest(text="Can I get an invoice with our VAT number?"),
-                timeout=10,
-            )
-            assert code == grpc.StatusCode.UNAVAILABLE
-            assert "billing" in details and dead in details
+            if escalate:
+                reply = stub.Ask(question, timeout=10)
+                assert reply.status == common_pb2.ESCALATED and reply.agent == ""
+                assert reply.route.agent == "billing" and "unavailable" in reply.answer
+            else:
+                code, details = code_of(stub.Ask, question, timeout=10)
+                assert code == grpc.StatusCode.UNAVAILABLE
+                assert "billing" in details and dead in details
             assert time.monotonic() - started < 5  # retried a little, then gave up: no hang
     finally:
         assert terminate([sup]) == [0]

@@ -46,6 +46,7 @@ def traced(data_copy, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trac
             ANTHROPIC_API_KEY=FAKE_KEY,
             ANTHROPIC_BASE_URL=llm.base_url,
             SWITCHBOARD_LLM_MAX_RETRIES="0",
+            SWITCHBOARD_ESCALATE_WHEN_AGENT_DOWN="false",
             OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
             OTEL_BSP_SCHEDULE_DELAY="50",
             OTEL_METRIC_EXPORT_INTERVAL="300",

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -10,7 +11,7 @@ from switchboard.core.pricing import DEFAULT_PRICES
 from switchboard.core.types import AgentCard, Outcome
 from switchboard.supervisor.config import AgentEntry
 from switchboard.supervisor.router import ROUTING_TOOL, EmbeddingIndex, Method, Router
-from switchboard.supervisor.service import AskInput, SupervisorService
+from switchboard.supervisor.service import AskInput, BreakerPolicy, SupervisorService
 from tests.fakes.agents import FakeAgentClient
 from tests.fakes.llm import ScriptedLLM
 
@@ -21,6 +22,7 @@ def make_service(
     entries: list[AgentEntry],
     llm: ScriptedLLM | None = None,
     index: EmbeddingIndex | None = None,
+    **options: Any,
 ) -> SupervisorService:
     router = Router(
         embedder, accept_confidence=0.7, min_similarity=0.3, out_of_scope_similarity=0.2, llm=llm
@@ -36,6 +38,7 @@ def make_service(
         agent_timeout_s=20.0,
         deadline_margin_s=0.05,
         describe_timeout_s=1.0,
+        **options,
     )
 
 
@@ -137,7 +140,8 @@ async def test_agent_failures_surface_as_runtime_errors(
     embedder: MiniLMEmbedder, entries: list[AgentEntry], card_index: EmbeddingIndex
 ) -> None:
     client = FakeAgentClient(failures={"billing": errors.Unavailable("billing is down")})
-    service = make_service(embedder, client, entries, index=card_index)
+    policy = BreakerPolicy(escalate_when_down=False)
+    service = make_service(embedder, client, entries, index=card_index, breaker_policy=policy)
     await service.load_cards()
     with pytest.raises(errors.Unavailable):
         await service.ask(AskInput(text="Where can I download my invoices?"), timeout=None)

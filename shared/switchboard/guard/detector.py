@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 Source = Literal["user", "retrieved", "tool"]
 RULE_SCORE = 1.0
 MAX_SCREEN_CHARS = 8000
+# An instruction needs a few words; a one- or two-word request ("refund") is left to the
+# rules, because the n-gram classifier has too little to go on and misfires on such text.
+MIN_CLASSIFIED_WORDS = 3
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,7 @@ class Guard:
             if scope == "user"
             else self.classifier.indirect_threshold
         )
-        if score >= threshold:
+        if score >= threshold and len(text.split()) >= MIN_CLASSIFIED_WORDS:
             return Verdict(True, score, f"classifier:{score:.2f}>={threshold:.2f}", source)
         return Verdict(False, score, "", source)
 

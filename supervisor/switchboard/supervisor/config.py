@@ -8,6 +8,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from switchboard.core.budget import Budget
 from switchboard.core.errors import ConfigurationError
 from switchboard.core.settings import CommonSettings
 from switchboard.core.types import AgentCard
@@ -100,6 +101,47 @@ class SupervisorSettings(CommonSettings):
         0.05, ge=0, description="Time kept back from the caller's deadline for the reply."
     )
     describe_timeout_s: float = Field(2.0, gt=0, description="Deadline of Describe calls.")
+    compound_max_parts: int = Field(
+        3,
+        ge=1,
+        le=6,
+        description="Most parts a compound request is split into, each asked of its agent in "
+        "parallel; 1 turns splitting off.",
+    )
+    budget_tokens: int | None = Field(
+        None, ge=0, description="Default LLM-token budget per request; unset: unlimited."
+    )
+    budget_cost_usd: float | None = Field(
+        None, ge=0, description="Default estimated cost budget (USD) per request; unset: none."
+    )
+    budget_hops: int = Field(
+        3, ge=0, le=16, description="Service-to-service calls one request may make."
+    )
+    breaker_failure_threshold: int = Field(
+        5, ge=1, description="Consecutive failed calls to an agent that open its breaker."
+    )
+    breaker_reset_s: float = Field(
+        10.0, gt=0, description="Seconds an open breaker waits before probing the agent again."
+    )
+    escalate_when_agent_down: bool = Field(
+        True,
+        description="An unavailable agent (down, or breaker open) escalates the request to a "
+        "person (status ESCALATED); false: the caller gets UNAVAILABLE.",
+    )
+    guard_suspicious_fraction: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Text scoring above this fraction of the guard's threshold (but below it) "
+        "is answered under the agent's guard prompt.",
+    )
+
+    @property
+    def default_budget(self) -> Budget:
+        """The most one request may use; a caller's budget metadata can only lower it."""
+        return Budget(
+            tokens=self.budget_tokens, cost_usd=self.budget_cost_usd, hops=self.budget_hops
+        )
 
     @model_validator(mode="after")
     def _apply_calibration(self) -> SupervisorSettings:

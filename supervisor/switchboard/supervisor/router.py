@@ -34,12 +34,24 @@ class Method:
     LLM = "llm"
     CLARIFY = "clarify"
     OUT_OF_SCOPE = "out_of_scope"
+    BLOCKED = "blocked"
+    COMPOUND = "compound"
 
 
 @dataclass(frozen=True)
 class Candidate:
     agent: str
     score: float
+
+
+@dataclass(frozen=True)
+class SubRoute:
+    """One part of a compound request and the agent it goes to (see ``compound.py``)."""
+
+    text: str
+    agent: str
+    confidence: float
+    query_vector: Vector | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -54,6 +66,9 @@ class RouteResult:
     llm_model: str = ""
     top_similarity: float = 0.0  # mean cosine of the best agent's 3 nearest card texts
     margin: float = 0.0  # calibrated confidence of the best agent minus the second's
+    blocked: bool = False  # refused by prompt-injection screening
+    block_reason: str = ""
+    parts: list[SubRoute] = field(default_factory=list)  # method "compound": one per part
 
 
 def _keyword_pattern(keywords: Sequence[str]) -> re.Pattern[str] | None:
@@ -214,8 +229,22 @@ class Router:
     async def embed(self, text: str) -> Vector:
         return await embed_one(self._embedder, text)
 
-    async def route(self, text: str, *, timeout: float | None = None) -> RouteResult:
-        query = await self.embed(text)
+    async def embed_many(self, texts: Sequence[str]) -> Matrix:
+        """Several texts in one embedder call (the parts of a compound request)."""
+        return await asyncio.to_thread(self._embedder.embed, list(texts))
+
+    async def route(
+        self,
+        text: str,
+        *,
+        timeout: float | None = None,
+        query: Vector | None = None,
+        use_llm: bool = True,
+    ) -> RouteResult:
+        """Routes ``text``; ``query`` is its embedding when the caller already has it.
+        ``use_llm=False`` stops at the cheap steps (rules, embeddings)."""
+        if query is None:
+            query = await self.embed(text)
         index = self._index
         if index is None or not index.agents:
             return RouteResult(None, 0.0, Method.CLARIFY, [], "no agent cards are known yet", query)
@@ -247,7 +276,7 @@ class Router:
                 top_similarity=top_sim,
                 margin=margin,
             )
-        if self._llm is not None:
+        if self._llm is not None and use_llm:
             decided = await self._ask_llm(text, index, candidates, query, top_sim, timeout)
             if decided is not None:
                 decided.margin = margin

@@ -1,0 +1,121 @@
+"""Idempotent Ask: a repeated request_id gets the stored response, never a second run.
+
+Only caller-chosen ids take part (a generated id is new by definition). The first caller
+claims the id in the durable store, runs the request and stores the exact response bytes;
+a repeat within the window gets those bytes back (audited as a replay), a repeat while the
+first is still running is told to retry shortly (ABORTED), and the same id sent with a
+different request is refused (ALREADY_EXISTS). A run that fails, or is cancelled, releases
+its claim, so the caller may retry with the same id: nothing was stored, nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from switchboard.core import errors
+from switchboard.store import StoreError
+from switchboard.store.idempotency import Claim, ClaimOutcome, IdempotencyStore
+
+log = logging.getLogger(__name__)
+
+STORE_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """A stored response and the status it ended with."""
+
+    response: bytes
+    status: str
+
+
+def fingerprint(
+    *, text: str, session_id: str, agent: str, confirm_action: str, metadata: Mapping[str, str]
+) -> str:
+    """What makes two requests "the same request" for one id."""
+    body = json.dumps(
+        {
+            "text": text,
+            "session_id": session_id,
+            "agent": agent,
+            "confirm_action": confirm_action,
+            "metadata": dict(sorted(metadata.items())),
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+class RequestLedger:
+    """Runs each (tenant, request_id) at most once within the store's window."""
+
+    def __init__(self, store: IdempotencyStore, *, lease_s: float = 300.0) -> None:
+        self._store = store
+        self._lease_s = lease_s
+
+    async def run(
+        self,
+        tenant: str,
+        request_id: str,
+        fingerprint: str,
+        produce: Callable[[], Awaitable[tuple[bytes, str]]],
+        *,
+        timeout: float | None = None,
+    ) -> tuple[bytes, bool]:
+        """The response bytes and whether they were replayed from an earlier run."""
+        lease = self._lease_s if timeout is None else min(self._lease_s, timeout + 5.0)
+        claim = await self._claim(tenant, request_id, fingerprint, lease)
+        if claim.outcome is ClaimOutcome.DONE and claim.response is not None:
+            return claim.response, True
+        if claim.outcome is ClaimOutcome.IN_PROGRESS:
+            raise errors.InProgress(
+                f"request {request_id!r} is still being answered; retry shortly with the same "
+                "request_id to get its result"
+            )
+        if claim.outcome is ClaimOutcome.CONFLICT:
+            raise errors.Conflict(
+                f"request_id {request_id!r} was already used for a different request; use a "
+                "new request_id for a new request"
+            )
+        try:
+            response, status = await produce()
+        except BaseException:
+            await asyncio.shield(self._release(claim))
+            raise
+        await asyncio.shield(self._complete(claim, response, status))
+        return response, False
+
+    async def _claim(self, tenant: str, request_id: str, fingerprint: str, lease: float) -> Claim:
+        try:
+            async with asyncio.timeout(STORE_TIMEOUT_S):
+                return await self._store.claim(
+                    tenant, request_id, fingerprint=fingerprint, lease_s=lease
+                )
+        except (StoreError, TimeoutError) as exc:
+            raise errors.Unavailable(
+                "the request store is unavailable, so the request was not run (it would not "
+                "be safe to run it twice); retry with the same request_id"
+            ) from exc
+
+    async def _complete(self, claim: Claim, response: bytes, status: str) -> None:
+        try:
+            async with asyncio.timeout(STORE_TIMEOUT_S):
+                stored = await self._store.complete(claim, response, status=status)
+        except (StoreError, TimeoutError) as exc:
+            log.warning("request result not stored", extra={"error": str(exc)})
+            return
+        if not stored:
+            log.warning("request claim was lost before completion")
+
+    async def _release(self, claim: Claim) -> None:
+        try:
+            async with asyncio.timeout(STORE_TIMEOUT_S):
+                await self._store.release(claim)
+        except (StoreError, TimeoutError) as exc:
+            log.warning("request claim not released", extra={"error": str(exc)})

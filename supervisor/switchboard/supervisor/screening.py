@@ -1,0 +1,58 @@
+"""Prompt-injection screening of the caller's text, before any agent sees it.
+
+The guard (``switchboard.guard``) combines rules with a classifier trained on labelled
+examples. Text it blocks is refused (status REFUSED, audited); text that scores in a
+borderline band is let through but marked ``suspicious``, and the agent then answers under
+a guard prompt. The routing embedding is reused, so screening costs no second embedding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Protocol
+
+from switchboard.core.embeddings import Vector
+from switchboard.guard import Guard
+
+# Request metadata key telling the agent to answer under its guard prompt.
+GUARD_METADATA_KEY = "switchboard.guard"
+SUSPICIOUS = "suspicious"
+
+
+@dataclass(frozen=True)
+class Screening:
+    blocked: bool
+    suspicious: bool
+    score: float
+    reason: str
+
+
+PASSED = Screening(False, False, 0.0, "")
+
+
+class Screener(Protocol):
+    async def screen(self, text: str, vector: Vector | None) -> Screening: ...
+
+
+class NoScreening:
+    """Screening switched off (``SWITCHBOARD_GUARD_ENABLED=false``)."""
+
+    async def screen(self, text: str, vector: Vector | None) -> Screening:
+        return PASSED
+
+
+class GuardScreener:
+    """Screens with a :class:`Guard`; ``suspicious_fraction`` of its threshold marks the band."""
+
+    def __init__(self, guard: Guard, *, suspicious_fraction: float = 0.5) -> None:
+        self._guard = guard
+        self._suspicious_at = guard.classifier.user_threshold * suspicious_fraction
+
+    async def screen(self, text: str, vector: Vector | None) -> Screening:
+        verdict = await asyncio.to_thread(self._guard.screen_user, text, vector)
+        if verdict.blocked:
+            return Screening(True, False, verdict.score, verdict.reason)
+        suspicious = verdict.score >= self._suspicious_at
+        reason = f"classifier:{verdict.score:.2f} (borderline)" if suspicious else ""
+        return Screening(False, suspicious, verdict.score, reason)
