@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import grpc
 
 from switchboard.agent.runtime import AgentRuntime
+from switchboard.core.budget import Budget
 from switchboard.core.grpc_errors import grpc_method
 from switchboard.core.types import AgentCard, AgentRequest
 from switchboard.core.wire import (
@@ -19,6 +21,7 @@ from switchboard.core.wire import (
 from switchboard.v1 import agent_pb2, common_pb2
 
 Context = grpc.aio.ServicerContext[Any, Any]
+log = logging.getLogger(__name__)
 
 
 class AgentServicer:
@@ -40,8 +43,17 @@ class AgentServicer:
                 metadata=dict(request.metadata),
                 query_embedding=list(request.query_embedding) or None,
                 confirm_action=request.confirm_action,
+                budget=Budget.from_metadata(tuple(context.invocation_metadata() or ())) or Budget(),
             ),
             deadline=None if remaining is None else loop_now + remaining,
+        )
+        log.info(
+            "invoke answered",
+            extra={
+                "request_id": request.request_id,
+                "status": answer.outcome.value,
+                "mode": answer.mode.value,
+            },
         )
         return agent_pb2.InvokeResponse(
             answer=answer.text,
