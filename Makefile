@@ -40,7 +40,9 @@ bench: setup
 
 # ---- Evaluations (issue 4) -------------------------------------------------------------
 # CLINC150 routing and SciFact retrieval, read from ../shared/data (or EVAL_DATA); parts whose
-# data is absent are skipped with a message. Writes build/eval-report.json and fails when a
+# data is absent are skipped with a message. The behaviour cases (tests/data/behaviour.yaml)
+# need no dataset: they run against a local offline stack started for the purpose (a few
+# minutes on 2 cores). Writes build/eval-report.json and fails when a
 # metric of evals/baseline.json drops by more than its tolerance. Embeddings are cached in
 # build/eval-cache (the first run embeds ~27k SciFact chunks: several minutes on 2 cores).
 EVAL_DATA ?=

@@ -1,7 +1,8 @@
 """Benchmarks, run by ``make bench``: figures printed and written to a results file.
 
-Everything is compared as ratios measured in one run on one machine, never against fixed
-times: tracing overhead is Ask latency with spans exported vs tracing off.
+Everything is compared in one run on one machine, never against fixed times: tracing
+overhead is Ask latency with spans exported vs tracing off; what routing adds is Ask latency
+routed vs with the agent named, interleaved on one stack.
 """
 
 from __future__ import annotations
@@ -123,6 +124,132 @@ def embedding_throughput(n: int = 512) -> dict[str, Any]:
     return result
 
 
+DATA_DIR = Path("tests/data")  # labelled texts of the repository, when run from its root
+
+
+def realistic_texts(cards: list[Any]) -> list[tuple[str, str]]:
+    """(text, agent) pairs: the labelled conversation turns and knowledge-base questions in
+    tests/data, or else the cards' own examples."""
+    import yaml
+
+    out: list[tuple[str, str]] = []
+    sessions = DATA_DIR / "sessions.yaml"
+    if sessions.is_file():
+        for conversation in yaml.safe_load(sessions.read_text(encoding="utf-8"))["conversations"]:
+            out += [(t["text"], t["agent"]) for t in conversation["turns"]]
+    for facts in sorted((DATA_DIR / "facts").glob("*.yaml")):
+        out += [(f["question"], facts.stem) for f in yaml.safe_load(facts.read_text("utf-8"))]
+    return out or [(e, c.name) for c in cards for e in c.examples]
+
+
+def routing_in_process(agents_dir: Path, min_calls: int = 300) -> dict[str, Any]:
+    """``Router.route`` over the demo agents' cards (no LLM): p50/p99 of the whole call, of
+    embedding the text alone, and of the rest (rules, scoring, calibration)."""
+    from switchboard.core.embeddings import shared_embedder
+    from switchboard.evals.routing import load_cards
+    from switchboard.supervisor.config import SupervisorSettings
+    from switchboard.supervisor.router import Router
+
+    settings = SupervisorSettings()
+    embedder = shared_embedder()
+    cards = load_cards(agents_dir, None)
+    texts = [t for t, _ in realistic_texts(cards)]
+    texts = (texts * (min_calls // max(len(texts), 1) + 1))[: max(min_calls, len(texts))]
+    router = Router(
+        embedder,
+        accept_confidence=settings.route_accept_confidence,
+        min_similarity=settings.route_min_similarity,
+        out_of_scope_similarity=settings.route_out_of_scope_similarity,
+        temperature=settings.route_temperature,
+    )
+    total: list[float] = []
+    embed: list[float] = []
+
+    async def run() -> None:
+        await router.fit(cards)
+        for text in texts[:20]:  # warm-up
+            await router.route(text)
+        for text in texts:
+            t0 = time.perf_counter()
+            await router.embed(text)
+            t1 = time.perf_counter()
+            await router.route(text)
+            t2 = time.perf_counter()
+            embed.append((t1 - t0) * 1000)
+            total.append((t2 - t1) * 1000)
+
+    asyncio.run(run())
+    rest = [t - e for t, e in zip(total, embed, strict=True)]
+    result = {
+        "calls": len(total),
+        "distinct_texts": len(set(texts)),
+        "route_p50_ms": round(statistics.median(total), 3),
+        "route_p99_ms": round(_percentile(total, 0.99), 3),
+        "embed_p50_ms": round(statistics.median(embed), 3),
+        "scoring_p50_ms": round(statistics.median(rest), 3),
+    }
+    print(
+        f"  Router.route in process: p50 {result['route_p50_ms']:.2f} ms, p99 "
+        f"{result['route_p99_ms']:.2f} ms over {len(total)} calls (embedding one text p50 "
+        f"{result['embed_p50_ms']:.2f} ms)"
+    )
+    return result
+
+
+async def _routed_vs_explicit(
+    address: str, labelled: list[tuple[str, str]], rounds: int
+) -> dict[str, list[float]]:
+    """Alternates routed and explicit Asks of the same texts (which routed one goes first
+    alternates too), so load and caches hit both alike."""
+    out: dict[str, list[float]] = {"routed": [], "explicit": []}
+    async with SupervisorClient(address) as client:
+        usable = []
+        for text, agent in labelled:  # warm-up; keep texts routing answers with their agent
+            reply = await client.ask(text)
+            await client.ask(text, agent=agent)
+            if reply.agent == agent:
+                usable.append((text, agent))
+        for i in range(rounds):
+            text, agent = usable[i % len(usable)]
+            order = [("routed", ""), ("explicit", agent)]
+            for mode, named in order if i % 2 == 0 else order[::-1]:
+                started = time.perf_counter()
+                await client.ask(text, agent=named)
+                out[mode].append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def routing_end_to_end(agents_dir: Path, rounds: int) -> dict[str, Any]:
+    """Ask p50 with routing vs with the agent named (``AskRequest.agent``), one stack,
+    tracing off: the difference is what routing adds to a request."""
+    from switchboard.evals.routing import load_cards
+
+    labelled = realistic_texts(load_cards(agents_dir, None))
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "ANTHROPIC_"))}
+    base["OTEL_SDK_DISABLED"] = "true"
+    with (
+        tempfile.TemporaryDirectory(prefix="sb-bench-route-") as tmp,
+        stack(agent_configs(agents_dir), Path(tmp), env=base) as (supervisor, _),
+    ):
+        ms = asyncio.run(_routed_vs_explicit(supervisor.address, labelled[::3], rounds))
+    routed, explicit = statistics.median(ms["routed"]), statistics.median(ms["explicit"])
+    # The median of paired differences: each routed Ask against the explicit one beside it.
+    paired = statistics.median(r - e for r, e in zip(ms["routed"], ms["explicit"], strict=True))
+    result = {
+        "requests_per_mode": len(ms["routed"]),
+        "routed_p50_ms": round(routed, 2),
+        "explicit_p50_ms": round(explicit, 2),
+        "routing_adds_p50_ms": round(routed - explicit, 2),
+        "routing_adds_paired_median_ms": round(paired, 2),
+        "target_ms": 5.0,
+    }
+    print(
+        f"  Ask p50 routed {routed:.2f} ms vs agent named {explicit:.2f} ms: routing adds "
+        f"{routed - explicit:+.2f} ms (paired median {paired:+.2f} ms; target <= 5 ms)"
+    )
+    return result
+
+
 def main(agents_dir: Path, out: Path, rounds: int) -> int:
     print("== Benchmarks")
     report = {
@@ -132,8 +259,10 @@ def main(agents_dir: Path, out: Path, rounds: int) -> int:
             "platform": platform.platform(),
         },
         "embeddings": embedding_throughput(),
+        "routing": {"in_process": routing_in_process(agents_dir)},
         "tracing": tracing_overhead(agents_dir, rounds),
     }
+    report["routing"]["end_to_end"] = routing_end_to_end(agents_dir, rounds * 2)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"== Results written to {out}")

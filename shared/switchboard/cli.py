@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("configs", nargs="*", type=Path, help="agent configs (agent.yaml)")
     i.add_argument("--config", dest="more", action="append", type=Path, default=[])
 
-    k = sub.add_parser("ask", help="ask a running supervisor")
+    k = sub.add_parser("ask", help="ask a running supervisor", parents=_ask_options())
     k.add_argument("text")
     k.add_argument("--address", default=DEFAULT_ADDRESS)
     k.add_argument("--session", default="")
@@ -42,11 +42,15 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("--timeout", type=float, default=30.0)
     k.add_argument("--json", action="store_true", help="print the raw response as JSON")
 
-    r = sub.add_parser("route", help="show the routing decision for a text")
+    r = sub.add_parser(
+        "route", help="show the routing decision for a text", parents=_ask_options(budget=False)
+    )
     r.add_argument("text")
     r.add_argument("--address", default=DEFAULT_ADDRESS)
 
-    ls = sub.add_parser("agents", help="list the supervisor's agents")
+    ls = sub.add_parser(
+        "agents", help="list the supervisor's agents", parents=_ask_options(budget=False)
+    )
     ls.add_argument("--address", default=DEFAULT_ADDRESS)
 
     h = sub.add_parser("health", help="exit 0 when a server reports SERVING")
@@ -76,7 +80,24 @@ def _parser() -> argparse.ArgumentParser:
     rn.add_argument("--first-agent-port", type=int, default=50061)
 
     _add_store_parsers(sub)
+    from switchboard.examples import add_parser as add_examples_parser
+
+    add_examples_parser(sub)  # examples list | confirm | accept | reject | apply
     return p
+
+
+def _ask_options(*, budget: bool = True) -> list[argparse.ArgumentParser]:
+    """Options of the commands that call the supervisor: its token and a request's budget."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument(
+        "--token",
+        help="bearer token for the supervisor (default: $SWITCHBOARD_TOKEN); needed when it "
+        "runs with SWITCHBOARD_AUTH_TOKENS",
+    )
+    if budget:
+        p.add_argument("--budget-tokens", type=int, help="most LLM tokens the request may use")
+        p.add_argument("--budget-cost", type=float, help="most estimated USD it may cost")
+    return [p]
 
 
 def _add_store_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -105,18 +126,32 @@ def _print_json(message: object) -> None:
 async def _client_command(args: argparse.Namespace) -> int:
     import grpc
 
-    from switchboard.client import SupervisorClient, check_health
+    from switchboard.client import ClientSettings, SupervisorClient, check_health
+    from switchboard.core.budget import COST_KEY, TOKENS_KEY
     from switchboard.devstack import format_answer
 
     if args.command == "health":
         ok = await check_health(args.address, args.service)
         print("SERVING" if ok else "NOT SERVING")
         return 0 if ok else 1
+    token = args.token
+    if token is None:
+        env_token = ClientSettings().token
+        token = env_token.get_secret_value() if env_token is not None else None
     try:
-        async with SupervisorClient(args.address, timeout=getattr(args, "timeout", 30.0)) as c:
+        async with SupervisorClient(
+            args.address, timeout=getattr(args, "timeout", 30.0), token=token
+        ) as c:
             if args.command == "ask":
+                budget = []
+                if args.budget_tokens is not None:
+                    budget.append((TOKENS_KEY, str(args.budget_tokens)))
+                if args.budget_cost is not None:
+                    budget.append((COST_KEY, str(args.budget_cost)))
                 started = time.perf_counter()
-                reply = await c.ask(args.text, session_id=args.session, agent=args.agent)
+                reply = await c.ask(
+                    args.text, session_id=args.session, agent=args.agent, metadata=budget
+                )
                 elapsed_ms = (time.perf_counter() - started) * 1000
                 if args.json:
                     _print_json(reply)
@@ -172,6 +207,10 @@ def main(argv: list[str] | None = None) -> int:
         from switchboard.store.cli import run_store_command
 
         return run_store_command(args)
+    if args.command == "examples":
+        from switchboard.examples import run_examples_command
+
+        return run_examples_command(args)
     if args.command == "eval" and args.eval_target == "guard":
         from switchboard.guard.evaluate import main as guard_eval_main
 

@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import TracebackType
 
 import grpc
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from switchboard.v1 import supervisor_pb2, supervisor_pb2_grpc
 
 
+class ClientSettings(BaseSettings):
+    """What a caller of the supervisor reads from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore")
+
+    token: SecretStr | None = Field(
+        None, description="Bearer token sent to the supervisor (SWITCHBOARD_TOKEN)."
+    )
+
+
 class SupervisorClient:
-    def __init__(self, address: str, *, timeout: float = 30.0) -> None:
+    def __init__(self, address: str, *, timeout: float = 30.0, token: str | None = None) -> None:
         self._channel = grpc.aio.insecure_channel(address)
         self._stub = supervisor_pb2_grpc.SupervisorStub(self._channel)
         self.timeout = timeout
+        self._auth = [("authorization", f"Bearer {token}")] if token else []
+
+    def _metadata(self, extra: Sequence[tuple[str, str]] = ()) -> list[tuple[str, str]]:
+        return [*self._auth, *extra]
 
     async def __aenter__(self) -> SupervisorClient:
         return self
@@ -30,23 +47,32 @@ class SupervisorClient:
         await self._channel.close()
 
     async def ask(
-        self, text: str, *, session_id: str = "", agent: str = "", request_id: str = ""
+        self,
+        text: str,
+        *,
+        session_id: str = "",
+        agent: str = "",
+        request_id: str = "",
+        metadata: Sequence[tuple[str, str]] = (),
     ) -> supervisor_pb2.AskResponse:
+        """``metadata`` is sent as gRPC metadata (budgets: ``x-switchboard-budget-*``)."""
         request = supervisor_pb2.AskRequest(
             text=text, session_id=session_id, agent=agent, request_id=request_id
         )
-        reply: supervisor_pb2.AskResponse = await self._stub.Ask(request, timeout=self.timeout)
+        reply: supervisor_pb2.AskResponse = await self._stub.Ask(
+            request, timeout=self.timeout, metadata=self._metadata(metadata)
+        )
         return reply
 
     async def route(self, text: str) -> supervisor_pb2.RouteDecision:
         decision: supervisor_pb2.RouteDecision = await self._stub.Route(
-            supervisor_pb2.RouteRequest(text=text), timeout=self.timeout
+            supervisor_pb2.RouteRequest(text=text), timeout=self.timeout, metadata=self._metadata()
         )
         return decision
 
     async def list_agents(self) -> supervisor_pb2.ListAgentsResponse:
         listing: supervisor_pb2.ListAgentsResponse = await self._stub.ListAgents(
-            supervisor_pb2.ListAgentsRequest(), timeout=self.timeout
+            supervisor_pb2.ListAgentsRequest(), timeout=self.timeout, metadata=self._metadata()
         )
         return listing
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from switchboard.client import SupervisorClient
+from switchboard.client import ClientSettings, SupervisorClient
 from switchboard.otlp_receiver import OtlpReceiver
 from switchboard.v1 import common_pb2, supervisor_pb2
 from switchboard.waterfall import render, wait_for_trace
@@ -31,8 +32,10 @@ DEMO_QUESTIONS = [
     "How do I transfer ownership of our workspace to a colleague?",
     "Which plan includes SSO?",  # ambiguous: billing (plans) or account (SSO)?
     "What's a good recipe for banana bread?",  # out of scope
+    "Please refund my last invoice and turn on two-factor login for me",  # compound: 2 agents
 ]
 START_TIMEOUT_S = 90.0
+SERVICE_TOKEN_ENV = "SWITCHBOARD_SERVICE_TOKEN"
 
 
 @dataclass
@@ -107,6 +110,17 @@ def write_agents_file(path: Path, agents: Mapping[str, str]) -> Path:
     return path
 
 
+def with_service_token(env: Mapping[str, str] | None) -> dict[str, str]:
+    """``env`` (default: this process's) plus a fresh random service secret, unless it sets one.
+
+    So a local stack's agents accept only its own supervisor. An explicitly empty
+    ``SWITCHBOARD_SERVICE_TOKEN`` is kept: the agents then run open.
+    """
+    merged = dict(os.environ if env is None else env)
+    merged.setdefault(SERVICE_TOKEN_ENV, secrets.token_urlsafe(32))
+    return merged
+
+
 @contextlib.contextmanager
 def stack(
     configs: list[Path],
@@ -116,7 +130,11 @@ def stack(
     agent_ports: list[int] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[Service, list[Service]]]:
-    """Starts every agent, then a supervisor whose agents file points at them."""
+    """Starts every agent, then a supervisor whose agents file points at them.
+
+    Every process gets the same service secret (:func:`with_service_token`).
+    """
+    env = with_service_token(env)
     ports = agent_ports or [0] * len(configs)
     services: list[Service] = []
     try:
@@ -160,6 +178,13 @@ def format_answer(question: str, reply: supervisor_pb2.AskResponse, elapsed_ms: 
         lines.append(
             "   candidates: " + ", ".join(f"{c.agent} ({c.score:.2f})" for c in reply.candidates)
         )
+    if reply.parts:
+        lines.append(f"   compound request: {len(reply.parts)} parts, asked in parallel")
+        lines.extend(
+            f"   part {i}: {p.agent} {common_pb2.Status.Name(p.status)} "
+            f"confidence={p.confidence:.2f} sources={len(p.citations)} <- {p.text!r}"
+            for i, p in enumerate(reply.parts, start=1)
+        )
     lines.extend(f"   | {line}" for line in reply.answer.splitlines())
     lines.extend(
         f"   [{i}] {c.title} ({c.source_id}, score {c.score:.2f})"
@@ -167,11 +192,22 @@ def format_answer(question: str, reply: supervisor_pb2.AskResponse, elapsed_ms: 
     )
     u = reply.usage
     lines.append(f"   usage: {u.input_tokens} in / {u.output_tokens} out tokens, ${u.cost_usd:.4f}")
+    if len(u.breakdown) > 1:
+        lines.append(
+            "   usage by agent: "
+            + ", ".join(
+                f"{b.agent} {b.input_tokens}/{b.output_tokens} ${b.cost_usd:.4f}"
+                for b in u.breakdown
+            )
+        )
     return "\n".join(lines)
 
 
 async def _ask_all(address: str, questions: list[str], receiver: OtlpReceiver | None) -> None:
-    async with SupervisorClient(address) as client:
+    token = ClientSettings().token  # SWITCHBOARD_TOKEN, for a stack run with auth tokens
+    async with SupervisorClient(
+        address, token=token.get_secret_value() if token is not None else None
+    ) as client:
         for question in questions:
             started = time.perf_counter()
             reply = await client.ask(question)

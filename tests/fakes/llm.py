@@ -34,14 +34,22 @@ class ScriptedLLM:
         )
         return self
 
-    def then_tool(self, name: str, args: dict[str, Any], input_tokens: int = 50) -> ScriptedLLM:
+    def then_tool(
+        self,
+        name: str,
+        args: dict[str, Any],
+        input_tokens: int = 50,
+        *,
+        tool_id: str = "toolu_1",
+        text: str = "",
+    ) -> ScriptedLLM:
         self.script.append(
             Completion(
-                "",
+                text,
                 self.model,
                 "tool_use",
                 TokenUsage(input_tokens, 10),
-                [ToolCall(id="toolu_1", name=name, input=args)],
+                [ToolCall(id=tool_id, name=name, input=args)],
             )
         )
         return self

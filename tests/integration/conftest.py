@@ -109,8 +109,11 @@ def offline_stack(data_copy, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 def grounded_responder(body: dict[str, Any]) -> Reply:
-    """Plays Claude: routes with the tool when asked, otherwise answers citing passage [1]."""
-    if body.get("tools"):
+    """Plays Claude: routes with the tool when asked, otherwise answers citing passage [1].
+
+    Agents offer their own tools on every call; only the router forces ``choose_agent``.
+    """
+    if (body.get("tool_choice") or {}).get("name") == "choose_agent":
         return Reply.tool_use(
             "choose_agent",
             {"agent": "billing", "confidence": 0.8, "reason": "fake router"},

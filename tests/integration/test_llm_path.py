@@ -69,7 +69,7 @@ def test_unsure_routing_asks_claude(llm_stack: Stack, llm: FakeAnthropic) -> Non
         supervisor_pb2.AskRequest(text="Which plan includes SSO?"), timeout=30
     )
     assert reply.route.method == "llm" and reply.agent == "billing"  # the fake router's choice
-    routing = [b for b in messages(llm) if b.get("tools")]
+    routing = [b for b in messages(llm) if b.get("tool_choice")]
     assert len(routing) == 1
     assert routing[0]["tool_choice"] == {"type": "tool", "name": "choose_agent"}
     assert routing[0]["model"] == "claude-haiku-4-5"

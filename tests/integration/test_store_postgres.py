@@ -44,7 +44,13 @@ pytestmark = pytest.mark.integration
 ADMIN_URL = os.environ.get(
     "SWITCHBOARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
-TABLES = {"audit_events", "request_results", "tool_effects"}
+TABLES = {
+    "audit_events",
+    "request_results",
+    "tool_effects",
+    "session_state",
+    "example_candidates",
+}
 
 
 async def _admin_engine() -> AsyncEngine:
@@ -222,3 +228,48 @@ async def test_cli_reads_the_audit_log(
     assert row["kind"] == "refusal" and row["outcome"] == "blocked"
     assert await asyncio.to_thread(main, ["db", "current", "--database-url", pg_url]) == 0
     assert "up to date" in capsys.readouterr().out
+
+
+async def test_session_state_is_shared_by_replicas(pg_url: str) -> None:
+    """Two replicas (two engines) write the same session at once: one row, every turn counted."""
+    settings = StoreSettings(database_url=pg_url)
+    a, b = await Store.open(settings), await Store.open(settings)
+    try:
+        vector = bytes(range(256)) * 6
+        await asyncio.gather(
+            *(
+                s.session_states.save("acme", "conv", agent, vector, ttl_s=600)
+                for s, agent in ((a, "billing"), (b, "support")) * 5
+            )
+        )
+        state = await b.session_states.get("acme", "conv")
+        assert state is not None and state.turns == 10 and state.last_vector == vector
+        assert state.agent in {"billing", "support"}
+        assert await a.session_states.get("other", "conv") is None
+        t0 = datetime.now(UTC)
+        assert await a.session_states.purge_expired(now=t0 + timedelta(seconds=601)) == 1
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_example_candidates_on_postgres(store: Store) -> None:
+    from switchboard.core.errors import Conflict
+    from switchboard.store import CandidateSource, CandidateStatus
+
+    ex = store.examples
+    assert await ex.propose("r1", "why two charges?", agent="billing",
+                            source=CandidateSource.LLM, outcome="llm")  # fmt: skip
+    assert not await ex.propose("r1", "again", outcome="clarify")
+    assert await ex.propose("r2", "is it two-way?", outcome="clarify", tenant="acme")
+    confirmed = await ex.confirm("r2", "support")
+    assert (confirmed.status, confirmed.source) == (CandidateStatus.PENDING, CandidateSource.PERSON)
+    ids = [c.id for c in await ex.query(status=CandidateStatus.PENDING)]
+    assert len(ids) == 2
+    await ex.review(ids[:1], accept=True)
+    await ex.review(ids[1:], accept=False)
+    assert await ex.mark_applied(ids) == 1  # only the accepted one
+    with pytest.raises(Conflict):
+        await ex.review(ids[:1], accept=False)  # applied: too late to reject
+    later = datetime.now(UTC) + timedelta(days=31)
+    assert await ex.purge(older_than_s=30 * 86400, now=later) == 2

@@ -16,7 +16,13 @@ from switchboard.store.migrate import alembic_config
 from switchboard.store.models import Base
 from tests.store_support import sqlite_settings
 
-TABLES = {"audit_events", "request_results", "tool_effects"}
+TABLES = {
+    "audit_events",
+    "request_results",
+    "tool_effects",
+    "session_state",
+    "example_candidates",
+}
 
 
 def _url(tmp_path: Path) -> str:

@@ -66,25 +66,29 @@ def test_breaker_opens_probes_and_closes() -> None:
         clock=lambda: now[0],
         on_change=lambda _, s: changes.append(s),
     )
+
+    def state() -> BreakerState:  # read afresh each time: the clock moves it
+        return breaker.state
+
     for _ in range(2):
         assert breaker.allow()
         breaker.record_failure()
-    assert breaker.state is BreakerState.CLOSED
+    assert state() is BreakerState.CLOSED
     breaker.record_success()  # a success resets the count: failures must be consecutive
     for _ in range(3):
         assert breaker.allow()
         breaker.record_failure()
-    assert breaker.state is BreakerState.OPEN and not breaker.allow()
+    assert state() is BreakerState.OPEN and not breaker.allow()
     assert breaker.retry_after_s == pytest.approx(5.0)
     now[0] = 5.0
     assert breaker.allow()  # one half-open probe...
     assert not breaker.allow()  # ...and only one
     breaker.record_failure()  # the probe failed: open again
-    assert breaker.state is BreakerState.OPEN
+    assert state() is BreakerState.OPEN
     now[0] = 10.0
     assert breaker.allow()
     breaker.record_success()
-    assert breaker.state is BreakerState.CLOSED
+    assert state() is BreakerState.CLOSED
     assert changes == [
         BreakerState.OPEN,
         BreakerState.HALF_OPEN,

@@ -6,7 +6,15 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import SettingsConfigDict
 
 from switchboard.core.errors import ConfigurationError
@@ -39,6 +47,9 @@ class LLMConfig(BaseModel):
     model: str = "claude-sonnet-4-6"
     max_tokens: int = Field(700, ge=16, le=8192)
     context_token_budget: int = Field(3000, ge=200, description="Tokens of retrieved context.")
+    max_turns: int = Field(
+        4, ge=1, le=12, description="Most model calls per request when tools are used."
+    )
 
 
 class AgentConfig(BaseModel):
@@ -58,6 +69,20 @@ class AgentConfig(BaseModel):
     collection: str | None = None
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     llm: LLMConfig = Field(default_factory=LLMConfig)
+    tools: list[str] = Field(
+        default_factory=list,
+        description="Tools this agent's model may call (least privilege); none by default.",
+    )
+
+    @field_validator("tools")
+    @classmethod
+    def _known_tools(cls, names: list[str]) -> list[str]:
+        from switchboard.agent.tools import TOOL_NAMES
+
+        unknown = [n for n in names if n not in TOOL_NAMES]
+        if unknown:
+            raise ValueError(f"unknown tools {unknown}; known tools: {', '.join(TOOL_NAMES)}")
+        return list(dict.fromkeys(names))
 
     @property
     def collection_name(self) -> str:
@@ -108,6 +133,24 @@ class AgentSettings(CommonSettings):
 
     chroma_url: str | None = Field(
         None, description="Chroma server URL (http://host:port); embedded store when unset."
+    )
+
+    action_secret: SecretStr | None = Field(
+        None,
+        description="Key that signs proposed-action ids (32+ random characters; the same on "
+        "every replica). Unset: a random key per process, so ids die with the process.",
+    )
+    action_ttl_s: float = Field(
+        3600.0, gt=0, description="How long a proposed action may be confirmed."
+    )
+    tools_data: Path | None = Field(
+        None, description="Fixture file of the demo tool backend; the shipped demo data if unset."
+    )
+    llm_breaker_threshold: int = Field(
+        5, ge=1, description="Consecutive LLM failures that open the LLM circuit breaker."
+    )
+    llm_breaker_reset_s: float = Field(
+        30.0, gt=0, description="Seconds the LLM breaker stays open before a probe."
     )
 
     def chroma_path(self, agent: str) -> Path:

@@ -181,9 +181,16 @@ class Retriever:
         if i is None:
             return None
         chunk = self._chunks[i]
+        stored = self._vectors.shape[1:] == vector.shape
         score = (
             float(self._vectors[i] @ vector)
-            if self._vectors.shape[1:] == vector.shape
+            if stored
             else 0.0  # no stored embedding to compare with: cannot vouch for it
         )
-        return Hit(id=chunk.id, text=chunk.text, score=score, metadata=dict(chunk.metadata))
+        return Hit(
+            id=chunk.id,
+            text=chunk.text,
+            score=score,
+            metadata=dict(chunk.metadata),
+            vector=self._vectors[i] if stored else None,
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
@@ -28,6 +28,8 @@ class Hit:
     text: str
     score: float  # cosine similarity
     metadata: Metadata
+    # The chunk's stored embedding, when the store returns it (the guard reuses it).
+    vector: Vector | None = field(default=None, compare=False, repr=False)
 
 
 class VectorStore(Protocol):
@@ -99,15 +101,23 @@ class ChromaStore:
         result = self._collection.query(
             query_embeddings=[embedding],
             n_results=k,
-            include=["documents", "metadatas", "distances"],
+            include=["documents", "metadatas", "distances", "embeddings"],
         )
         ids = result["ids"][0]
         docs = (result["documents"] or [[]])[0]
         metas = (result["metadatas"] or [[]])[0]
         dists = (result["distances"] or [[]])[0]
+        embeddings = result.get("embeddings")
+        vecs = list(embeddings[0]) if embeddings is not None else [None] * len(ids)
         return [
-            Hit(id=i, text=d or "", score=1.0 - float(dist), metadata=dict(m or {}))
-            for i, d, m, dist in zip(ids, docs, metas, dists, strict=True)
+            Hit(
+                id=i,
+                text=d or "",
+                score=1.0 - float(dist),
+                metadata=dict(m or {}),
+                vector=None if v is None else np.asarray(v, dtype=np.float32),
+            )
+            for i, d, m, dist, v in zip(ids, docs, metas, dists, vecs, strict=True)
         ]
 
     def metadata_by_id(self) -> dict[str, Metadata]:
@@ -155,7 +165,13 @@ class InMemoryStore:
             ((float(np.dot(v, embedding)), i) for i, v in self._vectors.items()), reverse=True
         )[:k]
         return [
-            Hit(id=i, text=self._chunks[i].text, score=s, metadata=self._chunks[i].metadata)
+            Hit(
+                id=i,
+                text=self._chunks[i].text,
+                score=s,
+                metadata=self._chunks[i].metadata,
+                vector=self._vectors[i],
+            )
             for s, i in scored
         ]
 

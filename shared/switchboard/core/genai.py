@@ -26,6 +26,8 @@ CACHE_CREATION_TOKENS = "gen_ai.usage.cache_creation.input_tokens"
 AGENT_NAME = "gen_ai.agent.name"
 TOOL_NAME = "gen_ai.tool.name"
 TOOL_CALL_ID = "gen_ai.tool.call.id"
+TOOL_TYPE = "gen_ai.tool.type"
+TOOL_DESCRIPTION = "gen_ai.tool.description"
 DATA_SOURCE = "gen_ai.data_source.id"
 TOKEN_TYPE = "gen_ai.token.type"
 
@@ -92,6 +94,29 @@ def chat_span(
             raise
         finally:
             recorder.finish()
+
+
+@contextmanager
+def tool_span(name: str, call_id: str, *, description: str = "") -> Iterator[trace.Span]:
+    """An ``execute_tool {name}`` span; the caller marks errors (``mark_error``)."""
+    with tracer().start_as_current_span(
+        f"execute_tool {name}",
+        kind=trace.SpanKind.INTERNAL,
+        attributes={
+            OPERATION: "execute_tool",
+            TOOL_NAME: name,
+            TOOL_CALL_ID: call_id,
+            TOOL_TYPE: "function",
+            TOOL_DESCRIPTION: description,
+        },
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
+        try:
+            yield span
+        except BaseException as exc:
+            mark_error(span, type(exc).__name__)
+            raise
 
 
 class ChatRecorder:

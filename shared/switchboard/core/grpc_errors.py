@@ -87,10 +87,18 @@ async def abort(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException)
     if isinstance(exc, errors.SwitchboardError):
         code = status_for(exc)
         trace.get_current_span().set_attribute("error.type", code.name)
-        await context.abort(code, exc.message)
+        await context.abort(code, exc.message, trailing_metadata=_trailers(exc))
     log.exception("unexpected error", exc_info=exc)
     trace.get_current_span().set_attribute("error.type", type(exc).__name__)
     await context.abort(grpc.StatusCode.INTERNAL, "internal error; the failure has been logged")
+
+
+def _trailers(exc: errors.SwitchboardError) -> tuple[tuple[str, str], ...]:
+    """``retry-after`` (seconds) when the error says how long to wait (a rate limit)."""
+    retry_after = getattr(exc, "retry_after_s", None)
+    if retry_after is None:
+        return ()
+    return (("retry-after", f"{max(0.0, retry_after):.3f}"),)
 
 
 Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Any]])

@@ -59,9 +59,41 @@ class Completion:
 
 
 @dataclass(frozen=True)
+class ToolResult:
+    """The answer to one ``ToolCall``, sent back in the next user message."""
+
+    tool_use_id: str
+    content: str
+    is_error: bool = False
+
+
+#: A content block: text, a tool call (assistant) or a tool result (user).
+Block = str | ToolCall | ToolResult
+
+
+@dataclass(frozen=True)
 class Message:
     role: str  # "user" or "assistant"
-    content: str
+    content: str | tuple[Block, ...]  # plain text, or blocks for tool use
+
+    def to_api(self) -> dict[str, Any]:
+        """The Messages API form of this message."""
+        if isinstance(self.content, str):
+            return {"role": self.role, "content": self.content}
+        return {"role": self.role, "content": [_block(b) for b in self.content]}
+
+
+def _block(block: Block) -> dict[str, Any]:
+    if isinstance(block, str):
+        return {"type": "text", "text": block}
+    if isinstance(block, ToolCall):
+        return {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
+    return {
+        "type": "tool_result",
+        "tool_use_id": block.tool_use_id,
+        "content": block.content,
+        "is_error": block.is_error,
+    }
 
 
 class LLM(Protocol):
@@ -134,7 +166,7 @@ class AnthropicLLM:
             "model": self._model,
             "system": system,
             "max_tokens": max_tokens,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "messages": [m.to_api() for m in messages],
         }
         if tools:
             kwargs["tools"] = [t.model_dump() for t in tools]

@@ -30,6 +30,10 @@ SERVER_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.max_connection_age_grace_ms", 30 * 1000),
     ("grpc.keepalive_time_ms", 60 * 1000),
     ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+    # Request headers (metadata) beyond 16 KiB are refused (RESOURCE_EXHAUSTED) before any
+    # handler runs; soft and hard limit alike, so the cut is not probabilistic.
+    ("grpc.max_metadata_size", 16 * 1024),
+    ("grpc.absolute_max_metadata_size", 16 * 1024),
 ]
 
 

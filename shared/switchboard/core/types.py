@@ -118,3 +118,15 @@ class AgentAnswer(BaseModel):
     citations: list[Citation] = Field(default_factory=list)
     usage: UsageReport = Field(default_factory=UsageReport)
     pending_action: PendingAction | None = None
+
+
+class AnswerPart(BaseModel):
+    """One agent's answer to one part of a compound request (see ``supervisor/compound.py``)."""
+
+    text: str  # the part of the request
+    agent: str
+    answer: str
+    outcome: Outcome
+    mode: AnswerMode = AnswerMode.NONE
+    confidence: float = 0.0
+    citations: list[Citation] = Field(default_factory=list)  # the sources of ``answer``

@@ -30,16 +30,50 @@ def add_parser(sub: Any) -> Any:
                    help="write the thresholds here (YAML, or JSON for *.json); point "
                    "SWITCHBOARD_ROUTING_CALIBRATION at it")  # fmt: skip
 
-    s = esub.add_parser("run", help="the dataset suite (CLINC150, SciFact) and baseline gate")
+    s = esub.add_parser(
+        "run", help="the dataset suite (CLINC150, SciFact), the behaviour cases, baseline gate"
+    )
     s.add_argument("--data-dir", type=Path, help="default $SWITCHBOARD_EVAL_DATA or ../shared/data")
     s.add_argument("--out", type=Path, default=Path("build/eval-report.json"))
     s.add_argument("--cache-dir", type=Path, default=Path("build/eval-cache"))
     s.add_argument("--baseline", type=Path, default=Path("evals/baseline.json"))
     s.add_argument("--tolerance", type=float, help="override the baseline's tolerance")
-    s.add_argument("--parts", default="clinc150,scifact")
+    s.add_argument("--parts", default="clinc150,scifact,behaviour,sessions")
     s.add_argument("--strategies", default="document,structure,fixed", help="SciFact chunkings")
     s.add_argument("--quick", action="store_true", help="one seed instead of three")
     s.add_argument("--update-baseline", action="store_true", help="accept this report")
+    s.add_argument("--agents-dir", type=Path, default=Path("agents"),
+                   help="agents for the behaviour part (a local offline stack)")  # fmt: skip
+    s.add_argument("--cases", type=Path, default=Path("tests/data/behaviour.yaml"),
+                   help="behaviour cases")  # fmt: skip
+    s.add_argument("--sessions-data", type=Path, default=Path("tests/data/sessions.yaml"),
+                   help="labelled conversations for the sessions part")  # fmt: skip
+
+    b = esub.add_parser("behaviour", help="the behaviour cases against a supervisor")
+    where = b.add_mutually_exclusive_group(required=True)
+    where.add_argument("--address", help="HOST:PORT of a running supervisor")
+    where.add_argument("--local", action="store_true",
+                       help="start an offline stack from --agents-dir for the run")  # fmt: skip
+    b.add_argument("--agents-dir", type=Path, default=Path("agents"))
+    b.add_argument("--cases", type=Path, default=Path("tests/data/behaviour.yaml"))
+    b.add_argument("--expect", choices=["any", "offline", "llm"], default="any",
+                   help="answers must be DEGRADED (offline), ANSWERED (llm) or either")  # fmt: skip
+    b.add_argument("--no-llm-facts", action="store_true",
+                   help="do not check facts in answers the model wrote (a fake model)")  # fmt: skip
+    b.add_argument("--no-skip", action="store_true",
+                   help="run cases whose required capability the probe did not find")  # fmt: skip
+    b.add_argument("--token", help="bearer token (default: $SWITCHBOARD_TOKEN)")
+    b.add_argument("--timeout", type=float, default=30.0, help="per request, seconds")
+    b.add_argument("--out", type=Path, help="also write the JSON report here")
+
+    se = esub.add_parser(
+        "sessions", help="session stickiness: per-turn accuracy with and without, fitted rule"
+    )
+    se.add_argument("--data", type=Path, default=Path("tests/data/sessions.yaml"),
+                    help="labelled conversations (YAML)")  # fmt: skip
+    se.add_argument("--agents-dir", type=Path, default=Path("agents"))
+    se.add_argument("--no-cv", action="store_true", help="skip leave-one-conversation-out")
+    se.add_argument("--out", type=Path, help="also write the JSON report here")
     return esub
 
 
@@ -48,6 +82,10 @@ def main(args: argparse.Namespace) -> int:
     try:
         if args.eval_target == "routing":
             return _routing(args)
+        if args.eval_target == "behaviour":
+            return _behaviour(args)
+        if args.eval_target == "sessions":
+            return _sessions(args)
         return _run(args)
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -74,6 +112,63 @@ def _routing(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sessions(args: argparse.Namespace) -> int:
+    from switchboard.core.embeddings import shared_embedder
+    from switchboard.evals.routing import load_cards
+    from switchboard.evals.runner import write_json
+    from switchboard.evals.sessions import evaluate_sessions, load_conversations
+    from switchboard.supervisor.config import SupervisorSettings
+    from switchboard.supervisor.sessions import StickyRule
+
+    settings = SupervisorSettings()
+    report = evaluate_sessions(
+        load_conversations(args.data),
+        load_cards(args.agents_dir, None),
+        shared_embedder(),
+        configured=StickyRule(settings.session_switch_confidence, settings.session_context_weight),
+        cross_validate=not args.no_cv,
+    )
+    print(json.dumps(report, indent=2))
+    fitted = report["fitted"]
+    print(f"fitted: SWITCHBOARD_SESSION_SWITCH_CONFIDENCE={fitted['switch_confidence']} "
+          f"SWITCHBOARD_SESSION_CONTEXT_WEIGHT={fitted['context_weight']}")  # fmt: skip
+    if args.out:
+        write_json(args.out, report)
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _behaviour(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from switchboard.client import ClientSettings
+    from switchboard.evals.behaviour import PROFILES, evaluate, evaluate_local, report_lines
+    from switchboard.evals.runner import write_json
+
+    if args.local:
+        report = evaluate_local(args.agents_dir, args.cases, timeout=args.timeout)
+    else:
+        token = args.token
+        if token is None and (env_token := ClientSettings().token) is not None:
+            token = env_token.get_secret_value()
+        profile = PROFILES[args.expect]
+        if args.no_llm_facts:
+            profile = replace(profile, llm_facts=False)
+        report = evaluate(
+            args.address,
+            args.cases,
+            profile,
+            timeout=args.timeout,
+            token=token,
+            skip_missing=not args.no_skip,
+        )
+    print("\n".join(report_lines(report)))
+    if args.out:
+        write_json(args.out, report)
+        print(f"wrote {args.out}")
+    return 0 if report["failed"] == 0 else 1
+
+
 def _run(args: argparse.Namespace) -> int:
     from switchboard.core.embeddings import shared_embedder
     from switchboard.evals.datasets import data_dir
@@ -90,6 +185,9 @@ def _run(args: argparse.Namespace) -> int:
         parts=[p.strip() for p in args.parts.split(",") if p.strip()],
         strategies=[s.strip() for s in args.strategies.split(",") if s.strip()],
         quick=args.quick,
+        agents_dir=args.agents_dir,
+        cases=args.cases,
+        sessions_data=args.sessions_data,
     )
     write_json(args.out, report)
     print(f"wrote {args.out}")

@@ -1,4 +1,5 @@
-"""``make eval``: run the dataset evaluations, write a JSON report, gate it on a baseline.
+"""``make eval``: run the dataset evaluations and the behaviour cases, write a JSON report,
+gate it on a baseline.
 
 The baseline (``evals/baseline.json``) lists metrics by their dotted path in the report and
 the value they had when it was last accepted. A metric that drops by more than the tolerance
@@ -41,6 +42,8 @@ GATED = (
     "scifact.document.hybrid.ndcg@10",
     "scifact.structure.hybrid.ndcg@10",
     "scifact.fixed.hybrid.ndcg@10",
+    "behaviour.pass_rate",
+    "sessions.with_stickiness.turn_accuracy",
 )
 
 
@@ -52,6 +55,9 @@ def run_evals(
     parts: Sequence[str] = ("clinc150", "scifact"),
     strategies: Sequence[str] = ("document", "structure", "fixed"),
     quick: bool = False,
+    agents_dir: Path = Path("agents"),
+    cases: Path = Path("tests/data/behaviour.yaml"),
+    sessions_data: Path = Path("tests/data/sessions.yaml"),
 ) -> dict[str, Any]:
     cached = EmbeddingCache(embedder, cache_dir)
     report: dict[str, Any] = {
@@ -89,6 +95,27 @@ def run_evals(
             t0 = time.perf_counter()
             report["scifact"] = evaluate_scifact(scifact, cached, strategies)
             report["scifact"]["seconds"] = round(time.perf_counter() - t0, 1)
+    if "behaviour" in parts:
+        from switchboard.evals.behaviour import evaluate_local, report_lines
+
+        # Needs no dataset: the team's cases against a local offline stack of the agents.
+        t0 = time.perf_counter()
+        report["behaviour"] = evaluate_local(agents_dir, cases)
+        report["behaviour"]["seconds"] = round(time.perf_counter() - t0, 1)
+        print("\n".join(report_lines(report["behaviour"])))
+    if "sessions" in parts:
+        from switchboard.evals.routing import load_cards
+        from switchboard.evals.sessions import evaluate_sessions, load_conversations
+
+        # Needs no dataset either: the team's labelled conversations, the default rule.
+        t0 = time.perf_counter()
+        report["sessions"] = evaluate_sessions(
+            load_conversations(sessions_data), load_cards(agents_dir, None), embedder
+        )
+        report["sessions"]["seconds"] = round(time.perf_counter() - t0, 1)
+        with_rule = report["sessions"]["with_stickiness"]["turn_accuracy"]
+        without = report["sessions"]["without_stickiness"]["turn_accuracy"]
+        print(f"sessions: per-turn accuracy {with_rule:.3f} with stickiness, {without:.3f} without")
     return report
 
 

@@ -15,8 +15,15 @@ from switchboard.store.audit import AuditEvent, AuditKind, AuditLog, AuditRecord
 from switchboard.store.database import Store, create_engine
 from switchboard.store.effects import EffectResult, ToolEffects
 from switchboard.store.errors import EffectMismatch, EffectPending, StoreError
+from switchboard.store.examples import (
+    Candidate,
+    CandidateSource,
+    CandidateStatus,
+    ExampleCandidates,
+)
 from switchboard.store.idempotency import Claim, ClaimOutcome, IdempotencyStore, StoredResult
 from switchboard.store.migrate import current_revision, head_revision, migrate
+from switchboard.store.sessions import SessionState, SessionStates
 from switchboard.store.settings import StoreSettings, normalise_url
 
 __all__ = [
@@ -25,12 +32,18 @@ __all__ = [
     "AuditLog",
     "AuditRecord",
     "AuditWriter",
+    "Candidate",
+    "CandidateSource",
+    "CandidateStatus",
     "Claim",
     "ClaimOutcome",
     "EffectMismatch",
     "EffectPending",
     "EffectResult",
+    "ExampleCandidates",
     "IdempotencyStore",
+    "SessionState",
+    "SessionStates",
     "Store",
     "StoreError",
     "StoreSettings",

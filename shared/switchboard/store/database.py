@@ -19,8 +19,10 @@ from sqlalchemy.ext.asyncio import (
 from switchboard.store.audit import AuditLog
 from switchboard.store.effects import ToolEffects
 from switchboard.store.errors import StoreError
+from switchboard.store.examples import ExampleCandidates
 from switchboard.store.idempotency import IdempotencyStore
 from switchboard.store.migrate import migrate
+from switchboard.store.sessions import SessionStates
 from switchboard.store.settings import StoreSettings, is_sqlite, safe_url, sqlite_path
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,8 @@ def create_engine(url: str, settings: StoreSettings | None = None) -> AsyncEngin
 class Store:
     """The durable store. Create with :meth:`open`; :meth:`close` it on shutdown.
 
-    ``store.audit``, ``store.idempotency`` and ``store.effects`` share one engine.
+    ``store.audit``, ``store.idempotency``, ``store.effects``, ``store.session_states`` and
+    ``store.examples`` share one engine.
     """
 
     def __init__(self, engine: AsyncEngine, settings: StoreSettings | None = None) -> None:
@@ -73,6 +76,8 @@ class Store:
             lease_s=self.settings.idempotency_lease_s,
         )
         self.effects = ToolEffects(self.sessions, lease_s=self.settings.idempotency_lease_s)
+        self.session_states = SessionStates(self.sessions)
+        self.examples = ExampleCandidates(self.sessions)
 
     @classmethod
     async def open(
@@ -104,7 +109,8 @@ class Store:
         return True
 
     async def purge(self) -> dict[str, int]:
-        """Removes expired idempotency records and audit rows past their retention."""
+        """Removes expired idempotency records, session state, and audit rows and example
+        candidates past their retention."""
         try:
             return {
                 "audit_events": await self.audit.purge(
@@ -114,6 +120,10 @@ class Store:
                 "tool_effects": await self.effects.purge(
                     older_than_s=self.settings.idempotency_window_s
                     + self.settings.idempotency_lease_s
+                ),
+                "session_state": await self.session_states.purge_expired(),
+                "example_candidates": await self.examples.purge(
+                    older_than_s=self.settings.example_retention_days * 86400
                 ),
             }
         except StoreError:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -131,4 +132,54 @@ class ToolEffectRow(Base):
             "tenant", "request_id", "step", name="uq_tool_effects_tenant_request_id_step"
         ),
         Index("ix_tool_effects_created_at", "created_at"),
+    )
+
+
+class SessionStateRow(Base):
+    """Where a conversation is: the agent of its last answered turn and that turn's embedding.
+
+    Shared by every supervisor replica, so a follow-up routes the same wherever it lands.
+    Expires after the session TTL (``SWITCHBOARD_SESSION_TTL_S``); ``db purge`` removes it.
+    """
+
+    __tablename__ = "session_state"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(128))
+    session_id: Mapped[str] = mapped_column(String(128))
+    agent: Mapped[str] = mapped_column(String(128))
+    last_vector: Mapped[bytes | None] = mapped_column(LargeBinary)
+    turns: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("tenant", "session_id", name="uq_session_state_tenant_session_id"),
+        Index("ix_session_state_expires_at", "expires_at"),
+    )
+
+
+class ExampleCandidateRow(Base):
+    """A request that may become a routing example, once a person accepts it.
+
+    Holds the request text (the only table that does): recorded when Claude chose the agent,
+    or when the request was escalated or needed clarification so a person can resolve it.
+    """
+
+    __tablename__ = "example_candidates"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(128))
+    request_id: Mapped[str] = mapped_column(String(128))
+    text: Mapped[str] = mapped_column(Text)
+    agent: Mapped[str | None] = mapped_column(String(128))
+    source: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("tenant", "request_id", name="uq_example_candidates_tenant_request_id"),
+        Index("ix_example_candidates_status_created_at", "status", "created_at"),
     )

@@ -48,6 +48,12 @@ class StoreSettings(BaseSettings):
     audit_retention_days: float = Field(
         90.0, gt=0, description="Audit rows older than this are removed by `db purge`."
     )
+    example_retention_days: float = Field(
+        30.0,
+        gt=0,
+        description="Example candidates (which hold request text) older than this are removed "
+        "by `db purge`, unless accepted and not yet applied.",
+    )
     db_pool_size: int = Field(5, ge=1, description="Connections kept open (PostgreSQL).")
     db_timeout_s: float = Field(10.0, gt=0, description="Connect and lock-wait timeout.")
 

@@ -101,6 +101,36 @@ class SupervisorSettings(CommonSettings):
         0.05, ge=0, description="Time kept back from the caller's deadline for the reply."
     )
     describe_timeout_s: float = Field(2.0, gt=0, description="Deadline of Describe calls.")
+    session_stickiness: bool = Field(
+        True, description="Follow-up turns of a session stay with its agent (sessions.py)."
+    )
+    session_switch_confidence: float = Field(
+        0.85,
+        ge=0,
+        le=1,
+        description="A follow-up leaves the session's agent only when another agent is at "
+        "least this confident in context (fitted by `switchboard eval sessions`).",
+    )
+    session_context_weight: float = Field(
+        0.5,
+        ge=0,
+        le=2,
+        description="Weight of the previous turn's embedding when a turn is read in context.",
+    )
+    session_ttl_s: float = Field(
+        1800.0, gt=0, description="A session idle this long starts afresh (state expires)."
+    )
+    state_timeout_s: float = Field(
+        0.5,
+        gt=0,
+        description="Deadline of session-state and example-candidate reads and writes; past "
+        "it the request goes on without them.",
+    )
+    record_example_candidates: bool = Field(
+        True,
+        description="Store the text of requests Claude routed, or that needed clarification or "
+        "escalated, as example candidates for review (`switchboard examples`).",
+    )
     compound_max_parts: int = Field(
         3,
         ge=1,

@@ -1,4 +1,8 @@
-"""Calls agents over gRPC: one reused channel per agent, deadlines, retries on UNAVAILABLE."""
+"""Calls agents over gRPC: one reused channel per agent, deadlines, retries on UNAVAILABLE.
+
+Every Invoke carries the request's remaining budget and the supervisor's signed service token
+as metadata (agents accept only the supervisor; see ``core/auth.py``).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Protocol
 import grpc
 
 from switchboard.core import errors
+from switchboard.core.auth import ServiceTokenIssuer
 from switchboard.core.grpc_errors import error_from_status
 from switchboard.core.types import AgentAnswer, AgentCard, AgentRequest, AnswerMode
 from switchboard.core.wire import (
@@ -61,9 +66,20 @@ class AgentClient(Protocol):
 
 
 class GrpcAgentClient:
-    def __init__(self, addresses: dict[str, str]) -> None:
+    def __init__(
+        self,
+        addresses: dict[str, str],
+        *,
+        service_tokens: ServiceTokenIssuer | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
+    ) -> None:
         self._addresses = dict(addresses)
         self._channels: dict[str, grpc.aio.Channel] = {}
+        self._tokens = service_tokens
+        self._credentials = credentials
+
+    def _auth(self) -> list[tuple[str, str]]:
+        return self._tokens.metadata() if self._tokens is not None else []
 
     def _stub(self, agent: str) -> agent_pb2_grpc.AgentStub:
         channel = self._channels.get(agent)
@@ -71,7 +87,12 @@ class GrpcAgentClient:
             address = self._addresses.get(agent)
             if address is None:
                 raise errors.NotFound(f"no agent named {agent!r}")
-            channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+            if self._credentials is not None:
+                channel = grpc.aio.secure_channel(
+                    address, self._credentials, options=CHANNEL_OPTIONS
+                )
+            else:
+                channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
             self._channels[agent] = channel
         return agent_pb2_grpc.AgentStub(channel)
 
@@ -85,7 +106,9 @@ class GrpcAgentClient:
             confirm_action=request.confirm_action,
         )
         try:
-            reply = await self._stub(agent).Invoke(message, timeout=timeout)
+            reply = await self._stub(agent).Invoke(
+                message, timeout=timeout, metadata=[*request.budget.to_metadata(), *self._auth()]
+            )
         except grpc.aio.AioRpcError as exc:
             raise self._translate(agent, exc) from exc
         return AgentAnswer(
@@ -103,7 +126,9 @@ class GrpcAgentClient:
 
     async def describe(self, agent: str, *, timeout: float) -> AgentCard:
         try:
-            card = await self._stub(agent).Describe(agent_pb2.DescribeRequest(), timeout=timeout)
+            card = await self._stub(agent).Describe(
+                agent_pb2.DescribeRequest(), timeout=timeout, metadata=self._auth()
+            )
         except grpc.aio.AioRpcError as exc:
             raise self._translate(agent, exc) from exc
         return card_from_proto(card)
@@ -112,10 +137,19 @@ class GrpcAgentClient:
         """The agent's status as a Switchboard error, with a message naming the agent."""
         code, details = exc.code(), exc.details()
         where = f"agent {agent!r} at {self._addresses.get(agent)}"
+        if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+            # Not the caller's fault: the supervisor and the agent disagree on credentials.
+            log.error("agent refused the supervisor's credentials", extra={"agent": agent})
+            return errors.Unavailable(
+                f"{where} refused the supervisor's credentials ({code.name}: {details}); "
+                "check that SWITCHBOARD_SERVICE_TOKEN is the same on the supervisor and the "
+                "agent, and that their clocks agree"
+            )
         messages = {
             grpc.StatusCode.DEADLINE_EXCEEDED: f"{where} did not answer within the deadline",
             grpc.StatusCode.INVALID_ARGUMENT: f"{where} rejected the request: {details}",
             grpc.StatusCode.UNAVAILABLE: f"{where} is unavailable; retry later ({details})",
+            grpc.StatusCode.RESOURCE_EXHAUSTED: f"{where} refused the request: {details}",
         }
         if code not in messages:
             log.warning("agent call failed", extra={"agent": agent, "code": code.name})

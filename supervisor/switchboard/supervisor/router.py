@@ -36,6 +36,7 @@ class Method:
     OUT_OF_SCOPE = "out_of_scope"
     BLOCKED = "blocked"
     COMPOUND = "compound"
+    SESSION = "session"  # a follow-up kept with the session's agent (sessions.py)
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,14 @@ class Router:
     async def embed_many(self, texts: Sequence[str]) -> Matrix:
         """Several texts in one embedder call (the parts of a compound request)."""
         return await asyncio.to_thread(self._embedder.embed, list(texts))
+
+    def assess(self, text: str, query: Vector) -> tuple[dict[str, float], list[str]]:
+        """Calibrated confidence per agent for ``query`` (any vector, e.g. one blended with
+        the conversation) and the agents whose keywords ``text`` names. Decides nothing."""
+        index = self._index
+        if index is None or not index.agents:
+            return {}, []
+        return index.confidences(query, self._temperature)[1], index.keyword_match(text)
 
     async def route(
         self,

@@ -28,12 +28,14 @@ from switchboard.store import AuditWriter, Store, StoreSettings
 from switchboard.supervisor.compound import CompoundPlanner
 from switchboard.supervisor.config import AgentsFile, SupervisorSettings
 from switchboard.supervisor.dispatch import GrpcAgentClient
+from switchboard.supervisor.learning import example_recorder
 from switchboard.supervisor.merge import AnswerMerger
 from switchboard.supervisor.replay import RequestLedger
 from switchboard.supervisor.router import Router
 from switchboard.supervisor.screening import GuardScreener, NoScreening, Screener
 from switchboard.supervisor.service import BreakerPolicy, SupervisorService
 from switchboard.supervisor.servicer import SupervisorServicer
+from switchboard.supervisor.sessions import session_memory
 from switchboard.v1 import supervisor_pb2
 
 log = logging.getLogger(__name__)
@@ -132,6 +134,9 @@ async def serve_supervisor(
         breaker_health=breaker_health,
         planner=CompoundPlanner(router, max_parts=settings.compound_max_parts),
         merger=AnswerMerger(llm, prices=settings.prices),
+        sessions=session_memory(store.session_states, settings),
+        examples=example_recorder(store.examples, settings),
+        default_budget=settings.default_budget,
     )
     await service.load_cards()
     ledger = RequestLedger(store.idempotency, lease_s=store_settings.idempotency_lease_s)

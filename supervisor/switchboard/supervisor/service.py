@@ -37,6 +37,7 @@ from switchboard.store.audit import AuditEvent, AuditKind
 from switchboard.supervisor.compound import CompoundPlanner
 from switchboard.supervisor.config import AgentEntry
 from switchboard.supervisor.dispatch import AgentClient
+from switchboard.supervisor.learning import ExampleRecorder
 from switchboard.supervisor.merge import AnswerMerger, failed_answer
 from switchboard.supervisor.metrics import SupervisorMetrics
 from switchboard.supervisor.router import Candidate, Method, Router, RouteResult, SubRoute
@@ -47,6 +48,7 @@ from switchboard.supervisor.screening import (
     Screener,
     Screening,
 )
+from switchboard.supervisor.sessions import Conversation, SessionMemory
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,9 @@ class BreakerPolicy:
     failure_threshold: int = 5
     reset_timeout_s: float = 10.0
     escalate_when_down: bool = True  # False: the caller gets UNAVAILABLE instead
+    # A timeout counts against the agent only if it had at least this long: a caller's tight
+    # deadline says nothing of the agent, and must not open its breaker for everyone.
+    min_timeout_s: float = 1.0
 
 
 class AuditSink(Protocol):
@@ -141,6 +146,8 @@ class SupervisorService:
         breaker_health: BreakerHealth | None = None,
         planner: CompoundPlanner | None = None,
         merger: AnswerMerger | None = None,
+        sessions: SessionMemory | None = None,
+        examples: ExampleRecorder | None = None,
     ) -> None:
         """``planner`` splits compound requests (default: up to 3 parts); ``merger`` merges
         their answers (default: the structured merge, no LLM)."""
@@ -165,6 +172,8 @@ class SupervisorService:
         self._published: dict[str, BreakerState] = {}
         self._planner = planner or CompoundPlanner(router)
         self._merger = merger or AnswerMerger(prices=prices)
+        self._sessions = sessions  # follow-ups stay with the session's agent (None: off)
+        self._examples = examples  # records example candidates for review (None: off)
         self.breakers = {
             name: CircuitBreaker(
                 f"agent:{name}",
@@ -229,9 +238,14 @@ class SupervisorService:
         query: Vector | None = None,
         *,
         compound: bool = True,
+        conversation: Conversation | None = None,
     ) -> RouteResult:
         with tracer().start_as_current_span("route") as span:
             decision = await self._planner.plan(text, query) if compound else None
+            if decision is None and conversation and self._sessions and query is not None:
+                decision = await self._sessions.route(
+                    self._router, text, query, conversation, timeout=timeout
+                )
             if decision is None:
                 decision = await self._router.route(text, timeout=timeout, query=query)
             span.set_attributes(
@@ -328,9 +342,12 @@ class SupervisorService:
             )
         else:
             await self._ensure_cards()
+            conversation = (
+                await self._sessions.load(tenant, ask.session_id) if self._sessions else None
+            )
             # A confirmation belongs to one agent's pending action: never split it.
             decision = await self._traced_route(
-                text, timeout, query, compound=not ask.confirm_action
+                text, timeout, query, compound=not ask.confirm_action, conversation=conversation
             )
         usage = self._routing_usage(decision)
         budget = budget.spend(usage.input_tokens + usage.output_tokens, usage.cost_usd)
@@ -353,7 +370,9 @@ class SupervisorService:
             )
         if decision.agent is None:
             self._record(AuditKind.CLARIFICATION, request_id, tenant, outcome=decision.method)
-            return self._unrouted(request_id, decision, usage)
+            result = self._unrouted(request_id, decision, usage)
+            await self._learn(ask, tenant, text, query, result)
+            return result
         if ask.principal is not None:
             ask.principal.check_agent(decision.agent)  # the tenant's allow-list
 
@@ -419,7 +438,7 @@ class SupervisorService:
                 "route_method": decision.method,
             },
         )
-        return AskResult(
+        result = AskResult(
             request_id=request_id,
             outcome=answer.outcome,
             answer=answer.text,
@@ -431,6 +450,30 @@ class SupervisorService:
             mode=answer.mode,
             pending_action=answer.pending_action,
         )
+        await self._learn(ask, tenant, text, query, result)
+        return result
+
+    async def _learn(
+        self, ask: AskInput, tenant: str, text: str, query: Vector, result: AskResult
+    ) -> None:
+        """After a turn: the session remembers its agent and this turn's own embedding, and a
+        request Claude routed (or one a person must resolve) becomes an example candidate.
+        Best effort; never raises."""
+        steps: list[Any] = []  # coroutines, run together
+        if self._sessions is not None and ask.session_id and result.agent:
+            steps.append(self._sessions.remember(tenant, ask.session_id, result.agent, query))
+        if self._examples is not None:
+            steps.append(
+                self._examples.observe(
+                    request_id=result.request_id,
+                    tenant=tenant,
+                    text=text,
+                    decision=result.route,
+                    outcome=result.outcome,
+                    answered_by=result.agent,
+                )
+            )
+        await asyncio.gather(*steps)
 
     async def _ask_compound(
         self,
@@ -456,8 +499,9 @@ class SupervisorService:
             return None if timeout is None else timeout - (time.monotonic() - started)
 
         left = time_left()
-        remaining = self._agent_timeout if left is None else min(self._agent_timeout, left)
-        remaining -= 0 if left is None else self._margin
+        remaining = (
+            self._agent_timeout if left is None else min(self._agent_timeout, left - self._margin)
+        )
         if remaining <= 0:
             raise errors.DeadlineExceeded("the deadline ran out before the agents could be called")
         share = budget.split(len(parts))
@@ -592,7 +636,10 @@ class SupervisorService:
             try:
                 answer = await self._client.invoke(agent, request, timeout=timeout)
             except errors.SwitchboardError as exc:
-                if isinstance(exc, errors.Unavailable | errors.DeadlineExceeded):
+                if isinstance(exc, errors.Unavailable) or (
+                    isinstance(exc, errors.DeadlineExceeded)
+                    and timeout >= self._policy.min_timeout_s
+                ):
                     breaker.record_failure()
                 else:
                     breaker.release_probe()  # the caller's mistake says nothing of the agent

@@ -1,0 +1,103 @@
+"""Sessions and example candidates over the real stack (separate processes, offline)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from switchboard.cli import main
+from switchboard.store import CandidateStatus, Store, StoreSettings
+from switchboard.v1 import common_pb2, supervisor_pb2
+from tests.conftest import AGENTS_DIR, DOMAINS
+from tests.integration.conftest import Stack
+
+pytestmark = pytest.mark.integration
+
+REFUND = "Can I get a refund on our annual plan? We renewed by mistake last week."
+FOLLOW_UP = "and how long does that take?"
+SWITCH = "Thanks. Different question: how do I set up SAML single sign-on with Okta?"
+
+
+def _ask(
+    stack: Stack, text: str, session: str, *, agent: str = "", request_id: str = ""
+) -> supervisor_pb2.AskResponse:
+    request = supervisor_pb2.AskRequest(
+        text=text, session_id=session, agent=agent, request_id=request_id
+    )
+    reply: supervisor_pb2.AskResponse = stack.stub.Ask(request, timeout=30)
+    return reply
+
+
+def test_a_conversation_stays_on_a_follow_up_and_moves_on_a_new_topic(
+    offline_stack: Stack,
+) -> None:
+    session = f"conv-{uuid.uuid4().hex[:8]}"
+    first = _ask(offline_stack, REFUND, session)
+    assert first.agent == "billing" and first.route.method == "embedding"
+
+    follow = _ask(offline_stack, FOLLOW_UP, session)
+    assert follow.agent == "billing", follow.route
+    assert follow.route.method == "session"
+    assert follow.route.reason.startswith("follow-up stays with billing")
+    assert follow.status == common_pb2.DEGRADED  # answered by billing, offline
+    assert any(c.source_id.startswith("refund-policy") for c in follow.citations)
+
+    moved = _ask(offline_stack, SWITCH, session)
+    assert moved.agent == "account", moved.route
+    assert moved.route.method != "session"
+    assert moved.route.reason.startswith("the topic moved from billing to account")
+
+    # The same follow-up in a new session has no context: the supervisor asks.
+    alone = _ask(offline_stack, FOLLOW_UP, f"other-{uuid.uuid4().hex[:8]}")
+    assert alone.agent != "billing" and alone.route.method != "session"
+
+
+def test_explicit_agent_wins_and_the_session_follows_it(offline_stack: Stack) -> None:
+    session = f"conv-{uuid.uuid4().hex[:8]}"
+    assert _ask(offline_stack, REFUND, session).agent == "billing"
+    named = _ask(offline_stack, "How do I clear the desktop app cache?", session, agent="support")
+    assert named.agent == "support" and named.route.method == "explicit"
+    follow = _ask(offline_stack, FOLLOW_UP, session)
+    assert (follow.agent, follow.route.method) == ("support", "session")
+
+
+def test_a_clarified_request_can_become_an_example_after_review(
+    offline_stack: Stack,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    request_id = f"vague-{uuid.uuid4().hex[:8]}"
+    reply = _ask(offline_stack, FOLLOW_UP, "", request_id=request_id)
+    assert reply.status == common_pb2.NEEDS_CLARIFICATION
+
+    data_dir = Path(offline_stack.env["SWITCHBOARD_DATA_DIR"])
+
+    async def recorded() -> list[str]:
+        store = await Store.open(StoreSettings(database_url=None, data_dir=data_dir))
+        try:
+            found = await store.examples.query(status=CandidateStatus.UNRESOLVED)
+        finally:
+            await store.close()
+        return [c.request_id for c in found]
+
+    assert request_id in asyncio.run(recorded())  # written before the reply was sent
+
+    agents = tmp_path / "agents"
+    for name in DOMAINS:
+        (agents / name / "knowledge").mkdir(parents=True)
+        for f in ("agent.yaml", "prompt.md"):
+            shutil.copy(AGENTS_DIR / name / f, agents / name / f)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("SWITCHBOARD_DATA_DIR", str(data_dir))
+    assert main(["examples", "confirm", request_id, "billing", "--agents-dir", str(agents)]) == 0
+    out = capsys.readouterr().out
+    candidate_id = out.split()[1]
+    assert main(["examples", "accept", candidate_id]) == 0
+    assert main(["examples", "apply", "--agents-dir", str(agents)]) == 0
+    assert FOLLOW_UP in yaml.safe_load((agents / "billing" / "agent.yaml").read_text())["examples"]
