@@ -96,7 +96,22 @@ class QuickLLM:
 def small_store(
     config: AgentConfig, embedder: Embedder, workdir: Path, docs: Sequence[str] = ()
 ) -> InMemoryStore:
-    """An in-memory store holding ``docs`` (file names) or else the first few documents."""
+    """An in-memory store holding ``docs`` (file names) or else the first few documents.
+
+    Built once per process for each agent and set of documents (queries do not change it).
+    """
+    key = (config.name, tuple(docs))
+    if key not in _STORES:
+        _STORES[key] = _build_store(config, embedder, workdir, docs)
+    return _STORES[key]
+
+
+_STORES: dict[tuple[str, tuple[str, ...]], InMemoryStore] = {}
+
+
+def _build_store(
+    config: AgentConfig, embedder: Embedder, workdir: Path, docs: Sequence[str]
+) -> InMemoryStore:
     folder = workdir / f"knowledge-{config.name}"
     folder.mkdir(parents=True, exist_ok=True)
     paths = [config.knowledge_dir / d for d in docs]

@@ -29,6 +29,7 @@ import grpc
 import jwt
 import numpy as np
 import pytest
+from google.protobuf.message import Message
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -226,11 +227,11 @@ def invoke(
     request: object,
     *,
     label: str,
-    metadata: Sequence[tuple[str, str | bytes]] | None = None,
+    metadata: Sequence[tuple[str, str | bytes]] = (),
     timeout: float = 60.0,
 ) -> Outcome:
     try:
-        reply = method(request, timeout=timeout, metadata=metadata)
+        reply = method(request, timeout=timeout, metadata=tuple(metadata))
     except grpc.RpcError as exc:
         outcome = Outcome(exc.code(), exc.details() or "")
     else:
@@ -360,7 +361,7 @@ usual_metadata = st.dictionaries(
     st.text(max_size=40),
     max_size=5,
 )
-metadata_maps = st.one_of(
+metadata_maps: st.SearchStrategy[dict[str, str]] = st.one_of(
     st.just({}),
     usual_metadata,
     st.dictionaries(st.text(max_size=80), st.text(max_size=600), max_size=6),
@@ -380,29 +381,37 @@ class Confirmation:
     seed: int = 0
 
     def render(self, creds: Credentials, *, agent: str = "billing", reason: str = "") -> str:
-        claims = {
-            "tool": "request_refund",
-            "args": {"invoice_id": f"BL-2025-{self.seed % 1_000_000:06d}", "reason": reason},
-            "step": 1,
-        }
-        signer = creds.signer()
         if self.kind == "none":
             return ""
         if self.kind == "garbage":
             return self.text
+        args = {"invoice_id": f"BL-2025-{self.seed % 1_000_000:06d}", "reason": reason}
         if self.kind == "forged":  # the right shape, signed with someone else's key
             now = int(time.time())
-            payload = {"iss": "switchboard-agent", "aud": agent, "jti": uuid.uuid4().hex}
-            payload |= {"iat": now, "exp": now + 600, "tnt": creds.tenant, "cid": CUSTOMER}
-            payload |= claims
+            payload: dict[str, Any] = {
+                "iss": "switchboard-agent",
+                "aud": agent,
+                "jti": uuid.uuid4().hex,
+                "iat": now,
+                "exp": now + 600,
+                "tnt": creds.tenant,
+                "cid": CUSTOMER,
+                "tool": "request_refund",
+                "args": args,
+                "step": 1,
+            }
             return jwt.encode(payload, "x" * 40 + self.text, algorithm="HS256")
-        common = {"tool": "request_refund", "args": claims["args"], "step": 1}
-        if self.kind == "other_tenant":
-            return signer.sign(agent=agent, tenant="someone-else", customer_id=CUSTOMER, **common)
+        tenant = "someone-else" if self.kind == "other_tenant" else creds.tenant
         if self.kind == "other_agent":
-            other = "account" if agent != "account" else "support"
-            return signer.sign(agent=other, tenant=creds.tenant, customer_id=CUSTOMER, **common)
-        return signer.sign(agent=agent, tenant=creds.tenant, customer_id=CUSTOMER, **common)
+            agent = "account" if agent != "account" else "support"
+        return creds.signer().sign(
+            agent=agent,
+            tool="request_refund",
+            args=args,
+            tenant=tenant,
+            customer_id=CUSTOMER,
+            step=1,
+        )
 
 
 bad_confirmations = st.one_of(
@@ -744,7 +753,7 @@ def bad_utf8_asks(draw: st.DrawFn) -> bytes:
     return good + _string_field(number, bad)
 
 
-def _parses(data: bytes, message: type) -> bool:
+def _parses(data: bytes, message: type[Message]) -> bool:
     try:
         message.FromString(data)
     except Exception:
@@ -765,7 +774,7 @@ def test_raw_bytes(system: System, data: bytes, method: str) -> None:
         request_serializer=lambda b: b,
         response_deserializer=lambda b: b,
     )
-    message = {
+    message: type[Message] = {
         "Ask": supervisor_pb2.AskRequest,
         "Route": supervisor_pb2.RouteRequest,
         "Invoke": agent_pb2.InvokeRequest,
@@ -777,6 +786,25 @@ def test_raw_bytes(system: System, data: bytes, method: str) -> None:
         return
     check(outcome, Expect.of(Code.INVALID_ARGUMENT), data)
     assert "UTF-8" in outcome.details or "parse" in outcome.details
+
+
+def test_messages_over_the_size_limit(system: System) -> None:
+    """Over 4 MiB is refused by gRPC itself (RESOURCE_EXHAUSTED), at supervisor and agent."""
+    outcome = invoke(
+        system,
+        system.stub.Ask,
+        supervisor_pb2.AskRequest(text="a" * (5 << 20)),
+        label="Ask over 4 MiB",
+        metadata=system.auth(),
+    )
+    check(outcome, Expect.of(Code.RESOURCE_EXHAUSTED), "5 MiB of text")
+    outcome = invoke(
+        system,
+        system.agent_stub("billing").Invoke,
+        agent_pb2.InvokeRequest(text=QUESTION, query_embedding=[0.5] * (2 << 20)),
+        label="Invoke over 4 MiB",
+    )
+    check(outcome, Expect.of(Code.RESOURCE_EXHAUSTED), "8 MiB of embedding")
 
 
 # -- 4. the agent called directly: embeddings and confirmations ------------------------------

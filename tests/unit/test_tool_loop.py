@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from switchboard.agent.actions import ActionSigner, action_agent
+from switchboard.agent.actions import ActionSigner
 from switchboard.agent.config import AgentConfig
 from switchboard.agent.ingest import ingest
 from switchboard.agent.llm_breaker import LLMBreaker
@@ -26,6 +26,7 @@ from switchboard.agent.store import InMemoryStore, StoredChunk
 from switchboard.agent.toolrunner import ToolRunner
 from switchboard.agent.tools import DemoBackend, brightlane_tools
 from switchboard.core import genai
+from switchboard.core.action_ids import action_agent
 from switchboard.core.breaker import BreakerState, CircuitBreaker
 from switchboard.core.budget import Budget
 from switchboard.core.embeddings import Matrix, MiniLMEmbedder

@@ -141,12 +141,3 @@ class ActionSigner:
         except jwt.InvalidTokenError as exc:
             raise InvalidRequest(f"confirm_action is not a valid action id ({exc})") from None
         return claims
-
-
-def action_agent(token: str) -> str | None:
-    """The agent an action id names, read without verifying it (for routing only)."""
-    try:
-        aud = jwt.decode(token, options={"verify_signature": False}).get("aud")
-    except jwt.InvalidTokenError:
-        return None
-    return aud if isinstance(aud, str) else None

@@ -350,13 +350,17 @@ class AgentRuntime:
         return completion, budget.spend(tokens=spent, cost_usd=cost)
 
     def _time_left(self, deadline: float | None) -> float | None:
-        """Seconds left for the next call; raises when the deadline (less a margin) is here."""
+        """Seconds left for the next call; raises when the deadline (less a margin) is here.
+
+        The call gets all of it: when the caller's deadline passes first, gRPC cancels the
+        call, which is not the provider's failure (the breaker does not count it).
+        """
         if deadline is None:
             return None
         remaining = deadline - self._clock()
         if remaining <= DEADLINE_MARGIN_S:
             raise DeadlineExceeded("deadline reached before the next LLM or tool call could start")
-        return remaining - DEADLINE_MARGIN_S
+        return remaining
 
     def _final(self, answer: str, prompt: Prompt, tally: _Tally) -> AgentAnswer:
         cited = cited_indexes(answer, len(prompt.passages)) or [1]

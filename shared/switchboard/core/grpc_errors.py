@@ -52,6 +52,10 @@ def error_from_status(code: grpc.StatusCode, details: str) -> errors.Switchboard
         return errors.PermissionDenied(details)
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
         return errors.ResourceExhausted(details)
+    if code == grpc.StatusCode.ABORTED:  # the same work is still running there: retry soon
+        return errors.InProgress(details)
+    if code == grpc.StatusCode.ALREADY_EXISTS:
+        return errors.Conflict(details)
     return errors.Unavailable(details)
 
 

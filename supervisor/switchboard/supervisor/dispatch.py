@@ -150,6 +150,7 @@ class GrpcAgentClient:
             grpc.StatusCode.INVALID_ARGUMENT: f"{where} rejected the request: {details}",
             grpc.StatusCode.UNAVAILABLE: f"{where} is unavailable; retry later ({details})",
             grpc.StatusCode.RESOURCE_EXHAUSTED: f"{where} refused the request: {details}",
+            grpc.StatusCode.ABORTED: f"{where} is still carrying out this request: {details}",
         }
         if code not in messages:
             log.warning("agent call failed", extra={"agent": agent, "code": code.name})

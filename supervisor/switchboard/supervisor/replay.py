@@ -88,7 +88,14 @@ class RequestLedger:
         except BaseException:
             await asyncio.shield(self._release(claim))
             raise
-        await asyncio.shield(self._complete(claim, response, status))
+        if not await asyncio.shield(self._complete(claim, response, status)):
+            # Never hand out an answer a repeat could not get back: the caller retries with
+            # the same id and gets the stored answer, or (claim released) one new run.
+            await asyncio.shield(self._release(claim))
+            raise errors.Unavailable(
+                f"the answer to request {request_id!r} could not be stored, so it was not "
+                "given out; retry with the same request_id"
+            )
         return response, False
 
     async def _claim(self, tenant: str, request_id: str, fingerprint: str, lease: float) -> Claim:
@@ -103,15 +110,16 @@ class RequestLedger:
                 "be safe to run it twice); retry with the same request_id"
             ) from exc
 
-    async def _complete(self, claim: Claim, response: bytes, status: str) -> None:
+    async def _complete(self, claim: Claim, response: bytes, status: str) -> bool:
         try:
             async with asyncio.timeout(STORE_TIMEOUT_S):
                 stored = await self._store.complete(claim, response, status=status)
         except (StoreError, TimeoutError) as exc:
-            log.warning("request result not stored", extra={"error": str(exc)})
-            return
+            log.warning("request result not stored", extra={"error": repr(exc)})
+            return False
         if not stored:
             log.warning("request claim was lost before completion")
+        return stored
 
     async def _release(self, claim: Claim) -> None:
         try:

@@ -13,6 +13,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from switchboard.core import errors
+from switchboard.core.action_ids import action_agent
 from switchboard.core.auth import Principal
 from switchboard.core.breaker import BreakerState, CircuitBreaker
 from switchboard.core.budget import Budget
@@ -324,6 +325,7 @@ class SupervisorService:
         if ask.agent and ask.agent not in self._agents:
             known = ", ".join(sorted(self._agents))
             raise errors.NotFound(f"unknown agent {ask.agent!r}; known agents: {known}")
+        confirm_agent = self._confirmation_agent(ask)
         query = await self._router.embed(text)
         screening = await self._screen(text, query)
         if screening.blocked:
@@ -331,13 +333,16 @@ class SupervisorService:
         metadata = dict(ask.metadata)
         if screening.suspicious:
             metadata[GUARD_METADATA_KEY] = SUSPICIOUS
-        if ask.agent:
+        if ask.agent or confirm_agent:
+            agent = ask.agent or confirm_agent
             decision = RouteResult(
-                ask.agent,
+                agent,
                 1.0,
                 Method.EXPLICIT,
-                [Candidate(ask.agent, 1.0)],
-                "caller named the agent",
+                [Candidate(agent, 1.0)],
+                "caller named the agent"
+                if ask.agent
+                else f"confirmation of an action {agent} proposed",
                 query,
             )
         else:
@@ -696,6 +701,22 @@ class SupervisorService:
                 }
             )
             return screening
+
+    def _confirmation_agent(self, ask: AskInput) -> str:
+        """The agent that proposed the action being confirmed ("" when none is)."""
+        if not ask.confirm_action:
+            return ""
+        agent = action_agent(ask.confirm_action)
+        if agent is None or agent not in self._agents:
+            raise errors.InvalidRequest(
+                "confirm_action is not an action id this service issued; pass the "
+                "pending_action.id from the NEEDS_CONFIRMATION answer unchanged"
+            )
+        if ask.agent and ask.agent != agent:
+            raise errors.InvalidRequest(
+                f"confirm_action belongs to agent {agent!r}, not {ask.agent!r}"
+            )
+        return agent
 
     def _refuse(
         self, request_id: str, tenant: str, screening: Screening, query: Vector

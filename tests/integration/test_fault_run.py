@@ -1,0 +1,520 @@
+"""A few thousand requests through a system under injected faults: nothing lost, nothing twice.
+
+The supervisor and three agents run in this process over real gRPC (``tests/fakes``), with
+the real request ledger and tool effects in SQLite. Faults:
+
+* agents answer UNAVAILABLE before doing anything, or after doing the work (the reply is lost);
+* agents reply too late, before or after doing the work (the caller's deadline passes);
+* TCP connections (client to supervisor, supervisor to agents) are cut at random moments;
+* callers sometimes set a deadline too short to be met.
+
+Callers behave like real ones: they retry UNAVAILABLE, ABORTED and DEADLINE_EXCEEDED with the
+same request_id and backoff; some send the same request twice at once; some confirm one
+proposed refund from two requests at once; a few reuse a finished id for another request.
+
+Then, from the callers' side and from the store: every request_id ended exactly once (one
+stored answer that every caller of it received, or one clear error), a repeat returns the
+stored bytes, no claim is left hanging, and no refund was carried out twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+import jwt
+import pytest
+
+from switchboard.agent.config import AgentConfig
+from switchboard.agent.servicer import AgentServicer
+from switchboard.core.embeddings import MiniLMEmbedder
+from switchboard.core.types import AgentCard
+from switchboard.guard import GuardSettings, load_guard
+from switchboard.store import AuditKind, Store, StoreSettings
+from switchboard.supervisor.router import EmbeddingIndex
+from switchboard.supervisor.service import BreakerPolicy
+from switchboard.v1 import agent_pb2, common_pb2, supervisor_pb2, supervisor_pb2_grpc
+from tests.fakes.inprocess import (
+    AgentNode,
+    Credentials,
+    SupervisorNode,
+    small_store,
+    start_agent,
+    start_supervisor,
+    stop_agent,
+    stop_supervisor,
+)
+from tests.fakes.tcp_proxy import DroppingProxy
+from tests.fakes.tool_backend import CountingBackend
+from tests.integration.conftest import GUARD_CACHE
+
+pytestmark = pytest.mark.integration
+
+Code = grpc.StatusCode
+AGENTS = ("account", "billing", "support")
+DOCS = {"billing": ("refund-policy.md", "invoices-and-receipts.md", "payment-methods.md")}
+SEED = 20250101
+JOBS = int(
+    os.environ.get("FR_JOBS", "1500")
+)  # questions and refund flows; about 2,300 request ids in all
+WORKERS = 24
+CALL_TIMEOUT_S = 3.0
+SHORT_TIMEOUT_S = 0.25
+MAX_ATTEMPTS = 15
+RETRYABLE = {Code.UNAVAILABLE, Code.ABORTED, Code.DEADLINE_EXCEEDED}
+#: Per agent call: (fault, probability).
+AGENT_FAULTS = (
+    ("unavailable_before", 0.03),
+    ("unavailable_after", 0.03),
+    ("slow_before", 0.01),
+    ("slow_after", 0.01),
+)
+P_SHORT_DEADLINE = 0.03
+P_DUPLICATE = 0.10  # the same request from two callers at once
+P_DOUBLE_CONFIRM = 0.20  # one proposed refund confirmed from two requests at once
+P_REFUND = 0.25
+P_CONFLICT = 0.02  # a finished id reused for a different request
+DROP_EVERY_S = (0.4, 1.5)
+CLIENT_OPTIONS = [
+    ("grpc.enable_retries", 0),  # the caller below retries, visibly
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
+END_STATUSES = {
+    "ANSWERED",
+    "DEGRADED",
+    "ESCALATED",
+    "NEEDS_CLARIFICATION",
+    "REFUSED",
+    "NEEDS_CONFIRMATION",
+}
+
+
+# -- faults -----------------------------------------------------------------------------------
+
+
+class FaultyAgent:
+    """The real agent servicer behind faults drawn per call."""
+
+    def __init__(self, inner: AgentServicer, rng: random.Random, tally: Counter[str]) -> None:
+        self._inner = inner
+        self._rng = rng
+        self._tally = tally
+
+    def _draw(self) -> str:
+        roll = self._rng.random()
+        for fault, p in AGENT_FAULTS:
+            if roll < p:
+                self._tally[fault] += 1
+                return fault
+            roll -= p
+        return ""
+
+    async def _too_late(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        await asyncio.sleep((context.time_remaining() or 1.0) + 0.3)
+
+    async def Invoke(  # noqa: N802 - gRPC method name
+        self, request: agent_pb2.InvokeRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> agent_pb2.InvokeResponse:
+        fault = self._draw()
+        if fault == "unavailable_before":
+            await context.abort(Code.UNAVAILABLE, "injected: agent unavailable")
+        if fault == "slow_before":
+            await self._too_late(context)
+        reply = await self._inner.Invoke(request, context)
+        if fault == "unavailable_after":
+            await context.abort(Code.UNAVAILABLE, "injected: reply lost after the work was done")
+        if fault == "slow_after":
+            await self._too_late(context)
+        return reply
+
+    async def Describe(  # noqa: N802 - gRPC method name
+        self, request: agent_pb2.DescribeRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> Any:
+        return await self._inner.Describe(request, context)
+
+
+async def cut_connections(
+    proxies: list[DroppingProxy], rng: random.Random, stop: asyncio.Event, tally: Counter[str]
+) -> None:
+    """Every so often, resets every connection through one proxy."""
+    while not stop.is_set():
+        try:
+            async with asyncio.timeout(rng.uniform(*DROP_EVERY_S)):
+                await stop.wait()
+        except TimeoutError:
+            proxy = rng.choice(proxies)
+            tally["connection_cuts"] += 1
+            tally["connections_cut"] += proxy.drop_all()
+
+
+# -- the system -------------------------------------------------------------------------------
+
+
+@dataclass
+class System:
+    creds: Credentials
+    supervisor: SupervisorNode
+    agents: dict[str, AgentNode]
+    proxies: dict[str, DroppingProxy]
+    backend: CountingBackend
+    db: Store
+    faults: Counter[str]
+
+    @property
+    def front(self) -> DroppingProxy:
+        return self.proxies["supervisor"]
+
+
+@pytest.fixture
+async def system(
+    embedder: MiniLMEmbedder,
+    agent_configs: dict[str, AgentConfig],
+    agent_cards: list[AgentCard],
+    card_index: EmbeddingIndex,
+    tmp_path: Path,
+) -> AsyncIterator[System]:
+    creds = Credentials()
+    guard = await asyncio.to_thread(
+        load_guard, GuardSettings(cache_dir=GUARD_CACHE, examples=""), embedder
+    )
+    stores = {
+        n: await asyncio.to_thread(
+            small_store, agent_configs[n], embedder, tmp_path, DOCS.get(n, ())
+        )
+        for n in AGENTS
+    }
+    # Supervisor and agents share the SQLite file, as a local stack's processes do.
+    db = await Store.open(StoreSettings(database_url=None, data_dir=tmp_path))
+    rng = random.Random(SEED)
+    faults: Counter[str] = Counter()
+    backend = CountingBackend(latency_s=0.02, seed=SEED)
+    agents: dict[str, AgentNode] = {}
+    proxies: dict[str, DroppingProxy] = {}
+    for name in AGENTS:
+        agents[name] = await start_agent(
+            agent_configs[name],
+            stores[name],
+            embedder=embedder,
+            guard=guard,
+            backend=backend,
+            db=db,
+            creds=creds,
+            wrap=lambda inner: FaultyAgent(inner, random.Random(rng.random()), faults),
+        )
+        proxies[name] = await DroppingProxy("127.0.0.1", agents[name].server.port).start()
+    supervisor = await start_supervisor(
+        agent_cards,
+        {n: p.address for n, p in proxies.items()},
+        embedder=embedder,
+        index=card_index,
+        guard=guard,
+        db=db,
+        creds=creds,
+        breaker=BreakerPolicy(failure_threshold=5, reset_timeout_s=1.0),
+    )
+    proxies["supervisor"] = await DroppingProxy("127.0.0.1", supervisor.server.port).start()
+    try:
+        yield System(creds, supervisor, agents, proxies, backend, db, faults)
+    finally:
+        for proxy in proxies.values():
+            await proxy.close()
+        await stop_supervisor(supervisor)
+        for agent in agents.values():
+            await stop_agent(agent)
+        await db.close()
+
+
+# -- callers ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Final:
+    """How one caller's request ended."""
+
+    rid: str
+    reply: supervisor_pb2.AskResponse | None = None
+    code: Code = Code.OK
+    details: str = ""
+    attempts: int = 0
+
+    @property
+    def gave_up(self) -> bool:
+        return self.reply is None and self.code in RETRYABLE
+
+
+@dataclass
+class Book:
+    """What the callers saw."""
+
+    finals: dict[str, list[Final]] = field(default_factory=lambda: defaultdict(list))
+    requests: dict[str, supervisor_pb2.AskRequest] = field(default_factory=dict)
+    conflicts: list[Final] = field(default_factory=list)
+    retries: Counter[str] = field(default_factory=Counter)
+    attempts: int = 0
+    short_deadlines: int = 0
+    actions: dict[str, str] = field(default_factory=dict)  # action jti -> refund reason
+    confirms: dict[str, str] = field(default_factory=dict)  # confirming rid -> action jti
+
+
+class Caller:
+    def __init__(self, system: System, book: Book, rng: random.Random) -> None:
+        self._channel = grpc.aio.insecure_channel(system.front.address, options=CLIENT_OPTIONS)
+        self._stub = supervisor_pb2_grpc.SupervisorStub(self._channel)
+        self._auth = (system.creds.bearer,)
+        self._book = book
+        self._rng = rng
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def ask(self, request: supervisor_pb2.AskRequest) -> Final:
+        """One caller's request: retried with the same id until it ends or attempts run out."""
+        book = self._book
+        book.requests.setdefault(request.request_id, request)
+        final = Final(request.request_id)
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            final.attempts = attempt
+            book.attempts += 1
+            timeout = CALL_TIMEOUT_S
+            if self._rng.random() < P_SHORT_DEADLINE:
+                timeout = SHORT_TIMEOUT_S
+                book.short_deadlines += 1
+            try:
+                final.reply = await self._stub.Ask(request, metadata=self._auth, timeout=timeout)
+                final.code = Code.OK
+                break
+            except grpc.aio.AioRpcError as exc:
+                final.code, final.details = exc.code(), exc.details() or ""
+            if final.code not in RETRYABLE or attempt == MAX_ATTEMPTS:
+                break
+            book.retries[final.code.name] += 1
+            backoff = min(1.0, 0.05 * 2 ** (attempt - 1))
+            await asyncio.sleep(backoff * self._rng.uniform(0.5, 1.5))
+        return final
+
+    async def ask_all(self, request: supervisor_pb2.AskRequest, callers: int = 1) -> Final:
+        """The same request from ``callers`` callers at once; the first one's end."""
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(self.ask(request)) for _ in range(callers)]
+        finals = [t.result() for t in tasks]
+        self._book.finals[request.request_id].extend(finals)
+        return finals[0]
+
+
+def new_request(
+    text: str, *, agent: str = "", confirm: str = "", customer: str = ""
+) -> supervisor_pb2.AskRequest:
+    return supervisor_pb2.AskRequest(
+        request_id=f"fr-{uuid.uuid4().hex}",
+        text=text,
+        agent=agent,
+        confirm_action=confirm,
+        metadata={"customer_id": customer} if customer else {},
+    )
+
+
+async def question(caller: Caller, rng: random.Random, cards: list[AgentCard]) -> None:
+    text = rng.choice(
+        [
+            *(e for c in cards for e in c.examples[:8]),
+            "Which plan includes SSO?",
+            "What's a good recipe for banana bread?",
+            "How do I export invoices and change the billing email?",
+        ]
+    )
+    await caller.ask_all(new_request(text), 2 if rng.random() < P_DUPLICATE else 1)
+
+
+async def refund_flow(caller: Caller, rng: random.Random, book: Book, n: int) -> None:
+    """Ask for a refund (NEEDS_CONFIRMATION), then confirm it, maybe from two requests."""
+    customer = f"cus_{n % 50:03d}"
+    reason = f"fault-run-{n}"
+    ask = new_request(
+        f"Please refund invoice BL-2025-{n:06d} because {reason}",
+        agent="billing",
+        customer=customer,
+    )
+    first = await caller.ask_all(ask, 2 if rng.random() < P_DUPLICATE else 1)
+    if first.reply is None or first.reply.status != common_pb2.NEEDS_CONFIRMATION:
+        return
+    action = first.reply.pending_action.id
+    jti = jwt.decode(action, options={"verify_signature": False})["jti"]
+    book.actions[jti] = f"because {reason}"
+    confirms = [
+        new_request("Yes, go ahead", agent="billing", confirm=action, customer=customer)
+        for _ in range(2 if rng.random() < P_DOUBLE_CONFIRM else 1)
+    ]
+    for c in confirms:
+        book.confirms[c.request_id] = jti
+    async with asyncio.TaskGroup() as group:
+        for c in confirms:
+            group.create_task(caller.ask_all(c, 2 if rng.random() < P_DUPLICATE else 1))
+
+
+async def conflict(caller: Caller, book: Book, rng: random.Random) -> None:
+    """Reuses a finished request's id for a different request: ALREADY_EXISTS."""
+    done = [rid for rid, fs in book.finals.items() if any(f.reply for f in fs)]
+    if not done:
+        return
+    original = book.requests[rng.choice(done)]
+    reused = supervisor_pb2.AskRequest()
+    reused.CopyFrom(original)
+    reused.text = original.text + " (and something else)"
+    book.conflicts.append(await caller.ask(reused))
+
+
+# -- the run ----------------------------------------------------------------------------------
+
+
+async def test_thousands_of_requests_under_faults(
+    system: System, agent_cards: list[AgentCard], caplog: Any
+) -> None:
+    rng = random.Random(SEED)
+    book = Book()
+    caller_rngs = [random.Random(rng.random()) for _ in range(WORKERS)]
+    jobs: asyncio.Queue[int] = asyncio.Queue()
+    for n in range(JOBS):
+        jobs.put_nowait(n)
+    stop = asyncio.Event()
+    proxies = list(system.proxies.values())
+
+    async def worker(index: int) -> None:
+        r = caller_rngs[index]
+        caller = Caller(system, book, r)
+        while not jobs.empty():
+            n = jobs.get_nowait()
+            roll = r.random()
+            if roll < P_CONFLICT:
+                await conflict(caller, book, r)
+            elif roll < P_CONFLICT + P_REFUND:
+                await refund_flow(caller, r, book, n)
+            else:
+                await question(caller, r, agent_cards)
+        await caller.close()
+
+    started = time.monotonic()
+    async with asyncio.TaskGroup() as group:
+        chaos = group.create_task(cut_connections(proxies, rng, stop, system.faults))
+        async with asyncio.TaskGroup() as workers:
+            for i in range(WORKERS):
+                workers.create_task(worker(i))
+        stop.set()
+    await chaos
+    elapsed = time.monotonic() - started
+
+    for r in caplog.records:
+        if "replay" in r.name or "effects" in r.name:
+            print("LOG", r.name, r.getMessage(), getattr(r, "error", ""))
+    effects = await check_effects(system, book)
+    await check_end_states(system, book)
+    await check_replays(system, book, rng)
+    report(system, book, elapsed, effects)
+
+
+# -- checks -----------------------------------------------------------------------------------
+
+
+async def check_end_states(system: System, book: Book) -> None:
+    """Each id ended exactly once: one stored answer, received by every caller that got one."""
+    tenant = system.creds.tenant
+    gave_up = [f for fs in book.finals.values() for f in fs if f.gave_up]
+    assert not gave_up, f"{len(gave_up)} callers gave up, e.g. {gave_up[:3]}"
+    for rid, finals in book.finals.items():
+        replies = {f.reply.SerializeToString(deterministic=True) for f in finals if f.reply}
+        errors = {f.code for f in finals if f.reply is None}
+        assert len(replies) + len(errors) == 1, f"{rid} ended more than one way: {finals}"
+        stored = await system.db.idempotency.get(tenant, rid)
+        if replies:
+            reply = next(f.reply for f in finals if f.reply)
+            assert reply.request_id == rid
+            assert common_pb2.Status.Name(reply.status) in END_STATUSES, reply
+            assert stored is not None and stored.state == "done", (rid, stored)
+            assert stored.response is not None
+            assert supervisor_pb2.AskResponse.FromString(stored.response) == reply
+            assert stored.status == common_pb2.Status.Name(reply.status)
+        else:
+            # a clear error from the request itself: nothing stored, nothing pending
+            assert errors <= {Code.INVALID_ARGUMENT, Code.NOT_FOUND}, (rid, finals)
+            assert stored is None, (rid, stored)
+    for f in book.conflicts:  # a reused id is refused; the original answer stays
+        assert f.code == Code.ALREADY_EXISTS, f
+
+
+async def check_replays(system: System, book: Book, rng: random.Random) -> None:
+    """A repeat (now, after the run) gets the stored answer byte for byte."""
+    answered = [rid for rid, fs in book.finals.items() if fs[0].reply is not None]
+    caller = Caller(system, book, rng)
+    for rid in rng.sample(answered, min(150, len(answered))):
+        final = await caller.ask(book.requests[rid])
+        assert final.reply == book.finals[rid][0].reply, rid
+    await caller.close()
+
+
+async def check_effects(system: System, book: Book) -> Counter[str]:
+    """No refund ran twice; every "Done" answer stands for exactly one refund."""
+    done: Counter[str] = Counter()
+    by_reason = Counter[str]()
+    for (_customer, _invoice, reason), n in system.backend.refunds.items():
+        by_reason[reason] += n
+    assert max(by_reason.values(), default=0) <= 1, by_reason.most_common(3)
+    for jti, reason in book.actions.items():
+        executed = by_reason[reason]
+        recorded = await system.db.effects.get(f"action:{jti}", 1, tenant=system.creds.tenant)
+        done["executed" if executed else "not_executed"] += 1
+        if executed and recorded is None:
+            done["executed_but_unrecorded"] += 1
+            from sqlalchemy import select
+            from switchboard.store.models import ToolEffectRow
+            async with system.db.sessions() as session:
+                rows = (await session.scalars(select(ToolEffectRow).where(ToolEffectRow.request_id == f"action:{jti}"))).all()
+            print("UNRECORDED", jti, [(r.state, r.step, r.lease_until) for r in rows])
+    for rid, jti in book.confirms.items():
+        reply = book.finals[rid][0].reply
+        if reply is not None and reply.answer.startswith("Done: refund request"):
+            assert by_reason[book.actions[jti]] == 1, (rid, reply.answer)
+            done["confirmed_done"] += 1
+        elif reply is not None:
+            done[f"confirm_{common_pb2.Status.Name(reply.status)}"] += 1
+            for why in await escalation_reasons(system, rid):
+                done[f"confirm escalated: {why}"] += 1
+    return done
+
+
+async def escalation_reasons(system: System, rid: str) -> list[str]:
+    """Why the supervisor escalated a request, from its audit events."""
+    await asyncio.sleep(0.3)  # the audit writer flushes every 0.2 s
+    events = await system.db.audit.query(request_id=rid, kind=AuditKind.ESCALATION)
+    reasons = []
+    for e in events:
+        error = str(e.detail.get("error", e.outcome))
+        for marker in ("circuit breaker is open", "injected", "within the deadline", "ABORTED"):
+            if marker in error:
+                error = marker
+        reasons.append(error[:120])
+    return reasons
+
+
+def report(system: System, book: Book, elapsed: float, effects: Counter[str]) -> None:
+    statuses = Counter(
+        common_pb2.Status.Name(fs[0].reply.status) if fs[0].reply else fs[0].code.name
+        for fs in book.finals.values()
+    )
+    duplicated = sum(1 for fs in book.finals.values() if len(fs) > 1)
+    print(
+        f"\nfault run: {len(book.finals)} request ids ({duplicated} sent by two callers at "
+        f"once, {len(book.conflicts)} reused ids), {book.attempts} calls in {elapsed:.1f} s"
+        f"\n  end states: {dict(statuses)}"
+        f"\n  retries: {dict(book.retries)}; short deadlines: {book.short_deadlines}"
+        f"\n  faults: {dict(system.faults)}"
+        f"\n  refunds: {len(book.actions)} proposed, {dict(effects)}"
+    )
