@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import jwt
 import numpy as np
 import pytest
 import yaml
@@ -367,8 +368,11 @@ async def test_naming_an_agent_or_confirming_an_action_never_splits(
     service = make_service(embedder, card_index, entries, client, Audit())
     named = await service.ask(AskInput(text=COMPOUND, agent="account"), timeout=8.0)
     assert named.route.method == Method.EXPLICIT and named.parts == []
-    confirming = await service.ask(AskInput(text=COMPOUND, confirm_action="act-1"), timeout=8.0)
-    assert confirming.route.method != Method.COMPOUND and confirming.parts == []
+    # the supervisor only reads which agent an action id names (the agent verifies it)
+    action_id = jwt.encode({"aud": "billing"}, "agent-side-secret-0123456789abcdef0123")
+    confirming = await service.ask(AskInput(text=COMPOUND, confirm_action=action_id), timeout=8)
+    assert confirming.route.method == Method.EXPLICIT and confirming.parts == []
+    assert confirming.route.agent == "billing"
     assert [a for a, _, _ in client.invocations] == ["account", "billing"]
 
 
@@ -381,3 +385,19 @@ async def test_the_route_call_reports_parts_without_asking_agents(
     assert decision.method == Method.COMPOUND
     assert [p.agent for p in decision.parts] == ["billing", "account"]
     assert client.invocations == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # background, then the question it is about: one request
+        "Someone was unassigned in Azure but still shows in Brightlane. How often does Entra sync?",
+        "Email notifications come in bundles instead of right away. Why, and can I change it?",
+        # a condition is background too
+        "If our payment keeps failing, how long before the workspace becomes read-only?",
+    ],
+)
+async def test_background_before_a_question_is_not_a_part(
+    planner: CompoundPlanner, text: str
+) -> None:
+    assert await planner.plan(text) is None

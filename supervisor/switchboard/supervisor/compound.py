@@ -48,6 +48,60 @@ _GLUE = re.compile(
 _WORD = re.compile(r"[^\W_]+(?:['\u2019-][^\W_]+)*")
 
 
+# A part must ask for something on its own. Conditions ("If our payment keeps failing, ...")
+# and, next to an explicit question, statements ("Someone was removed in Azure but still
+# shows up. How often does it sync?") are context for the request beside them, never a part
+# of their own, however confidently they would route.
+_SUBORDINATE = re.compile(
+    r"^(?:if|when(?:ever)?|because|since|as|although|though|while|after|before|unless|once)\b",
+    re.IGNORECASE,
+)
+
+
+_TOPIC_SHIFT = re.compile(
+    r"\b(?:and|also|additionally|separately|plus|another|besides|unrelated)\b", re.IGNORECASE
+)
+
+
+_QUESTION_OPENER = re.compile(
+    r"^(?:how|what|why|where|who|which|can|could|would|will|is|are|do|does|did|should|may"
+    r"|am|was|were|has|have)\b",
+    re.IGNORECASE,
+)
+
+
+def _is_question(clause: str) -> bool:
+    body = clause.rstrip()
+    return body.endswith("?") or _QUESTION_OPENER.match(body) is not None
+
+
+def context_clauses(text: str, clauses: list[Clause]) -> set[int]:
+    """Indexes of clauses that are background to the question right after them.
+
+    A statement can be a request on its own ("Our Slack notifications stopped arriving"), but
+    directly before a question it is that question's background ("Someone was removed in
+    Azure but still shows up. How often does it sync?"), unless the question opens a new
+    topic ("... Also, how do I remove a former employee?"). A condition ("If our payment keeps
+    failing, ...") is always background.
+    """
+    context: set[int] = set()
+    for i, clause in enumerate(clauses):
+        body = clause.text.rstrip()
+        if _is_question(body):
+            continue
+        if _SUBORDINATE.match(body):
+            context.add(i)
+            continue
+        if i + 1 < len(clauses) and _is_question(clauses[i + 1].text):
+            nxt = clauses[i + 1]
+            glue = text[clause.end : nxt.start]
+            opening = glue + " " + " ".join(nxt.text.split()[:2])
+            # background ends its own sentence; "..., and is X down?" coordinates two asks
+            if re.search(r"[.!:]", body[-1:] + glue) and not _TOPIC_SHIFT.search(opening):
+                context.add(i)
+    return context
+
+
 @dataclass(frozen=True)
 class Clause:
     """A piece of the request, as a span of the original text."""
@@ -142,7 +196,7 @@ class CompoundPlanner:
             await self._router.route(c.text, query=v, use_llm=False)
             for c, v in zip(clauses, vectors, strict=True)
         ]
-        groups = self._group(clauses, decisions)
+        groups = self._group(text, clauses, decisions)
         if len(groups) < 2:
             return None
         best_first = sorted(groups, key=lambda g: -min(g.confidences))
@@ -182,15 +236,19 @@ class CompoundPlanner:
             }
         return [SubRoute(p.text, p.agent, p.confidence, known[p.text]) for p in parts]
 
-    def _group(self, clauses: list[Clause], decisions: list[RouteResult]) -> list[_Group]:
+    def _group(
+        self, text: str, clauses: list[Clause], decisions: list[RouteResult]
+    ) -> list[_Group]:
         """Clauses joined by agent; unsure clauses stay with the clause before them."""
         runs: list[_Group] = []
         pending: list[Clause] = []
-        for clause, d in zip(clauses, decisions, strict=True):
+        background = context_clauses(text, clauses)
+        for index, (clause, d) in enumerate(zip(clauses, decisions, strict=True)):
             sure = (
                 d.agent is not None
                 and d.method in (Method.RULE, Method.EMBEDDING)
                 and clause.words >= self._min_words
+                and index not in background
             )
             if not sure:
                 if runs:
