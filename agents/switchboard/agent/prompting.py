@@ -101,3 +101,19 @@ def cited_indexes(answer: str, n_passages: int) -> list[int]:
         if 1 <= i <= n_passages and i not in seen:
             seen.append(i)
     return seen
+
+
+def renumber_markers(answer: str, order: list[int]) -> str:
+    """``answer`` with its ``[n]`` markers renumbered to the citation list built from ``order``.
+
+    The answer cites passages by their number in the prompt ([1]..[k]); callers get only the
+    cited passages, so marker ``[order[i]]`` becomes ``[i + 1]`` and ``[n]`` always means
+    ``citations[n - 1]``. A marker for a passage that was not cited is dropped.
+    """
+    new = {old: i + 1 for i, old in enumerate(order)}
+
+    def swap(match: re.Match[str]) -> str:
+        i = new.get(int(match.group(1)))
+        return f"[{i}]" if i is not None else ""
+
+    return _MARKER.sub(swap, answer)

@@ -22,7 +22,13 @@ from switchboard.agent.auditing import AuditSink, NoAudit, screened_event
 from switchboard.agent.config import AgentConfig
 from switchboard.agent.extractive import extract_answer
 from switchboard.agent.llm_breaker import LLMBreaker
-from switchboard.agent.prompting import Prompt, build_prompt, cited_indexes, estimate_tokens
+from switchboard.agent.prompting import (
+    Prompt,
+    build_prompt,
+    cited_indexes,
+    estimate_tokens,
+    renumber_markers,
+)
 from switchboard.agent.retrieval import Retriever
 from switchboard.agent.screening import PassageScreen
 from switchboard.agent.store import Hit, VectorStore
@@ -367,7 +373,7 @@ class AgentRuntime:
         passages = [prompt.passages[i - 1] for i in cited]
         return AgentAnswer(
             agent=self.config.name,
-            text=answer.strip(),
+            text=renumber_markers(answer, cited).strip(),
             outcome=Outcome.ANSWERED,
             mode=AnswerMode.LLM,
             confidence=_confidence(max(p.score for p in passages), self.config.retrieval.min_score),
@@ -423,7 +429,7 @@ class AgentRuntime:
         passages = [hits[i - 1] for i in used]
         return AgentAnswer(
             agent=self.config.name,
-            text=answer,
+            text=renumber_markers(answer, used),
             outcome=Outcome.DEGRADED,
             mode=AnswerMode.OFFLINE,
             confidence=_confidence(max(p.score for p in passages), self.config.retrieval.min_score),
