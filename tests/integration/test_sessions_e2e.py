@@ -73,20 +73,28 @@ def test_a_clarified_request_can_become_an_example_after_review(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     request_id = f"vague-{uuid.uuid4().hex[:8]}"
-    reply = _ask(offline_stack, FOLLOW_UP, "", request_id=request_id)
+    # A text of its own: the same text is recorded once, whichever request sent it first.
+    text = f"{FOLLOW_UP} (ticket {uuid.uuid4().hex[:6]})"
+    reply = _ask(offline_stack, text, "", request_id=request_id)
     assert reply.status == common_pb2.NEEDS_CLARIFICATION
 
     data_dir = Path(offline_stack.env["SWITCHBOARD_DATA_DIR"])
 
     async def recorded() -> list[str]:
+        """The unresolved candidates' request ids, once the supervisor has written ours
+        (off the request path: it may land just after the reply)."""
         store = await Store.open(StoreSettings(database_url=None, data_dir=data_dir))
         try:
-            found = await store.examples.query(status=CandidateStatus.UNRESOLVED)
+            async with asyncio.timeout(20):
+                while True:
+                    found = await store.examples.query(status=CandidateStatus.UNRESOLVED)
+                    if request_id in {c.request_id for c in found}:
+                        return [c.request_id for c in found]
+                    await asyncio.sleep(0.1)
         finally:
             await store.close()
-        return [c.request_id for c in found]
 
-    assert request_id in asyncio.run(recorded())  # written before the reply was sent
+    assert request_id in asyncio.run(recorded())
 
     agents = tmp_path / "agents"
     for name in DOMAINS:
@@ -100,4 +108,4 @@ def test_a_clarified_request_can_become_an_example_after_review(
     candidate_id = out.split()[1]
     assert main(["examples", "accept", candidate_id]) == 0
     assert main(["examples", "apply", "--agents-dir", str(agents)]) == 0
-    assert FOLLOW_UP in yaml.safe_load((agents / "billing" / "agent.yaml").read_text())["examples"]
+    assert text in yaml.safe_load((agents / "billing" / "agent.yaml").read_text())["examples"]

@@ -63,8 +63,9 @@ async def _propose(store: Store) -> None:
                      outcome="llm")  # fmt: skip
     await ex.propose("r-dup", DUPLICATE_TEXT, agent="billing", source=CandidateSource.LLM,
                      outcome="llm")  # fmt: skip
-    # a second proposal for the same request is ignored
+    # a second proposal for the same request, or of the same text, is ignored
     assert not await ex.propose("r-llm", "other", agent="account", outcome="llm")
+    assert not await ex.propose("r-again", f" {VAGUE_TEXT.upper()} ", outcome="escalated")
 
 
 def _listed(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, object]]:
@@ -224,3 +225,36 @@ def test_which_requests_become_candidates(
     expected: tuple[str | None, str] | None,
 ) -> None:
     assert candidate_for(_decision(method, agent), outcome, answered_by) == expected
+
+
+async def test_migration_0003_hashes_texts_and_keeps_the_oldest_duplicate(tmp_path: Path) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from switchboard.store import migrate
+    from switchboard.store.examples import text_hash
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
+    await migrate(url, "0002")
+    engine = create_async_engine(url)
+    insert = text(
+        "INSERT INTO example_candidates (tenant, request_id, text, status, outcome, created_at,"
+        " updated_at) VALUES (:t, :r, :x, 'unresolved', 'clarify', '2026-01-01', '2026-01-01')"
+    )
+    async with engine.begin() as conn:
+        for tenant, request_id, body in [
+            ("", "r1", "Is it two-way?"),
+            ("", "r2", "  is it TWO-WAY? "),  # the same text again: dropped
+            ("acme", "r3", "is it two-way?"),  # another tenant: kept
+        ]:
+            await conn.execute(insert, {"t": tenant, "r": request_id, "x": body})
+    await migrate(url)
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(text("SELECT request_id, text_hash FROM example_candidates"))
+        ).all()
+    await engine.dispose()
+    assert sorted(rows) == [
+        ("r1", text_hash("Is it two-way?")),
+        ("r3", text_hash("is it two-way?")),
+    ]

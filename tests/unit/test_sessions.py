@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from switchboard.cli import main
 from switchboard.core.embeddings import MiniLMEmbedder
 from switchboard.core.pricing import DEFAULT_PRICES
 from switchboard.core.types import AgentCard, Outcome
@@ -183,6 +185,7 @@ async def test_supervisor_keeps_a_conversation_with_its_agent(
     store: Store, router: Router, entries: list[AgentEntry]
 ) -> None:
     client = FakeAgentClient()
+    recorder = ExampleRecorder(store.examples)
     service = SupervisorService(
         entries,
         client=client,
@@ -193,7 +196,7 @@ async def test_supervisor_keeps_a_conversation_with_its_agent(
         deadline_margin_s=0.05,
         describe_timeout_s=1.0,
         sessions=SessionMemory(store.session_states),
-        examples=ExampleRecorder(store.examples),
+        examples=recorder,
     )
     await service.load_cards()
 
@@ -225,7 +228,12 @@ async def test_supervisor_keeps_a_conversation_with_its_agent(
     assert unsure.outcome == Outcome.NEEDS_CLARIFICATION
     assert await store.session_states.get("", "") is None
     # ...and that request waits for a person to say which agent it needed.
-    [candidate] = await store.examples.query()
+    await recorder.flush()
+    again = await service.ask(AskInput(text=f"  {FOLLOW_UP.upper()}"), timeout=None)
+    await service.close()  # writes what is queued
+    assert again.outcome == Outcome.NEEDS_CLARIFICATION
+    assert (recorder.recorded, recorder.dropped) == (2, 0)
+    [candidate] = await store.examples.query()  # the same text is recorded once
     assert (candidate.request_id, candidate.agent) == (unsure.request_id, None)
     assert candidate.status == "unresolved" and candidate.text == FOLLOW_UP
 
@@ -249,3 +257,26 @@ def test_stickiness_beats_routing_each_turn_alone(
     rule, right, _ = fit_rule(replay, weights=[0.5])
     assert right >= round(sticky["turn_accuracy"] * len(replay.turns))
     assert 0.5 <= rule.switch_confidence < 1.0
+
+
+def test_eval_sessions_command_reports_both(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "sessions.yaml"
+    data.write_text(
+        "conversations:\n"
+        f"  - id: refund\n    turns:\n      - {{text: {REFUND!r}, agent: billing}}\n"
+        f"      - {{text: {FOLLOW_UP!r}, agent: billing}}\n"
+        f"      - {{text: {SWITCH!r}, agent: account}}\n"
+    )
+    out = tmp_path / "report.json"
+    args = ["eval", "sessions", "--data", str(data), "--no-cv", "--out", str(out)]
+    assert main(args) == 0
+    report = json.loads(out.read_text())
+    assert (report["turns"], report["follow_ups"], report["switches"]) == (3, 1, 1)
+    assert report["without_stickiness"]["follow_up_accuracy"] == 0.0
+    assert report["with_stickiness"]["turn_accuracy"] == 1.0
+    assert "SWITCHBOARD_SESSION_SWITCH_CONFIDENCE=" in capsys.readouterr().out
+    data.write_text("conversations:\n  - id: x\n    turns: [{text: hi, agent: marketing}]\n")
+    assert main(args) == 2
+    assert "unknown agents: marketing" in capsys.readouterr().err

@@ -29,7 +29,20 @@ class RetrievalConfig(BaseModel):
     chunk_size: int = Field(900, ge=100, le=8000, description="Characters per chunk.")
     chunk_overlap: int = Field(150, ge=0, description="Characters shared by neighbours.")
     top_k: int = Field(4, ge=1, le=50)
-    min_score: float = Field(0.25, ge=-1.0, le=1.0, description="Cosine below this is noise.")
+    min_score: float = Field(
+        0.4,
+        ge=-1.0,
+        le=1.0,
+        description="When the best passage's cosine is below this, nothing answers the "
+        "request: it is escalated to a person.",
+    )
+    passage_min_score: float = Field(
+        0.25,
+        ge=-1.0,
+        le=1.0,
+        description="Once the best passage clears min_score, other passages above this join "
+        "the context; below it they are noise.",
+    )
     mode: Literal["dense", "hybrid"] = Field(
         "dense", description="dense: vector search; hybrid: dense + BM25 fused by RRF."
     )

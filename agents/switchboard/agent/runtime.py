@@ -161,7 +161,8 @@ class AgentRuntime:
         query = await self._query_vector(text, request.query_embedding)
         r = self.config.retrieval
         hits = await self._retrieve(text, query, r.top_k)
-        relevant = await self._screened([h for h in hits if h.score >= r.min_score], request)
+        floor = r.passage_min_score if _top(hits) >= r.min_score else float("inf")
+        relevant = await self._screened([h for h in hits if h.score >= floor], request)
         if not relevant:
             log.info("escalating: nothing relevant retrieved", extra={"top": _top(hits)})
             return AgentAnswer(

@@ -12,6 +12,7 @@ taken over once its lease has run out.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
@@ -83,6 +84,50 @@ class ToolEffects:
         digest = args_hash(tool, args)
         token = secrets.token_hex(16)
         now = now or utcnow()
+        # The claim runs shielded: if this task is cancelled while claiming, the claim may
+        # still commit, and must then be given up, or a retry would be told "still running"
+        # until the lease ran out.
+        claiming = asyncio.ensure_future(
+            self._claim(tenant, request_id, step, tool, digest, token, now)
+        )
+        try:
+            replayed = await asyncio.shield(claiming)
+        except asyncio.CancelledError:
+            await asyncio.wait([claiming])
+            claimed = (
+                not claiming.cancelled()
+                and claiming.exception() is None
+                and claiming.result() is None
+            )
+            if claimed:
+                await asyncio.shield(self._release(tenant, request_id, step, token))
+            raise
+        if replayed is not None:
+            return replayed
+
+        try:
+            result = await fn()
+        except BaseException:
+            await asyncio.shield(self._release(tenant, request_id, step, token))
+            raise
+        # The tool has run: record it even if this task is cancelled meanwhile (a caller's
+        # deadline, a dropped connection), or a retry after the lease would run it again.
+        await asyncio.shield(self._finish(tenant, request_id, step, token, result))
+        return EffectResult(
+            request_id=request_id, step=step, tool=tool, result=result, replayed=False
+        )
+
+    async def _claim(
+        self,
+        tenant: str,
+        request_id: str,
+        step: str,
+        tool: str,
+        digest: str,
+        token: str,
+        now: datetime,
+    ) -> EffectResult | None:
+        """Claims the step (None), or returns its stored result, or raises if it is taken."""
         async with store_errors("claiming a tool step"), self._sessions.begin() as session:
             values = {
                 "tenant": tenant,
@@ -129,16 +174,7 @@ class ToolEffects:
                 return EffectResult(
                     request_id=request_id, step=step, tool=tool, result=row.result, replayed=True
                 )
-
-        try:
-            result = await fn()
-        except BaseException:
-            await self._release(tenant, request_id, step, token)
-            raise
-        await self._finish(tenant, request_id, step, token, result)
-        return EffectResult(
-            request_id=request_id, step=step, tool=tool, result=result, replayed=False
-        )
+        return None
 
     async def _finish(
         self, tenant: str, request_id: str, step: str, token: str, result: JsonValue

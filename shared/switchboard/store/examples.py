@@ -14,20 +14,26 @@ This is the one table that stores request text. Recording is switched off with
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from switchboard.core.errors import Conflict, NotFound
 from switchboard.store._common import store_errors, utcnow
-from switchboard.store._upsert import insert_if_absent
 from switchboard.store.models import ExampleCandidateRow
 
 MAX_TEXT_CHARS = 4000
+
+
+def text_hash(text: str) -> str:
+    """sha256 of the text with case and spacing normalised: the same request, however typed."""
+    return hashlib.sha256(" ".join(text.split()).casefold().encode()).hexdigest()
 
 
 class CandidateStatus(StrEnum):
@@ -91,16 +97,20 @@ class ExampleCandidates:
         outcome: str,
         now: datetime | None = None,
     ) -> bool:
-        """Records a candidate once per (tenant, request_id); True when it was new.
+        """Records a candidate; True when it was new. With an agent it is ``pending`` review;
+        without one it is ``unresolved``.
 
-        With an agent it is ``pending`` review; without one it is ``unresolved``.
+        One row per request, and one per text (case and spacing ignored): a text already
+        recorded, in whatever state (even rejected), is not proposed again.
         """
         now = now or utcnow()
         status = CandidateStatus.PENDING if agent else CandidateStatus.UNRESOLVED
+        text = text[:MAX_TEXT_CHARS]
         values = {
             "tenant": tenant,
             "request_id": request_id,
-            "text": text[:MAX_TEXT_CHARS],
+            "text": text,
+            "text_hash": text_hash(text),
             "agent": agent,
             "source": source.value if source and agent else None,
             "status": status.value,
@@ -109,7 +119,14 @@ class ExampleCandidates:
             "updated_at": now,
         }
         async with store_errors("recording an example candidate"), self._sessions.begin() as s:
-            return await insert_if_absent(s, ExampleCandidateRow, values, ["tenant", "request_id"])
+            stmt: postgresql.Insert | sqlite.Insert
+            if s.get_bind().dialect.name == "postgresql":
+                stmt = postgresql.insert(ExampleCandidateRow)
+            else:
+                stmt = sqlite.insert(ExampleCandidateRow)
+            # Either unique key (request id, or text) already taken: nothing to add.
+            result = await s.execute(stmt.values(values).on_conflict_do_nothing())
+        return int(getattr(result, "rowcount", 0) or 0) == 1
 
     async def confirm(self, request_id: str, agent: str, *, tenant: str | None = None) -> Candidate:
         """A person names the agent a recorded request belonged to: ``pending`` review.
@@ -122,7 +139,10 @@ class ExampleCandidates:
                 stmt = stmt.where(ExampleCandidateRow.tenant == tenant)
             rows = (await s.scalars(stmt.with_for_update())).all()
             if not rows:
-                raise NotFound(f"no recorded request {request_id!r} (was recording on?)")
+                raise NotFound(
+                    f"no recorded request {request_id!r}: recording may be off, or the same "
+                    "text was recorded before under another request id (see `examples list`)"
+                )
             if len(rows) > 1:
                 tenants = ", ".join(sorted(repr(r.tenant) for r in rows))
                 raise Conflict(f"request {request_id!r} exists for tenants {tenants}: name one")

@@ -172,6 +172,7 @@ class ExampleCandidateRow(Base):
     tenant: Mapped[str] = mapped_column(String(128))
     request_id: Mapped[str] = mapped_column(String(128))
     text: Mapped[str] = mapped_column(Text)
+    text_hash: Mapped[str] = mapped_column(String(64))  # of the normalised text: one row each
     agent: Mapped[str | None] = mapped_column(String(128))
     source: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
@@ -181,5 +182,6 @@ class ExampleCandidateRow(Base):
 
     __table_args__ = (
         UniqueConstraint("tenant", "request_id", name="uq_example_candidates_tenant_request_id"),
+        UniqueConstraint("tenant", "text_hash", name="uq_example_candidates_tenant_text_hash"),
         Index("ix_example_candidates_status_created_at", "status", "created_at"),
     )

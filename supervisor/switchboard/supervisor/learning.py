@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Protocol
 
 from switchboard.core.types import Outcome
@@ -61,14 +62,33 @@ def candidate_for(
     return None
 
 
-class ExampleRecorder:
-    """Proposes candidates after a request (best effort: store failures are logged)."""
+@dataclass(frozen=True)
+class _Proposal:
+    request_id: str
+    tenant: str
+    text: str
+    agent: str | None
+    outcome: str
 
-    def __init__(self, store: CandidateStore, *, timeout_s: float = 0.5) -> None:
+
+class ExampleRecorder:
+    """Proposes candidates off the request path: :meth:`observe` queues, a background task
+    writes. Best effort: when the queue is full or the store fails, the candidate is dropped
+    and logged. :meth:`close` writes what is queued, then stops."""
+
+    def __init__(
+        self, store: CandidateStore, *, timeout_s: float = 0.5, max_queue: int = 1000
+    ) -> None:
         self._store = store
         self._timeout = timeout_s
+        self._queue: asyncio.Queue[_Proposal | None] = asyncio.Queue(max_queue + 1)
+        self._max_queue = max_queue
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.recorded = 0
+        self.dropped = 0
 
-    async def observe(
+    def observe(
         self,
         *,
         request_id: str,
@@ -78,24 +98,52 @@ class ExampleRecorder:
         outcome: Outcome,
         answered_by: str,
     ) -> bool:
-        """Records the request when it is a candidate; True when a new one was stored."""
+        """Queues the request when it is a candidate; True when queued."""
         found = candidate_for(decision, outcome, answered_by)
         if found is None:
             return False
-        agent, what = found
-        try:
-            async with asyncio.timeout(self._timeout):
-                return await self._store.propose(
-                    request_id,
-                    text,
-                    tenant=tenant,
-                    agent=agent,
-                    source=CandidateSource.LLM if agent else None,
-                    outcome=what,
-                )
-        except (StoreError, TimeoutError) as exc:
-            log.warning("example candidate not recorded", extra={"error": str(exc)})
+        if self._closing or self._queue.qsize() >= self._max_queue:
+            self.dropped += 1
+            log.warning("example candidate dropped: queue full or closing")
             return False
+        if self._task is None:  # started by the first candidate, on the serving loop
+            self._task = asyncio.create_task(self._run(), name="example-recorder")
+        agent, what = found
+        self._queue.put_nowait(_Proposal(request_id, tenant, text, agent, what))
+        return True
+
+    async def _run(self) -> None:
+        while (proposal := await self._queue.get()) is not None:
+            try:
+                async with asyncio.timeout(self._timeout):
+                    await self._store.propose(
+                        proposal.request_id,
+                        proposal.text,
+                        tenant=proposal.tenant,
+                        agent=proposal.agent,
+                        source=CandidateSource.LLM if proposal.agent else None,
+                        outcome=proposal.outcome,
+                    )
+                self.recorded += 1
+            except (StoreError, TimeoutError) as exc:
+                self.dropped += 1
+                log.warning("example candidate not recorded", extra={"error": str(exc)})
+            finally:
+                self._queue.task_done()
+        self._queue.task_done()
+
+    async def flush(self) -> None:
+        """Waits until everything queued so far is written (or dropped)."""
+        if self._task is not None:
+            await self._queue.join()
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._task is None:
+            return
+        self._queue.put_nowait(None)
+        task, self._task = self._task, None
+        await task
 
 
 def example_recorder(store: CandidateStore, settings: SupervisorSettings) -> ExampleRecorder | None:

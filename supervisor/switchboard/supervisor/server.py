@@ -168,6 +168,7 @@ async def serve_supervisor(
     async def cleanup() -> None:
         if limiter is not None:
             await limiter.close()
+        await service.close()  # writes queued example candidates
         await audit.close()
         await store.close()
         await client.close()

@@ -458,27 +458,28 @@ class SupervisorService:
         await self._learn(ask, tenant, text, query, result)
         return result
 
+    async def close(self) -> None:
+        """Writes what is still queued (example candidates); call before the store closes."""
+        if self._examples is not None:
+            await self._examples.close()
+
     async def _learn(
         self, ask: AskInput, tenant: str, text: str, query: Vector, result: AskResult
     ) -> None:
         """After a turn: the session remembers its agent and this turn's own embedding, and a
         request Claude routed (or one a person must resolve) becomes an example candidate.
         Best effort; never raises."""
-        steps: list[Any] = []  # coroutines, run together
         if self._sessions is not None and ask.session_id and result.agent:
-            steps.append(self._sessions.remember(tenant, ask.session_id, result.agent, query))
-        if self._examples is not None:
-            steps.append(
-                self._examples.observe(
-                    request_id=result.request_id,
-                    tenant=tenant,
-                    text=text,
-                    decision=result.route,
-                    outcome=result.outcome,
-                    answered_by=result.agent,
-                )
+            await self._sessions.remember(tenant, ask.session_id, result.agent, query)
+        if self._examples is not None:  # queued; written off the request path
+            self._examples.observe(
+                request_id=result.request_id,
+                tenant=tenant,
+                text=text,
+                decision=result.route,
+                outcome=result.outcome,
+                answered_by=result.agent,
             )
-        await asyncio.gather(*steps)
 
     async def _ask_compound(
         self,
