@@ -23,7 +23,7 @@ from switchboard.store.idempotency import Claim, ClaimOutcome, IdempotencyStore
 
 log = logging.getLogger(__name__)
 
-STORE_TIMEOUT_S = 2.0
+STORE_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
