@@ -102,6 +102,9 @@ def test_eval_run_without_data_skips_clearly(tmp_path: Path, capsys, monkeypatch
         strategies="document",
         quick=True,
         update_baseline=False,
+        agents_dir=Path("agents"),
+        cases=Path("tests/data/behaviour.yaml"),
+        sessions_data=Path("tests/data/sessions.yaml"),
     )
     (tmp_path / "baseline.json").write_text(
         json.dumps({"metrics": {"clinc150.full.accuracy": 0.97}}), encoding="utf-8"
