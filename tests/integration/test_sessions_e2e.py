@@ -7,12 +7,14 @@ import shutil
 import uuid
 from pathlib import Path
 
+import grpc
 import pytest
 import yaml
 
 from switchboard.cli import main
+from switchboard.devstack import launch, terminate
 from switchboard.store import CandidateStatus, Store, StoreSettings
-from switchboard.v1 import common_pb2, supervisor_pb2
+from switchboard.v1 import common_pb2, supervisor_pb2, supervisor_pb2_grpc
 from tests.conftest import AGENTS_DIR, DOMAINS
 from tests.integration.conftest import Stack
 
@@ -55,6 +57,48 @@ def test_a_conversation_stays_on_a_follow_up_and_moves_on_a_new_topic(
     # The same follow-up in a new session has no context: the supervisor asks.
     alone = _ask(offline_stack, FOLLOW_UP, f"other-{uuid.uuid4().hex[:8]}")
     assert alone.agent != "billing" and alone.route.method != "session"
+
+
+def test_two_supervisor_replicas_share_the_conversation(
+    offline_stack: Stack, tmp_path: Path
+) -> None:
+    """Turns alternate between two supervisor processes over one database."""
+    agents_file = tmp_path / "agents.yaml"
+    agents_file.write_text(
+        yaml.safe_dump(
+            {"agents": [{"name": n, "address": a.address} for n, a in offline_stack.agents.items()]}
+        )
+    )
+    env = {**offline_stack.env, "SWITCHBOARD_DATA_DIR": str(tmp_path / "shared")}
+    replicas = [
+        launch(
+            f"supervisor-{i}",
+            ["supervisor", "--agents", str(agents_file), "--port", "0"],
+            tmp_path,
+            env=env,
+        )
+        for i in range(2)
+    ]
+    channels = [grpc.insecure_channel(r.address) for r in replicas]
+    try:
+        stubs = [supervisor_pb2_grpc.SupervisorStub(c) for c in channels]
+        session = f"conv-{uuid.uuid4().hex[:8]}"
+
+        def ask(i: int, text: str) -> supervisor_pb2.AskResponse:
+            request = supervisor_pb2.AskRequest(text=text, session_id=session)
+            reply: supervisor_pb2.AskResponse = stubs[i].Ask(request, timeout=30)
+            return reply
+
+        assert ask(0, REFUND).agent == "billing"
+        follow = ask(1, FOLLOW_UP)
+        assert (follow.agent, follow.route.method) == ("billing", "session")
+        assert ask(0, SWITCH).agent == "account"
+        again = ask(1, "and is that on every plan?")
+        assert (again.agent, again.route.method) == ("account", "session")
+    finally:
+        for channel in channels:
+            channel.close()
+        terminate(replicas)
 
 
 def test_explicit_agent_wins_and_the_session_follows_it(offline_stack: Stack) -> None:
