@@ -47,5 +47,9 @@ rm -rf "$OUT" && mkdir -p "$OUT"   # no stale wheels from older pins
 "$PYTHON" -m pip wheel --quiet --wheel-dir "$OUT" --requirement "$reqs"
 # Build isolation installs the backend's own build requirements too.
 "$PYTHON" -m pip wheel --quiet --wheel-dir "$OUT" setuptools wheel
+# Requirements behind environment markers that hold for the image's Python but maybe not
+# for this one: the image may run an older 3.11 patch release (Debian's 3.11.2), for which
+# redis needs async-timeout (`python_full_version < "3.11.3"`).
+"$PYTHON" -m pip wheel --quiet --wheel-dir "$OUT" "async-timeout>=4.0.3"
 echo "$stamp_inputs" > "$OUT/.inputs"
 echo "wheelhouse $OUT: $(ls "$OUT"/*.whl | wc -l) wheels, $(du -sh "$OUT" | cut -f1)"

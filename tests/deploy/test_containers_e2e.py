@@ -139,6 +139,7 @@ def test_ask_through_containers_reaches_the_agent_and_exports_spans(
                 ]
             )
             .with_tmpfs_mount("/tmp")
+            .with_tmpfs_mount("/data", "uid=10001,gid=10001")  # audit and tool effects (SQLite)
         )
         supervisor = (
             DockerContainer(image, **HARDENED, **host_gateway)
