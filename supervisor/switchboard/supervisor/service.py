@@ -411,21 +411,7 @@ class SupervisorService:
             if not self._policy.escalate_when_down:
                 raise
             return self._escalate_unavailable(request_id, tenant, decision, usage, exc)
-        self._record(
-            AuditKind.AGENT_CALL,
-            request_id,
-            tenant,
-            agent=answer.agent,
-            outcome=answer.outcome.value,
-            detail={
-                "mode": answer.mode.value,
-                "latency_ms": round((time.monotonic() - call_started) * 1000, 1),
-                "input_tokens": answer.usage.input_tokens,
-                "output_tokens": answer.usage.output_tokens,
-                "cost_usd": answer.usage.cost_usd,
-                "citations": [c.source_id for c in answer.citations],
-            },
-        )
+        self._record_agent_call(request_id, tenant, answer, call_started)
         if answer.outcome == Outcome.ESCALATED:
             self._record(
                 AuditKind.ESCALATION,
@@ -541,22 +527,7 @@ class SupervisorService:
                     detail={"part": part.text, "error": exc.message[:500]},
                 )
                 return exc
-            self._record(
-                AuditKind.AGENT_CALL,
-                request_id,
-                tenant,
-                agent=answer.agent,
-                outcome=answer.outcome.value,
-                detail={
-                    "part": part.text,
-                    "mode": answer.mode.value,
-                    "latency_ms": round((time.monotonic() - call_started) * 1000, 1),
-                    "input_tokens": answer.usage.input_tokens,
-                    "output_tokens": answer.usage.output_tokens,
-                    "cost_usd": answer.usage.cost_usd,
-                    "citations": [c.source_id for c in answer.citations],
-                },
-            )
+            self._record_agent_call(request_id, tenant, answer, call_started, part=part.text)
             return answer
 
         async with asyncio.TaskGroup() as group:
@@ -668,6 +639,34 @@ class SupervisorService:
             )
             self._metrics.record_agent_call(agent)
             return answer
+
+    def _record_agent_call(
+        self,
+        request_id: str,
+        tenant: str,
+        answer: AgentAnswer,
+        call_started: float,
+        *,
+        part: str | None = None,
+    ) -> None:
+        """One answered agent call in the audit log (``part``: its piece of a compound)."""
+        detail: dict[str, Any] = {} if part is None else {"part": part}
+        detail.update(
+            mode=answer.mode.value,
+            latency_ms=round((time.monotonic() - call_started) * 1000, 1),
+            input_tokens=answer.usage.input_tokens,
+            output_tokens=answer.usage.output_tokens,
+            cost_usd=answer.usage.cost_usd,
+            citations=[c.source_id for c in answer.citations],
+        )
+        self._record(
+            AuditKind.AGENT_CALL,
+            request_id,
+            tenant,
+            agent=answer.agent,
+            outcome=answer.outcome.value,
+            detail=detail,
+        )
 
     def _record(
         self,
