@@ -16,7 +16,8 @@ COPY ${WHEELHOUSE}/ /wheelhouse/
 COPY pyproject.toml README.md ./
 COPY shared/ shared/
 COPY supervisor/ supervisor/
-COPY agents/switchboard/ agents/switchboard/
+COPY agents/runtime/ agents/runtime/
+COPY tools/ tools/
 RUN set -eux; \
     python3 -m venv /opt/venv; \
     if ls /wheelhouse/*.whl >/dev/null 2>&1; then \

@@ -68,7 +68,7 @@ test-integration: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared/switchboard supervisor/switchboard agents/switchboard tests
+	$(BIN)/mypy shared/switchboard supervisor/switchboard agents/runtime/switchboard tools/switchboard tests
 	@# generated code must match protos/
 	@tmp=$$(mktemp -d) && $(PY) -m grpc_tools.protoc -I protos --python_out=$$tmp --pyi_out=$$tmp \
 		--grpc_python_out=$$tmp $(PROTO_SRC) && diff -r $$tmp/switchboard/v1 $(PROTO_OUT) -x __pycache__ \

@@ -9,7 +9,7 @@ import pytest
 from switchboard.agent.config import AgentConfig
 from switchboard.core.embeddings import MiniLMEmbedder, shared_embedder
 from switchboard.core.types import AgentCard
-from switchboard.supervisor.router import EmbeddingIndex
+from switchboard.supervisor.routing.router import EmbeddingIndex
 
 ROOT = Path(__file__).resolve().parents[1]
 AGENTS_DIR = ROOT / "agents"

@@ -23,7 +23,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from switchboard.otlp_receiver import OtlpReceiver
+from switchboard.devtools.otlp_receiver import OtlpReceiver
 from tests.deploy.conftest import ROOT, docker_available, skip_or_fail
 
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")

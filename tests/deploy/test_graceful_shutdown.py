@@ -16,7 +16,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from switchboard.devstack import Service, launch, terminate, write_agents_file
+from switchboard.devtools.stack import Service, launch, terminate, write_agents_file
 from switchboard.v1 import agent_pb2, agent_pb2_grpc, supervisor_pb2, supervisor_pb2_grpc
 from tests.deploy.conftest import ROOT
 from tests.fakes.fake_anthropic import FakeAnthropic, Reply
@@ -57,7 +57,7 @@ def _ingest(env: dict[str, str], workdir: Path) -> None:
     import sys
 
     subprocess.run(
-        [sys.executable, "-m", "switchboard.cli", "ingest", str(BILLING)],
+        [sys.executable, "-m", "switchboard.cli.main", "ingest", str(BILLING)],
         env=env,
         check=True,
         capture_output=True,

@@ -20,15 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from switchboard.agent.actions import ActionSigner
+from switchboard.agent.api.servicer import AgentServicer
 from switchboard.agent.config import AgentConfig
-from switchboard.agent.ingest import ingest
+from switchboard.agent.knowledge.ingest import ingest
+from switchboard.agent.knowledge.store import InMemoryStore
 from switchboard.agent.runtime import AgentRuntime
 from switchboard.agent.screening import PassageScreen
-from switchboard.agent.servicer import AgentServicer
-from switchboard.agent.store import InMemoryStore
-from switchboard.agent.toolrunner import ToolRunner
 from switchboard.agent.tools import BrightlaneBackend, brightlane_tools
+from switchboard.agent.tools.actions import ActionSigner
+from switchboard.agent.tools.runner import ToolRunner
 from switchboard.core.access import AccessInterceptor
 from switchboard.core.auth import (
     CallerAuthenticator,
@@ -45,13 +45,13 @@ from switchboard.core.textcheck import MetadataLimits
 from switchboard.core.types import AgentCard
 from switchboard.guard import Guard
 from switchboard.store import AuditWriter, Store
+from switchboard.supervisor.api.servicer import SupervisorServicer
 from switchboard.supervisor.config import AgentEntry, SupervisorSettings
-from switchboard.supervisor.dispatch import GrpcAgentClient
-from switchboard.supervisor.replay import RequestLedger
-from switchboard.supervisor.router import EmbeddingIndex, Router
+from switchboard.supervisor.gateway.client import GrpcAgentClient
+from switchboard.supervisor.ledger import RequestLedger
+from switchboard.supervisor.routing.router import EmbeddingIndex, Router
 from switchboard.supervisor.screening import GuardScreener
 from switchboard.supervisor.service import BreakerPolicy, SupervisorService
-from switchboard.supervisor.servicer import SupervisorServicer
 from switchboard.v1 import agent_pb2, supervisor_pb2
 
 T = TypeVar("T")

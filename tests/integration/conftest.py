@@ -15,8 +15,8 @@ import grpc
 import pytest
 
 from switchboard.agent.config import AgentSettings
-from switchboard.agent.ingest import ingest_paths
-from switchboard.devstack import SERVICE_TOKEN_ENV, Service, stack, with_service_token
+from switchboard.agent.knowledge.ingest import ingest_paths
+from switchboard.devtools.stack import SERVICE_TOKEN_ENV, Service, stack, with_service_token
 from switchboard.v1 import agent_pb2_grpc, supervisor_pb2_grpc
 from tests.conftest import AGENTS_DIR, DOMAINS
 from tests.fakes.fake_anthropic import FakeAnthropic, Reply, last_user_text

@@ -138,7 +138,7 @@ def test_reingest_while_serving_is_idempotent(offline_stack: Stack, tmp_path: Pa
 
     def run():
         return subprocess.run(
-            [sys.executable, "-m", "switchboard.cli", "ingest", str(CONFIGS[0])],
+            [sys.executable, "-m", "switchboard.cli.main", "ingest", str(CONFIGS[0])],
             env={**os.environ, **env},
             capture_output=True,
             text=True,
@@ -172,7 +172,7 @@ def test_routing_decisions_and_agent_calls_are_audited(offline_stack: Stack) -> 
             [
                 sys.executable,
                 "-m",
-                "switchboard.cli",
+                "switchboard.cli.main",
                 "audit",
                 "--request-id",
                 "audit-me-1",

@@ -34,9 +34,9 @@ from switchboard.core.auth import (
 from switchboard.core.budget import COST_KEY, HOPS_KEY, TOKENS_KEY, Budget
 from switchboard.core.serving import start_grpc
 from switchboard.core.types import AgentRequest
-from switchboard.devstack import SERVICE_TOKEN_ENV, launch, terminate, write_agents_file
+from switchboard.devtools.stack import SERVICE_TOKEN_ENV, launch, terminate, write_agents_file
 from switchboard.store import AuditEvent, AuditKind, AuditRecord, Store, StoreSettings
-from switchboard.supervisor.dispatch import GrpcAgentClient
+from switchboard.supervisor.gateway.client import GrpcAgentClient
 from switchboard.v1 import agent_pb2, agent_pb2_grpc, common_pb2, supervisor_pb2
 from switchboard.v1 import supervisor_pb2_grpc as sup_grpc
 from tests.integration.conftest import Stack, _start, base_env

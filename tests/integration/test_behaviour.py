@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from switchboard.client import SupervisorClient
-from switchboard.evals.behaviour import (
+from switchboard.devtools.evals.behaviour import (
     PROFILES,
     Capability,
     Case,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from switchboard.supervisor.merge import MERGE_SYSTEM
+from switchboard.supervisor.compound.merge import MERGE_SYSTEM
 from switchboard.v1 import common_pb2, supervisor_pb2
 from tests.fakes.fake_anthropic import FakeAnthropic, Reply, last_user_text
 from tests.integration.conftest import Stack, grounded_responder

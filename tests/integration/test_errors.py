@@ -9,7 +9,7 @@ import grpc
 import pytest
 import yaml
 
-from switchboard.devstack import launch, terminate
+from switchboard.devtools.stack import launch, terminate
 from switchboard.v1 import agent_pb2, common_pb2, supervisor_pb2
 from tests.fakes.fake_anthropic import FakeAnthropic, Reply
 from tests.integration.conftest import Stack, base_env, free_port

@@ -36,16 +36,16 @@ import pytest
 from pydantic import JsonValue
 from sqlalchemy import select
 
+from switchboard.agent.api.servicer import AgentServicer
 from switchboard.agent.config import AgentConfig
-from switchboard.agent.servicer import AgentServicer
 from switchboard.core import errors
 from switchboard.core.embeddings import MiniLMEmbedder
 from switchboard.core.types import AgentCard
 from switchboard.guard import GuardSettings, load_guard
 from switchboard.store import AuditKind, Claim, IdempotencyStore, Store, StoreError, StoreSettings
 from switchboard.store.models import ToolEffectRow
-from switchboard.supervisor.replay import RequestLedger
-from switchboard.supervisor.router import EmbeddingIndex
+from switchboard.supervisor.ledger import RequestLedger
+from switchboard.supervisor.routing.router import EmbeddingIndex
 from switchboard.supervisor.service import BreakerPolicy
 from switchboard.v1 import agent_pb2, common_pb2, supervisor_pb2, supervisor_pb2_grpc
 from tests.fakes.inprocess import (

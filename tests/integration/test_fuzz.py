@@ -41,7 +41,7 @@ from switchboard.core.types import AgentCard
 from switchboard.guard import GuardSettings, load_guard
 from switchboard.store import Store, StoreSettings
 from switchboard.supervisor.config import SupervisorSettings
-from switchboard.supervisor.router import EmbeddingIndex
+from switchboard.supervisor.routing.router import EmbeddingIndex
 from switchboard.v1 import agent_pb2, agent_pb2_grpc, common_pb2, supervisor_pb2
 from switchboard.v1 import supervisor_pb2_grpc as sup_grpc
 from tests.fakes.inprocess import (

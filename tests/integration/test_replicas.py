@@ -17,7 +17,7 @@ import grpc
 import pytest
 import yaml
 
-from switchboard.devstack import Service, launch, terminate
+from switchboard.devtools.stack import Service, launch, terminate
 from switchboard.v1 import common_pb2, supervisor_pb2, supervisor_pb2_grpc
 from tests.conftest import AGENTS_DIR
 from tests.integration.conftest import base_env

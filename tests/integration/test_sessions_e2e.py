@@ -11,8 +11,8 @@ import grpc
 import pytest
 import yaml
 
-from switchboard.cli import main
-from switchboard.devstack import launch, terminate
+from switchboard.cli.main import main
+from switchboard.devtools.stack import launch, terminate
 from switchboard.store import CandidateStatus, Store, StoreSettings
 from switchboard.v1 import common_pb2, supervisor_pb2, supervisor_pb2_grpc
 from tests.conftest import AGENTS_DIR, DOMAINS

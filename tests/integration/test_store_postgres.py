@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from switchboard.cli import main
+from switchboard.cli.main import main
 from switchboard.store import (
     AuditEvent,
     AuditKind,

@@ -23,12 +23,12 @@ import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from switchboard.agent.config import AgentConfig, AgentSettings
+from switchboard.agent.knowledge.store import StoredChunk, open_store
 from switchboard.agent.llm_breaker import HEALTH_SERVICE
 from switchboard.agent.screening import WITHHELD_TOOL_OUTPUT
-from switchboard.agent.store import StoredChunk, open_store
 from switchboard.agent.tools.demo_backend import DEMO_DATA
 from switchboard.core.embeddings import shared_embedder
-from switchboard.devstack import stack, with_service_token
+from switchboard.devtools.stack import stack, with_service_token
 from switchboard.store import AuditKind, AuditRecord, Store, StoreSettings
 from switchboard.v1 import common_pb2, supervisor_pb2, supervisor_pb2_grpc
 from tests.conftest import AGENTS_DIR

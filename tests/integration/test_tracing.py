@@ -11,8 +11,8 @@ import grpc
 import pytest
 import yaml
 
-from switchboard.devstack import Service, launch, terminate
-from switchboard.otlp_receiver import OtlpReceiver, ReceivedSpan
+from switchboard.devtools.otlp_receiver import OtlpReceiver, ReceivedSpan
+from switchboard.devtools.stack import Service, launch, terminate
 from switchboard.v1 import supervisor_pb2, supervisor_pb2_grpc
 from tests.conftest import AGENTS_DIR
 from tests.fakes.fake_anthropic import FakeAnthropic, Reply

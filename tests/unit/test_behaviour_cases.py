@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from switchboard.core.embeddings import MiniLMEmbedder
-from switchboard.evals.behaviour import (
+from switchboard.devtools.evals.behaviour import (
     PROFILES,
     Capability,
     Case,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import itertools
 
-from switchboard.agent.chunking import (
+from switchboard.agent.knowledge.chunking import (
     chunk_document,
     document_title,
     fixed_chunks,

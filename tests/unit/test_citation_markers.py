@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from switchboard.agent.prompting import cited_indexes, renumber_markers
+from switchboard.agent.answering.prompting import cited_indexes, renumber_markers
 
 
 def test_markers_are_renumbered_to_the_cited_passages() -> None:

@@ -17,9 +17,9 @@ from switchboard.core.embeddings import MiniLMEmbedder
 from switchboard.core.pricing import DEFAULT_PRICES
 from switchboard.core.types import AgentAnswer, AgentCard, AgentRequest, Outcome
 from switchboard.store.audit import AuditEvent, AuditKind
-from switchboard.supervisor.compound import CompoundPlanner, split_clauses
+from switchboard.supervisor.compound.planner import CompoundPlanner, split_clauses
 from switchboard.supervisor.config import AgentEntry
-from switchboard.supervisor.router import EmbeddingIndex, Method, Router
+from switchboard.supervisor.routing.router import EmbeddingIndex, Method, Router
 from switchboard.supervisor.service import AskInput, SupervisorService
 from tests.fakes.agents import FakeAgentClient
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from switchboard.evals.cache import EmbeddingCache
-from switchboard.evals.cli import main as eval_main
-from switchboard.evals.datasets import DatasetMissing, load_clinc, load_scifact
-from switchboard.evals.metrics import (
+from switchboard.devtools.evals.cache import EmbeddingCache
+from switchboard.devtools.evals.cli import main as eval_main
+from switchboard.devtools.evals.datasets import DatasetMissing, load_clinc, load_scifact
+from switchboard.devtools.evals.metrics import (
     accuracy,
     accuracy_at_coverage,
     macro_f1,
@@ -20,7 +20,7 @@ from switchboard.evals.metrics import (
     recall_at_k,
     reciprocal_rank,
 )
-from switchboard.evals.runner import baseline_from, compare, lookup
+from switchboard.devtools.evals.runner import baseline_from, compare, lookup
 
 
 def test_classification_metrics() -> None:
@@ -117,8 +117,8 @@ def test_eval_run_without_data_skips_clearly(tmp_path: Path, capsys, monkeypatch
 
 
 def test_covering_examples_spread_over_intents() -> None:
-    from switchboard.evals.datasets import Clinc
-    from switchboard.evals.routing import select_examples
+    from switchboard.devtools.evals.datasets import Clinc
+    from switchboard.devtools.evals.routing import select_examples
 
     train = [(f"{d}-{i}-{n}", d) for d in ("x", "y") for i in range(3) for n in range(5)]
     intents = [f"{d}{i}" for d in ("x", "y") for i in range(3) for _ in range(5)]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from switchboard.cli import main
-from switchboard.supervisor.calibration import RoutingCalibration
+from switchboard.cli.main import main
+from switchboard.supervisor.routing.calibration import RoutingCalibration
 from tests.conftest import AGENTS_DIR
 
 EXAMPLES = [

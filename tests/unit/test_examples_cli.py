@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from switchboard.cli import main
+from switchboard.cli.examples import STATUSES, add_examples
+from switchboard.cli.main import main
 from switchboard.core.errors import ConfigurationError
 from switchboard.core.types import Outcome
-from switchboard.examples import STATUSES, add_examples
 from switchboard.store import CandidateSource, CandidateStatus, Store
 from switchboard.supervisor.learning import candidate_for
-from switchboard.supervisor.router import Candidate, Method, RouteResult
+from switchboard.supervisor.routing.router import Candidate, Method, RouteResult
 from tests.conftest import AGENTS_DIR, DOMAINS
 from tests.store_support import open_sqlite_store
 

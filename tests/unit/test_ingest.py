@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from switchboard.agent.config import AgentConfig
-from switchboard.agent.ingest import ingest
-from switchboard.agent.store import ChromaStore, InMemoryStore, VectorStore
+from switchboard.agent.knowledge.ingest import ingest
+from switchboard.agent.knowledge.store import ChromaStore, InMemoryStore, VectorStore
 from switchboard.core.embeddings import MiniLMEmbedder
 from tests.conftest import AGENTS_DIR
 

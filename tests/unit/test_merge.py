@@ -17,14 +17,14 @@ from switchboard.core.types import (
     Outcome,
     UsageReport,
 )
-from switchboard.supervisor.merge import (
+from switchboard.supervisor.compound.merge import (
     MERGE_SYSTEM,
     AnswerMerger,
     failed_answer,
     renumber,
     structured_merge,
 )
-from switchboard.supervisor.router import SubRoute
+from switchboard.supervisor.routing.router import SubRoute
 from tests.fakes.llm import ScriptedLLM
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from switchboard.core import errors
 from switchboard.store import Store
-from switchboard.supervisor.replay import RequestLedger, fingerprint
+from switchboard.supervisor.ledger import RequestLedger, fingerprint
 from tests.store_support import open_sqlite_store
 
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from switchboard.agent.retrieval import BM25, Retriever, rrf, stem, tokenize
-from switchboard.agent.store import InMemoryStore, StoredChunk
+from switchboard.agent.knowledge.retrieval import BM25, Retriever, rrf, stem, tokenize
+from switchboard.agent.knowledge.store import InMemoryStore, StoredChunk
 
 
 def test_tokenize_drops_stopwords_and_stems() -> None:
@@ -72,7 +72,7 @@ async def test_hybrid_lifts_exact_term_matches_and_keeps_cosine_scores(
 
 
 def test_chroma_store_lists_every_chunk_with_its_embedding(tmp_path) -> None:
-    from switchboard.agent.store import ChromaStore
+    from switchboard.agent.knowledge.store import ChromaStore
 
     store = ChromaStore.open("retrieval-test", path=str(tmp_path))
     chunks = [

@@ -4,7 +4,7 @@ import pytest
 
 from switchboard.core.embeddings import MiniLMEmbedder
 from switchboard.core.types import AgentCard
-from switchboard.supervisor.router import ROUTING_TOOL, EmbeddingIndex, Method, Router
+from switchboard.supervisor.routing.router import ROUTING_TOOL, EmbeddingIndex, Method, Router
 from tests.fakes.llm import ScriptedLLM
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from switchboard.core.embeddings import MiniLMEmbedder
 from switchboard.core.types import AgentCard
 from switchboard.core.wire import card_from_proto, card_to_proto
-from switchboard.supervisor.router import EmbeddingIndex, Method, Router
+from switchboard.supervisor.routing.router import EmbeddingIndex, Method, Router
 
 
 def make_router(embedder: MiniLMEmbedder, cards: list[AgentCard]) -> Router:

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import pytest
 
+from switchboard.agent.answering.extractive import OFFLINE_NOTICE
 from switchboard.agent.config import AgentConfig
-from switchboard.agent.extractive import OFFLINE_NOTICE
-from switchboard.agent.ingest import ingest
+from switchboard.agent.knowledge.ingest import ingest
+from switchboard.agent.knowledge.store import InMemoryStore
 from switchboard.agent.runtime import AgentRuntime
-from switchboard.agent.store import InMemoryStore
 from switchboard.core.embeddings import MiniLMEmbedder
 from switchboard.core.errors import DeadlineExceeded, InvalidRequest
 from switchboard.core.pricing import DEFAULT_PRICES

@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from switchboard.supervisor.calibration import (
+from switchboard.supervisor.config import SupervisorSettings
+from switchboard.supervisor.routing.calibration import (
     RoutingCalibration,
     Scored,
     accept_threshold,
     fit_calibration,
     oos_threshold,
 )
-from switchboard.supervisor.config import SupervisorSettings
-from switchboard.supervisor.scoring import (
+from switchboard.supervisor.routing.scoring import (
     ScoringModel,
     fit_temperature,
     kernel_scores,

@@ -10,18 +10,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from switchboard.cli import main
+from switchboard.cli.main import main
 from switchboard.core.embeddings import MiniLMEmbedder
 from switchboard.core.pricing import DEFAULT_PRICES
 from switchboard.core.types import AgentCard, Outcome
-from switchboard.evals.sessions import fit_rule, load_conversations, prepare, turn_metrics
+from switchboard.devtools.evals.sessions import fit_rule, load_conversations, prepare, turn_metrics
 from switchboard.store import Store, StoreError
 from switchboard.store.sessions import SessionState
 from switchboard.supervisor.config import AgentEntry
 from switchboard.supervisor.learning import ExampleRecorder
-from switchboard.supervisor.router import EmbeddingIndex, Method, Router
+from switchboard.supervisor.routing.router import EmbeddingIndex, Method, Router
+from switchboard.supervisor.routing.sessions import Conversation, SessionMemory, StickyRule
 from switchboard.supervisor.service import AskInput, SupervisorService
-from switchboard.supervisor.sessions import Conversation, SessionMemory, StickyRule
 from tests.conftest import ROOT
 from tests.fakes.agents import FakeAgentClient
 from tests.store_support import open_sqlite_store

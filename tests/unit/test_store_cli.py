@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from switchboard.cli import main
+from switchboard.cli.main import main
+from switchboard.cli.store import format_table, parse_time
 from switchboard.store import AuditEvent, AuditKind, AuditRecord, head_revision
-from switchboard.store.cli import format_table, parse_time
 from tests.store_support import open_sqlite_store
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

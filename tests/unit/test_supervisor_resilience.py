@@ -14,7 +14,7 @@ from switchboard.core.budget import Budget
 from switchboard.core.embeddings import MiniLMEmbedder, Vector
 from switchboard.core.types import AgentCard, Outcome
 from switchboard.supervisor.config import AgentEntry
-from switchboard.supervisor.router import EmbeddingIndex, Method
+from switchboard.supervisor.routing.router import EmbeddingIndex, Method
 from switchboard.supervisor.screening import GUARD_METADATA_KEY, Screening
 from switchboard.supervisor.service import AskInput, BreakerPolicy, SupervisorService
 from tests.fakes.agents import FakeAgentClient

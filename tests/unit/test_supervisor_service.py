@@ -10,7 +10,7 @@ from switchboard.core.embeddings import MiniLMEmbedder
 from switchboard.core.pricing import DEFAULT_PRICES
 from switchboard.core.types import AgentCard, Outcome
 from switchboard.supervisor.config import AgentEntry
-from switchboard.supervisor.router import ROUTING_TOOL, EmbeddingIndex, Method, Router
+from switchboard.supervisor.routing.router import ROUTING_TOOL, EmbeddingIndex, Method, Router
 from switchboard.supervisor.service import AskInput, BreakerPolicy, SupervisorService
 from tests.fakes.agents import FakeAgentClient
 from tests.fakes.llm import ScriptedLLM

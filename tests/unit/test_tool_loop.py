@@ -16,15 +16,15 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from switchboard.agent.actions import ActionSigner
 from switchboard.agent.config import AgentConfig
-from switchboard.agent.ingest import ingest
+from switchboard.agent.knowledge.ingest import ingest
+from switchboard.agent.knowledge.store import InMemoryStore, StoredChunk
 from switchboard.agent.llm_breaker import LLMBreaker
 from switchboard.agent.runtime import AgentRuntime
 from switchboard.agent.screening import WITHHELD_TOOL_OUTPUT, PassageScreen
-from switchboard.agent.store import InMemoryStore, StoredChunk
-from switchboard.agent.toolrunner import ToolRunner
 from switchboard.agent.tools import DemoBackend, brightlane_tools
+from switchboard.agent.tools.actions import ActionSigner
+from switchboard.agent.tools.runner import ToolRunner
 from switchboard.core import genai
 from switchboard.core.action_ids import action_agent
 from switchboard.core.breaker import BreakerState, CircuitBreaker

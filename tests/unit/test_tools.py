@@ -12,9 +12,7 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from switchboard.agent.actions import ActionSigner
 from switchboard.agent.config import AgentConfig
-from switchboard.agent.toolrunner import ToolRunner
 from switchboard.agent.tools import (
     TOOL_NAMES,
     DemoBackend,
@@ -23,6 +21,8 @@ from switchboard.agent.tools import (
     ToolRegistry,
     brightlane_tools,
 )
+from switchboard.agent.tools.actions import ActionSigner
+from switchboard.agent.tools.runner import ToolRunner
 from switchboard.core.errors import ConfigurationError, ModelFeedback
 from switchboard.core.llm import ToolCall, ToolResult
 from switchboard.core.types import PendingAction
@@ -236,7 +236,7 @@ def test_pending_action_type_is_what_the_wire_carries() -> None:
     fields = set(PendingAction.model_fields)
     assert fields == {"id", "tool", "summary", "arguments_json"}
     assert (
-        (ROOT / "agents/switchboard/agent/tools/demo_data.yaml")
+        (ROOT / "agents/runtime/switchboard/agent/tools/demo_data.yaml")
         .read_text()
         .startswith("# DEMO DATA ONLY")
     )

@@ -177,7 +177,7 @@ class SupervisorSettings(CommonSettings):
     def _apply_calibration(self) -> SupervisorSettings:
         if self.routing_calibration is None:
             return self
-        from switchboard.supervisor.calibration import RoutingCalibration
+        from switchboard.supervisor.routing.calibration import RoutingCalibration
 
         fitted = RoutingCalibration.load(self.routing_calibration)
         for name, value in fitted.settings_values().items():

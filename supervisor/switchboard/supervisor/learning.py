@@ -21,7 +21,7 @@ from switchboard.core.types import Outcome
 from switchboard.store.errors import StoreError
 from switchboard.store.examples import CandidateSource
 from switchboard.supervisor.config import SupervisorSettings
-from switchboard.supervisor.router import Method, RouteResult
+from switchboard.supervisor.routing.router import Method, RouteResult
 
 log = logging.getLogger(__name__)
 

@@ -25,17 +25,17 @@ from switchboard.core.telemetry import setup_telemetry
 from switchboard.core.textcheck import MetadataLimits
 from switchboard.guard import GuardSettings, load_guard
 from switchboard.store import AuditWriter, Store, StoreSettings
-from switchboard.supervisor.compound import CompoundPlanner
+from switchboard.supervisor.api.servicer import SupervisorServicer
+from switchboard.supervisor.compound.merge import AnswerMerger
+from switchboard.supervisor.compound.planner import CompoundPlanner
 from switchboard.supervisor.config import AgentsFile, SupervisorSettings
-from switchboard.supervisor.dispatch import GrpcAgentClient
+from switchboard.supervisor.gateway.client import GrpcAgentClient
 from switchboard.supervisor.learning import example_recorder
-from switchboard.supervisor.merge import AnswerMerger
-from switchboard.supervisor.replay import RequestLedger
-from switchboard.supervisor.router import Router
+from switchboard.supervisor.ledger import RequestLedger
+from switchboard.supervisor.routing.router import Router
+from switchboard.supervisor.routing.sessions import session_memory
 from switchboard.supervisor.screening import GuardScreener, NoScreening, Screener
 from switchboard.supervisor.service import BreakerPolicy, SupervisorService
-from switchboard.supervisor.servicer import SupervisorServicer
-from switchboard.supervisor.sessions import session_memory
 from switchboard.v1 import supervisor_pb2
 
 log = logging.getLogger(__name__)

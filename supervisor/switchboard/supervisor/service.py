@@ -35,13 +35,14 @@ from switchboard.core.types import (
     UsageReport,
 )
 from switchboard.store.audit import AuditEvent, AuditKind
-from switchboard.supervisor.compound import CompoundPlanner
+from switchboard.supervisor.compound.merge import AnswerMerger, failed_answer
+from switchboard.supervisor.compound.planner import CompoundPlanner
 from switchboard.supervisor.config import AgentEntry
-from switchboard.supervisor.dispatch import AgentClient
+from switchboard.supervisor.gateway.client import AgentClient
 from switchboard.supervisor.learning import ExampleRecorder
-from switchboard.supervisor.merge import AnswerMerger, failed_answer
 from switchboard.supervisor.metrics import SupervisorMetrics
-from switchboard.supervisor.router import Candidate, Method, Router, RouteResult, SubRoute
+from switchboard.supervisor.routing.router import Candidate, Method, Router, RouteResult, SubRoute
+from switchboard.supervisor.routing.sessions import Conversation, SessionMemory
 from switchboard.supervisor.screening import (
     GUARD_METADATA_KEY,
     SUSPICIOUS,
@@ -49,7 +50,6 @@ from switchboard.supervisor.screening import (
     Screener,
     Screening,
 )
-from switchboard.supervisor.sessions import Conversation, SessionMemory
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,170 @@
+"""An agent's domain configuration (YAML) and its process settings (environment)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import SettingsConfigDict
+
+from switchboard.core.errors import ConfigurationError
+from switchboard.core.settings import CommonSettings
+from switchboard.core.types import AgentCard
+
+
+class RetrievalConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    chunking: Literal["fixed", "structure"] = "structure"
+    chunk_size: int = Field(900, ge=100, le=8000, description="Characters per chunk.")
+    chunk_overlap: int = Field(150, ge=0, description="Characters shared by neighbours.")
+    top_k: int = Field(4, ge=1, le=50)
+    min_score: float = Field(
+        0.4,
+        ge=-1.0,
+        le=1.0,
+        description="When the best passage's cosine is below this, nothing answers the "
+        "request: it is escalated to a person.",
+    )
+    passage_min_score: float = Field(
+        0.25,
+        ge=-1.0,
+        le=1.0,
+        description="Once the best passage clears min_score, other passages above this join "
+        "the context; below it they are noise.",
+    )
+    mode: Literal["dense", "hybrid"] = Field(
+        "dense", description="dense: vector search; hybrid: dense + BM25 fused by RRF."
+    )
+
+    @model_validator(mode="after")
+    def _overlap_fits(self) -> RetrievalConfig:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError("chunk_overlap must be smaller than chunk_size")
+        return self
+
+
+class LLMConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = "claude-sonnet-4-6"
+    max_tokens: int = Field(700, ge=16, le=8192)
+    context_token_budget: int = Field(3000, ge=200, description="Tokens of retrieved context.")
+    max_turns: int = Field(
+        4, ge=1, le=12, description="Most model calls per request when tools are used."
+    )
+
+
+class AgentConfig(BaseModel):
+    """One domain agent, as written in ``agents/<name>/agent.yaml``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
+    description: str = Field(min_length=1)
+    examples: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(
+        default_factory=list,
+        description="Optional routing rule: requests naming one of these come straight here.",
+    )
+    system_prompt: Path
+    knowledge_dir: Path
+    collection: str | None = None
+    retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
+    llm: LLMConfig = Field(default_factory=LLMConfig)
+    tools: list[str] = Field(
+        default_factory=list,
+        description="Tools this agent's model may call (least privilege); none by default.",
+    )
+
+    @field_validator("tools")
+    @classmethod
+    def _known_tools(cls, names: list[str]) -> list[str]:
+        from switchboard.agent.tools import TOOL_NAMES
+
+        unknown = [n for n in names if n not in TOOL_NAMES]
+        if unknown:
+            raise ValueError(f"unknown tools {unknown}; known tools: {', '.join(TOOL_NAMES)}")
+        return list(dict.fromkeys(names))
+
+    @property
+    def collection_name(self) -> str:
+        return self.collection or f"switchboard-{self.name}"
+
+    def card(self) -> AgentCard:
+        """The card the router sees: description, examples and the knowledge base's topics."""
+        from switchboard.agent.knowledge.ingest import knowledge_topics
+
+        return AgentCard(
+            name=self.name,
+            description=self.description,
+            examples=self.examples,
+            topics=knowledge_topics(self.knowledge_dir),
+            keywords=self.keywords,
+        )
+
+    def system_prompt_text(self) -> str:
+        return self.system_prompt.read_text(encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> AgentConfig:
+        """Reads the file; relative paths inside it are relative to the file."""
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigurationError(f"cannot read agent config {path}: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise ConfigurationError(f"agent config {path} must be a mapping")
+        try:
+            config = cls.model_validate(raw)
+        except ValidationError as exc:
+            raise ConfigurationError(f"invalid agent config {path}:\n{exc}") from exc
+        base = path.resolve().parent
+        config.system_prompt = base / config.system_prompt
+        config.knowledge_dir = base / config.knowledge_dir
+        if not config.system_prompt.is_file():
+            raise ConfigurationError(f"system prompt {config.system_prompt} does not exist")
+        if not config.knowledge_dir.is_dir():
+            raise ConfigurationError(f"knowledge folder {config.knowledge_dir} does not exist")
+        return config
+
+
+class AgentSettings(CommonSettings):
+    """Process settings of an agent service."""
+
+    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore")
+
+    chroma_url: str | None = Field(
+        None, description="Chroma server URL (http://host:port); embedded store when unset."
+    )
+
+    action_secret: SecretStr | None = Field(
+        None,
+        description="Key that signs proposed-action ids (32+ random characters; the same on "
+        "every replica). Unset: a random key per process, so ids die with the process.",
+    )
+    action_ttl_s: float = Field(
+        3600.0, gt=0, description="How long a proposed action may be confirmed."
+    )
+    tools_data: Path | None = Field(
+        None, description="Fixture file of the demo tool backend; the shipped demo data if unset."
+    )
+    llm_breaker_threshold: int = Field(
+        5, ge=1, description="Consecutive LLM failures that open the LLM circuit breaker."
+    )
+    llm_breaker_reset_s: float = Field(
+        30.0, gt=0, description="Seconds the LLM breaker stays open before a probe."
+    )
+
+    def chroma_path(self, agent: str) -> Path:
+        return self.data_dir / "chroma" / agent

@@ -1,0 +1,125 @@
+"""Loads an agent's knowledge folder into its vector store, idempotently.
+
+A document's chunks carry the hash of its content and of the chunking settings; re-ingesting
+skips unchanged documents, replaces edited ones and removes deleted ones, so running it twice
+never duplicates anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from switchboard.agent.config import AgentConfig, AgentSettings
+from switchboard.agent.knowledge.chunking import chunk_document, document_title, section_headings
+from switchboard.agent.knowledge.store import StoredChunk, VectorStore, open_store
+from switchboard.core.embeddings import Embedder, shared_embedder
+from switchboard.core.errors import ConfigurationError
+
+DOC_SUFFIXES = (".md", ".markdown", ".txt")
+
+
+@dataclass
+class IngestReport:
+    agent: str
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    chunks_written: int = 0
+    chunks_deleted: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"{self.agent}: {len(self.added)} added, {len(self.updated)} updated, "
+            f"{len(self.removed)} removed, {len(self.unchanged)} unchanged "
+            f"({self.chunks_written} chunks written, {self.chunks_deleted} deleted)"
+        )
+
+
+def _documents(folder: Path) -> dict[str, str]:
+    docs: dict[str, str] = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.suffix.lower() in DOC_SUFFIXES:
+            try:
+                docs[path.relative_to(folder).as_posix()] = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError as exc:
+                raise ConfigurationError(f"{path} is not UTF-8 text: {exc}") from exc
+    return docs
+
+
+def knowledge_topics(folder: Path) -> list[str]:
+    """Titles and heading paths of every document: what this agent knows about."""
+    topics: list[str] = []
+    for source, text in _documents(folder).items():
+        title = document_title(text, Path(source).stem.replace("-", " ").capitalize())
+        for topic in [title, *section_headings(text)]:
+            if topic not in topics:
+                topics.append(topic)
+    return topics
+
+
+def _doc_hash(text: str, config: AgentConfig) -> str:
+    r = config.retrieval
+    recipe = f"{r.chunking}:{r.chunk_size}:{r.chunk_overlap}\n"
+    return hashlib.sha256((recipe + text).encode()).hexdigest()
+
+
+def ingest(config: AgentConfig, store: VectorStore, embedder: Embedder) -> IngestReport:
+    report = IngestReport(agent=config.name)
+    docs = _documents(config.knowledge_dir)
+    existing: dict[str, tuple[str, set[str]]] = {}
+    for chunk_id, meta in store.metadata_by_id().items():
+        source = str(meta.get("source", ""))
+        digest, ids = existing.setdefault(source, (str(meta.get("doc_hash", "")), set()))
+        ids.add(chunk_id)
+        if digest != meta.get("doc_hash"):  # mixed hashes: a half-replaced doc, redo it
+            existing[source] = ("", ids)
+
+    r = config.retrieval
+    for source, text in docs.items():
+        digest = _doc_hash(text, config)
+        old_hash, old_ids = existing.get(source, ("", set()))
+        if old_hash == digest:
+            report.unchanged.append(source)
+            continue
+        title = document_title(text, Path(source).stem.replace("-", " ").capitalize())
+        chunks = [
+            StoredChunk(
+                id=f"{source}::{c.index}",
+                text=c.text,
+                metadata={
+                    "source": source,
+                    "title": title,
+                    "heading": c.heading,
+                    "chunk": c.index,
+                    "doc_hash": digest,
+                },
+            )
+            for c in chunk_document(text, r.chunking, r.chunk_size, r.chunk_overlap)
+        ]
+        # Write the new version first, then drop leftovers: never a moment with nothing.
+        store.upsert(chunks, embedder.embed([c.text for c in chunks]))
+        stale = sorted(old_ids - {c.id for c in chunks})
+        store.delete(stale)
+        report.chunks_written += len(chunks)
+        report.chunks_deleted += len(stale)
+        (report.updated if old_ids else report.added).append(source)
+
+    for source, (_, ids) in existing.items():
+        if source not in docs:
+            store.delete(sorted(ids))
+            report.removed.append(source)
+            report.chunks_deleted += len(ids)
+    return report
+
+
+def ingest_paths(configs: list[Path], settings: AgentSettings | None = None) -> list[IngestReport]:
+    """Ingests each agent config's knowledge folder into that agent's own store."""
+    settings = settings or AgentSettings()
+    reports = []
+    for path in configs:
+        config = AgentConfig.load(path)
+        reports.append(ingest(config, open_store(config, settings), shared_embedder()))
+    return reports

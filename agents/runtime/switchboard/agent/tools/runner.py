@@ -1,0 +1,241 @@
+"""Runs the model's tool calls and the caller's confirmations, each traced and audited.
+
+A tool call from the model is checked against the agent's allow-list and validated before
+anything runs. Read-only tools run with a timeout and their output is screened for injected
+instructions. A tool that changes something does not run: it becomes a signed
+``PendingAction``. A confirmation of that action runs the tool exactly once
+(``ToolEffects.run_once``, keyed by tenant, action id and step); repeating the confirmation
+returns the stored result. No LLM is involved in confirming.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+from typing import Any, Literal
+
+from switchboard.agent.auditing import AuditSink, NoAudit, screened_event
+from switchboard.agent.screening import WITHHELD_TOOL_OUTPUT, PassageScreen
+from switchboard.agent.tools import Tool, ToolContext, ToolRegistry
+from switchboard.agent.tools.actions import ActionSigner
+from switchboard.core.errors import (
+    Conflict,
+    InProgress,
+    InvalidRequest,
+    ModelFeedback,
+    Unavailable,
+)
+from switchboard.core.genai import tool_span
+from switchboard.core.llm import ToolCall, ToolResult
+from switchboard.core.telemetry import mark_error
+from switchboard.core.types import AgentAnswer, AnswerMode, Outcome, PendingAction
+from switchboard.store import AuditEvent, AuditKind, EffectMismatch, EffectPending, ToolEffects
+
+log = logging.getLogger(__name__)
+
+ToolOutcome = Literal["executed", "proposed", "refused", "failed", "replayed", "withheld"]
+MAX_TOOL_RESULT_CHARS = 8000
+
+
+class ToolRunner:
+    def __init__(
+        self,
+        tools: ToolRegistry,
+        *,
+        agent: str,
+        signer: ActionSigner,
+        audit: AuditSink | None = None,
+        screen: PassageScreen | None = None,
+        effects: ToolEffects | None = None,
+    ) -> None:
+        self.tools = tools
+        self._agent = agent
+        self._signer = signer
+        self._audit: AuditSink = audit or NoAudit()
+        self._screen = screen
+        self._effects = effects
+
+    # -- the model's calls ---------------------------------------------------------------
+
+    async def call(
+        self, call: ToolCall, ctx: ToolContext, *, timeout: float | None
+    ) -> ToolResult | PendingAction:
+        """One tool call from the model: a result for the model, or a proposed action."""
+        description = self.tools.get(call.name).description if call.name in self.tools else ""
+        with tool_span(call.name, call.id, description=description) as span:
+            stage = "validate"
+            try:
+                tool = self.tools.get(call.name)
+                args = tool.validate(call.input)
+                stage = "run"
+                if tool.mutating:
+                    return await self._propose(tool, args, call, ctx, timeout)
+                output = await tool.run(ctx, args, timeout=timeout)
+            except ModelFeedback as exc:
+                outcome: ToolOutcome = "refused" if stage == "validate" else "failed"
+                mark_error(span, "ModelFeedback", exc.message)
+                span.set_attribute("switchboard.tool.outcome", outcome)
+                self._record(ctx, call.name, call.id, outcome, error=exc.message)
+                return ToolResult(call.id, exc.message, is_error=True)
+            except Exception as exc:  # a bug or a broken backend: the model hears it failed
+                log.exception("tool failed", extra={"tool": call.name})
+                mark_error(span, type(exc).__name__)
+                self._record(ctx, call.name, call.id, "failed", error=type(exc).__name__)
+                return ToolResult(call.id, f"tool {call.name} failed; no result", is_error=True)
+            text = json.dumps(output, ensure_ascii=False, default=str)[:MAX_TOOL_RESULT_CHARS]
+            outcome = "executed"
+            if self._screen is not None:
+                verdict = await self._screen.tool_output(text)
+                if verdict.blocked:
+                    log.warning(
+                        "tool output withheld: looks like injected instructions",
+                        extra={"tool": call.name, "reason": verdict.reason},
+                    )
+                    span.set_attributes(
+                        {
+                            "switchboard.guard.blocked": True,
+                            "switchboard.guard.reason": verdict.reason,
+                        }
+                    )
+                    self._refusal(ctx, "tool", verdict.reason, verdict.score, tool=call.name)
+                    text, outcome = WITHHELD_TOOL_OUTPUT, "withheld"
+            span.set_attribute("switchboard.tool.outcome", outcome)
+            self._record(ctx, call.name, call.id, outcome, args=args.model_dump(mode="json"))
+            return ToolResult(call.id, text)
+
+    async def _propose(
+        self, tool: Tool[Any], args: Any, call: ToolCall, ctx: ToolContext, timeout: float | None
+    ) -> PendingAction:
+        summary = await tool.summary(ctx, args, timeout=timeout)  # checks it against the account
+        arguments = args.model_dump(mode="json")
+        pending = PendingAction(
+            id=self._signer.sign(
+                agent=self._agent,
+                tool=tool.name,
+                args=arguments,
+                tenant=ctx.tenant,
+                customer_id=ctx.customer_id,
+                step=ctx.step,
+            ),
+            tool=tool.name,
+            summary=summary,
+            arguments_json=json.dumps(arguments, sort_keys=True),
+        )
+        self._record(ctx, tool.name, call.id, "proposed", args=arguments)
+        return pending
+
+    # -- the caller's confirmations -----------------------------------------------------
+
+    async def confirm(self, token: str, ctx: ToolContext, *, timeout: float | None) -> AgentAnswer:
+        """Runs a confirmed action once; a repeat returns the first run's result."""
+        claims = self._signer.verify(token, agent=self._agent)
+        if (claims.tenant, claims.customer_id) != (ctx.tenant, ctx.customer_id):
+            self._record(ctx, claims.tool, claims.action_id, "refused", error="wrong tenant")
+            raise InvalidRequest(
+                "this action was proposed to another tenant or customer; only they can confirm it"
+            )
+        if claims.tool not in self.tools:
+            raise InvalidRequest(f"agent {self._agent!r} may not run tool {claims.tool!r}")
+        tool = self.tools.get(claims.tool)
+        if not tool.mutating:
+            raise InvalidRequest(f"tool {tool.name!r} needs no confirmation")
+        try:
+            args = tool.validate(claims.args)
+        except ModelFeedback as exc:
+            raise InvalidRequest(
+                f"the confirmed action no longer validates: {exc.message}"
+            ) from None
+        if self._effects is None:
+            raise Unavailable("this agent has no store for tool effects; it cannot run actions")
+        ctx = replace(ctx, step=claims.step)
+        key = f"action:{claims.action_id}"
+        with tool_span(tool.name, claims.action_id, description=tool.description) as span:
+            if claims.expired:
+                stored = await self._effects.get(key, claims.step, tenant=ctx.tenant)
+                if not isinstance(stored, dict):
+                    raise InvalidRequest(
+                        "this action has expired without being carried out; ask again"
+                    )
+                return self._done(tool, stored, ctx, claims.action_id, replayed=True, span=span)
+            try:
+                effect = await self._effects.run_once(
+                    key,
+                    claims.step,
+                    tool.name,
+                    claims.args,
+                    lambda: tool.run(ctx, args, timeout=timeout),
+                    tenant=ctx.tenant,
+                )
+            except ModelFeedback as exc:  # the backend refused (already refunded, say)
+                mark_error(span, "ModelFeedback", exc.message)
+                self._record(ctx, tool.name, claims.action_id, "failed", error=exc.message)
+                return self._answer(f"The action was not carried out: {exc.message}.")
+            except EffectPending:
+                raise InProgress(
+                    "this action is still being carried out; ask again shortly for its result"
+                ) from None
+            except EffectMismatch as exc:
+                raise Conflict(exc.message) from None
+            result = effect.result if isinstance(effect.result, dict) else {}
+            return self._done(tool, result, ctx, claims.action_id, effect.replayed, span)
+
+    def _done(
+        self,
+        tool: Tool[Any],
+        result: dict[str, Any],
+        ctx: ToolContext,
+        action_id: str,
+        replayed: bool,
+        span: Any,
+    ) -> AgentAnswer:
+        outcome: ToolOutcome = "replayed" if replayed else "executed"
+        span.set_attribute("switchboard.tool.outcome", outcome)
+        self._record(ctx, tool.name, action_id, outcome, result=result)
+        return self._answer(tool.result_text(result))
+
+    def _answer(self, text: str) -> AgentAnswer:
+        return AgentAnswer(
+            agent=self._agent,
+            text=text,
+            outcome=Outcome.ANSWERED,
+            mode=AnswerMode.NONE,
+            confidence=1.0,
+        )
+
+    # -- audit ---------------------------------------------------------------------------
+
+    def _record(
+        self, ctx: ToolContext, tool: str, call_id: str, outcome: ToolOutcome, **detail: Any
+    ) -> None:
+        self._audit.submit(
+            AuditEvent(
+                kind=AuditKind.TOOL_CALL,
+                request_id=ctx.request_id[:128] or None,
+                tenant=ctx.tenant or None,
+                agent=self._agent,
+                outcome=outcome,
+                detail={
+                    "tool": tool,
+                    "call_id": call_id,
+                    "step": ctx.step,
+                    "customer_id": ctx.customer_id,
+                    **{k: v for k, v in detail.items() if v is not None},
+                },
+            )
+        )
+
+    def _refusal(
+        self, ctx: ToolContext, source: str, reason: str, score: float, **more: Any
+    ) -> None:
+        self._audit.submit(
+            screened_event(
+                agent=self._agent,
+                request_id=ctx.request_id,
+                tenant=ctx.tenant,
+                source=source,
+                reason=reason,
+                score=score,
+                **more,
+            )
+        )

@@ -1,0 +1,275 @@
+"""Runs the whole system as local processes: for ``make demo``, ``make run`` and the tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from switchboard.client import ClientSettings, SupervisorClient
+from switchboard.devtools.otlp_receiver import OtlpReceiver
+from switchboard.devtools.waterfall import render, wait_for_trace
+from switchboard.v1 import common_pb2, supervisor_pb2
+
+DEMO_QUESTIONS = [
+    "I was charged twice for the same month, what should I do?",
+    "How long do I have to ask for a refund on an annual plan?",
+    "What's the API rate limit per token?",
+    "Slack notifications stopped arriving in our channel",
+    "How many backup codes do I get when I turn on two-factor authentication?",
+    "How do I transfer ownership of our workspace to a colleague?",
+    "Which plan includes SSO?",  # ambiguous: billing (plans) or account (SSO)?
+    "What's a good recipe for banana bread?",  # out of scope
+    "Please refund my last invoice and turn on two-factor login for me",  # compound: 2 agents
+]
+START_TIMEOUT_S = 90.0
+SERVICE_TOKEN_ENV = "SWITCHBOARD_SERVICE_TOKEN"
+
+
+@dataclass
+class Service:
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+def agent_configs(agents_dir: Path) -> list[Path]:
+    configs = sorted(agents_dir.glob("*/agent.yaml"))
+    if not configs:
+        raise SystemExit(f"no agent configs (*/agent.yaml) under {agents_dir}")
+    return configs
+
+
+def launch(
+    name: str,
+    args: list[str],
+    workdir: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float = START_TIMEOUT_S,
+) -> Service:
+    """Starts ``switchboard ARGS`` and waits until it reports its bound port."""
+    ready = workdir / f"{name}.ready.json"
+    ready.unlink(missing_ok=True)
+    log = workdir / f"{name}.log"
+    with log.open("ab") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "switchboard.cli.main", *args, "--ready-file", str(ready)],
+            stdout=sink,
+            stderr=sink,
+            env=dict(env) if env is not None else None,
+        )
+    deadline = time.monotonic() + timeout
+    while not ready.exists():
+        if process.poll() is not None:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+            raise RuntimeError(f"{name} exited with {process.returncode}; end of {log}:\n{tail}")
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"{name} did not start within {timeout:.0f}s; see {log}")
+        time.sleep(0.05)
+    return Service(name, process, int(json.loads(ready.read_text())["port"]), log)
+
+
+def terminate(services: list[Service], grace: float = 15.0) -> list[int]:
+    """SIGTERM, then wait for a clean exit (SIGKILL after ``grace``)."""
+    for s in services:
+        if s.process.poll() is None:
+            s.process.send_signal(signal.SIGTERM)
+    codes = []
+    for s in services:
+        try:
+            codes.append(s.process.wait(grace))
+        except subprocess.TimeoutExpired:
+            s.process.kill()
+            codes.append(s.process.wait())
+    return codes
+
+
+def write_agents_file(path: Path, agents: Mapping[str, str]) -> Path:
+    path.write_text(
+        yaml.safe_dump({"agents": [{"name": n, "address": a} for n, a in agents.items()]})
+    )
+    return path
+
+
+def with_service_token(env: Mapping[str, str] | None) -> dict[str, str]:
+    """``env`` (default: this process's) plus a fresh random service secret, unless it sets one.
+
+    So a local stack's agents accept only its own supervisor. An explicitly empty
+    ``SWITCHBOARD_SERVICE_TOKEN`` is kept: the agents then run open.
+    """
+    merged = dict(os.environ if env is None else env)
+    merged.setdefault(SERVICE_TOKEN_ENV, secrets.token_urlsafe(32))
+    return merged
+
+
+@contextlib.contextmanager
+def stack(
+    configs: list[Path],
+    workdir: Path,
+    *,
+    port: int = 0,
+    agent_ports: list[int] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[tuple[Service, list[Service]]]:
+    """Starts every agent, then a supervisor whose agents file points at them.
+
+    Every process gets the same service secret (:func:`with_service_token`).
+    """
+    env = with_service_token(env)
+    ports = agent_ports or [0] * len(configs)
+    services: list[Service] = []
+    try:
+        for config, p in zip(configs, ports, strict=True):
+            name = config.parent.name
+            services.append(
+                launch(
+                    f"agent-{name}",
+                    ["agent", "--config", str(config), "--port", str(p)],
+                    workdir,
+                    env=env,
+                )
+            )
+        agents = list(services)
+        agents_file = write_agents_file(
+            workdir / "agents.yaml",
+            {c.parent.name: a.address for c, a in zip(configs, agents, strict=True)},
+        )
+        supervisor = launch(
+            "supervisor",
+            ["supervisor", "--agents", str(agents_file), "--port", str(port)],
+            workdir,
+            env=env,
+        )
+        services.append(supervisor)
+        yield supervisor, agents
+    finally:
+        codes = terminate(services[::-1])
+        if any(c != 0 for c in codes):
+            print(f"warning: services exited with {codes}; logs in {workdir}", file=sys.stderr)
+
+
+def format_answer(question: str, reply: supervisor_pb2.AskResponse, elapsed_ms: float) -> str:
+    status = common_pb2.Status.Name(reply.status)
+    lines = [
+        f"Q: {question}",
+        f"   agent={reply.agent or '-'} status={status} confidence={reply.confidence:.2f} "
+        f"route={reply.route.method} latency={elapsed_ms:.0f}ms trace_id={reply.trace_id}",
+    ]
+    if reply.status == common_pb2.NEEDS_CLARIFICATION and reply.candidates:
+        lines.append(
+            "   candidates: " + ", ".join(f"{c.agent} ({c.score:.2f})" for c in reply.candidates)
+        )
+    if reply.parts:
+        lines.append(f"   compound request: {len(reply.parts)} parts, asked in parallel")
+        lines.extend(
+            f"   part {i}: {p.agent} {common_pb2.Status.Name(p.status)} "
+            f"confidence={p.confidence:.2f} sources={len(p.citations)} <- {p.text!r}"
+            for i, p in enumerate(reply.parts, start=1)
+        )
+    lines.extend(f"   | {line}" for line in reply.answer.splitlines())
+    lines.extend(
+        f"   [{i}] {c.title} ({c.source_id}, score {c.score:.2f})"
+        for i, c in enumerate(reply.citations, start=1)
+    )
+    u = reply.usage
+    lines.append(f"   usage: {u.input_tokens} in / {u.output_tokens} out tokens, ${u.cost_usd:.4f}")
+    if len(u.breakdown) > 1:
+        lines.append(
+            "   usage by agent: "
+            + ", ".join(
+                f"{b.agent} {b.input_tokens}/{b.output_tokens} ${b.cost_usd:.4f}"
+                for b in u.breakdown
+            )
+        )
+    return "\n".join(lines)
+
+
+async def _ask_all(address: str, questions: list[str], receiver: OtlpReceiver | None) -> None:
+    token = ClientSettings().token  # SWITCHBOARD_TOKEN, for a stack run with auth tokens
+    async with SupervisorClient(
+        address, token=token.get_secret_value() if token is not None else None
+    ) as client:
+        for question in questions:
+            started = time.perf_counter()
+            reply = await client.ask(question)
+            print("\n" + format_answer(question, reply, (time.perf_counter() - started) * 1000))
+            if receiver is not None:
+                spans = await asyncio.to_thread(wait_for_trace, receiver, reply.trace_id)
+                print(render(spans))
+
+
+def _ingest(configs: list[Path]) -> None:
+    from switchboard.agent.knowledge.ingest import ingest_paths
+
+    for report in ingest_paths(configs):
+        print(f"   {report.summary()}")
+
+
+def run_demo(agents_dir: Path, questions: list[str] | None = None) -> int:
+    configs = agent_configs(agents_dir)
+    print("== Ingesting knowledge bases")
+    _ingest(configs)
+    if not os.environ.get("ANTHROPIC_API_KEY"):
+        print(
+            "== ANTHROPIC_API_KEY is not set: answers come from the offline extractive "
+            "backend (status DEGRADED)"
+        )
+    env = dict(os.environ)
+    receiver: OtlpReceiver | None = None
+    if "OTEL_EXPORTER_OTLP_ENDPOINT" in env:
+        print(f"== Traces go to {env['OTEL_EXPORTER_OTLP_ENDPOINT']} (no waterfall here)")
+    else:
+        # Collect every process's spans here, to print each request's trace as a waterfall.
+        receiver = OtlpReceiver()
+        receiver.start()
+        env.update(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY="100")
+    try:
+        with tempfile.TemporaryDirectory(prefix="switchboard-demo-") as tmp:
+            print("== Starting the agents and the supervisor as separate processes on loopback")
+            with stack(configs, Path(tmp), env=env) as (supervisor, agents):
+                for a in [*agents, supervisor]:
+                    print(f"   {a.name} on {a.address} (pid {a.process.pid})")
+                asyncio.run(_ask_all(supervisor.address, questions or DEMO_QUESTIONS, receiver))
+                print("\n== Stopping all services")
+            print("== All services stopped cleanly")
+    finally:
+        if receiver is not None:
+            receiver.stop()
+    return 0
+
+
+def run_foreground(agents_dir: Path, port: int, first_agent_port: int) -> int:
+    configs = agent_configs(agents_dir)
+    _ingest(configs)
+    workdir = Path(tempfile.mkdtemp(prefix="switchboard-run-"))
+    ports = list(range(first_agent_port, first_agent_port + len(configs)))
+    with stack(configs, workdir, port=port, agent_ports=ports) as (supervisor, agents):
+        for a in [*agents, supervisor]:
+            print(f"{a.name} on {a.address}")
+        print(f"logs in {workdir}; Ctrl-C stops everything")
+        stop_signals = {signal.SIGINT, signal.SIGTERM}
+        signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+        try:
+            signal.sigwait(stop_signals)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
+    return 0
