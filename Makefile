@@ -10,7 +10,7 @@ PROTO_OUT := shared/switchboard/v1
 AGENT_CONFIGS := agents/billing/agent.yaml agents/support/agent.yaml agents/account/agent.yaml
 PYTEST_ARGS ?=
 
-.PHONY: setup protos demo run ingest test test-unit test-integration lint fmt clean bench
+.PHONY: setup protos demo run ingest test test-unit test-component test-system lint fmt clean bench
 
 setup: $(STAMP)
 
@@ -31,8 +31,11 @@ ingest: setup
 demo: setup
 	$(BIN)/switchboard demo --agents-dir agents
 
+# Ctrl-C (or SIGTERM) stops the supervisor first, lets it drain, then the agents.
+RUN_PORT ?= 50051
+RUN_AGENT_PORT ?= 50061
 run: setup
-	$(BIN)/switchboard run --agents-dir agents --port 50051
+	$(BIN)/switchboard run --agents-dir agents --port $(RUN_PORT) --first-agent-port $(RUN_AGENT_PORT)
 
 # Prints the figures and writes them to build/bench-results.json.
 bench: setup
@@ -59,16 +62,23 @@ eval-baseline: setup
 test: setup
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
+# The three tiers (tests/README.md): unit (no model, no network), component (in-process
+# gRPC, embedded stores, the real embedding model), system (separate processes, containers).
 test-unit: setup
 	$(BIN)/pytest -q tests/unit $(PYTEST_ARGS)
 
-test-integration: setup
-	$(BIN)/pytest -q tests/integration $(PYTEST_ARGS)
+test-component: setup
+	$(BIN)/pytest -q tests/component $(PYTEST_ARGS)
+
+test-system: setup
+	$(BIN)/pytest -q tests/system $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy shared/switchboard supervisor/switchboard agents/runtime/switchboard tools/switchboard tests
+	@# layers point one way (pyproject.toml [tool.importlinter]); a wrong-way import fails here
+	$(BIN)/lint-imports --no-cache
 	@# generated code must match protos/
 	@tmp=$$(mktemp -d) && $(PY) -m grpc_tools.protoc -I protos --python_out=$$tmp --pyi_out=$$tmp \
 		--grpc_python_out=$$tmp $(PROTO_SRC) && diff -r $$tmp/switchboard/v1 $(PROTO_OUT) -x __pycache__ \
@@ -110,7 +120,7 @@ docker:
 	deploy/scripts/install-docker.sh
 
 k8s-validate: setup
-	$(BIN)/pytest -q tests/deploy/test_manifests.py
+	$(BIN)/pytest -q tests/system/deploy/test_manifests.py
 
 compose-config:
 	docker compose config --quiet

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from switchboard.agent.config import AgentConfig
-from switchboard.core.embeddings import MiniLMEmbedder, shared_embedder
+from switchboard.core.embeddings import MiniLMEmbedder
 from switchboard.core.types import AgentCard
-from switchboard.supervisor.routing.router import EmbeddingIndex
+from switchboard.supervisor.routing.index import EmbeddingIndex
 
 ROOT = Path(__file__).resolve().parents[1]
 AGENTS_DIR = ROOT / "agents"
@@ -19,7 +19,7 @@ DOMAINS = ("account", "billing", "support")
 
 @pytest.fixture(scope="session")
 def embedder() -> MiniLMEmbedder:
-    return shared_embedder()
+    return MiniLMEmbedder()
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 """Copies agents/<name>/{agent.yaml,prompt.md} into the kustomize base's ConfigMap sources.
 
 The copies point at absolute paths inside the container (prompts from the ConfigMap,
-knowledge baked into the image). tests/deploy/test_manifests.py fails when they drift:
+knowledge baked into the image). tests/system/deploy/test_manifests.py fails when they drift:
 run `make k8s-config` after changing an agent's config or prompt.
 """
 
@@ -30,7 +30,8 @@ def main() -> int:
             src = src.replace(line, f"{key}: {new}")
         header = (
             f"# Generated from agents/{name}/agent.yaml by deploy/scripts/sync-k8s-config.py\n"
-            "# (absolute paths for the container; tests/deploy/test_manifests.py checks sync).\n"
+            "# (absolute paths for the container; tests/system/deploy/test_manifests.py\n"
+            "# checks sync).\n"
         )
         (BASE / "agents" / f"{name}.yaml").write_text(header + src)
         prompt = (ROOT / "agents" / name / "prompt.md").read_text()

@@ -6,20 +6,8 @@ from collections.abc import Sequence
 from types import TracebackType
 
 import grpc
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from switchboard.v1 import supervisor_pb2, supervisor_pb2_grpc
-
-
-class ClientSettings(BaseSettings):
-    """What a caller of the supervisor reads from the environment."""
-
-    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore")
-
-    token: SecretStr | None = Field(
-        None, description="Bearer token sent to the supervisor (SWITCHBOARD_TOKEN)."
-    )
 
 
 class SupervisorClient:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from switchboard.core import errors
+from switchboard.core.context import RequestContext
 from switchboard.core.types import (
     AgentAnswer,
     AgentCard,
@@ -21,12 +22,15 @@ from switchboard.core.types import (
 class FakeAgentClient:
     cards: dict[str, AgentCard] = field(default_factory=dict)
     failures: dict[str, errors.SwitchboardError] = field(default_factory=dict)
-    invocations: list[tuple[str, AgentRequest, float]] = field(default_factory=list)
+    # (agent, request, the request context it came with, timeout), in call order
+    invocations: list[tuple[str, AgentRequest, RequestContext, float]] = field(default_factory=list)
     describes: list[str] = field(default_factory=list)
     closed: bool = False
 
-    async def invoke(self, agent: str, request: AgentRequest, *, timeout: float) -> AgentAnswer:
-        self.invocations.append((agent, request, timeout))
+    async def invoke(
+        self, agent: str, request: AgentRequest, ctx: RequestContext, *, timeout: float
+    ) -> AgentAnswer:
+        self.invocations.append((agent, request, ctx, timeout))
         if agent in self.failures:
             raise self.failures[agent]
         return AgentAnswer(

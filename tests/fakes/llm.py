@@ -1,7 +1,11 @@
-"""An in-process fake of the LLM interface, for unit tests of code that calls a model."""
+"""In-process fakes of the LLM interface (one family): scripted turns, and an instant Claude.
+
+For the real anthropic SDK over HTTP, use ``fake_anthropic.FakeAnthropic`` instead.
+"""
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -9,6 +13,8 @@ from typing import Any
 
 from switchboard.core.errors import UpstreamError
 from switchboard.core.llm import Completion, Message, TokenUsage, ToolCall, ToolSpec
+
+REFUND_ASK = re.compile(r"refund invoice (BL-\d{4}-\d{6}) because ([\w-]+)")
 
 
 @dataclass
@@ -58,6 +64,10 @@ class ScriptedLLM:
         self.script.append(UpstreamError(message))
         return self
 
+    def then_raise(self, error: Exception) -> ScriptedLLM:
+        self.script.append(error)
+        return self
+
     async def complete(
         self,
         *,
@@ -75,3 +85,36 @@ class ScriptedLLM:
         if isinstance(item, Exception):
             raise item
         return item
+
+
+class QuickLLM:
+    """Plays Claude instantly: cites passage [1], or proposes ``request_refund`` when the
+    question says "refund invoice BL-YYYY-NNNNNN because <reason>" and the tool is offered."""
+
+    model = "claude-sonnet-4-6"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def complete(
+        self,
+        *,
+        system: str,
+        messages: Sequence[Message],
+        max_tokens: int,
+        tools: Sequence[ToolSpec] = (),
+        force_tool: str | None = None,
+        timeout: float | None = None,
+    ) -> Completion:
+        self.calls += 1
+        usage = TokenUsage(400, 30)
+        first = messages[0].content
+        asked = REFUND_ASK.search(first) if isinstance(first, str) else None
+        if asked and len(messages) == 1 and any(t.name == "request_refund" for t in tools):
+            call = ToolCall(
+                id="toolu_1",
+                name="request_refund",
+                input={"invoice_id": asked[1], "reason": f"because {asked[2]}"},
+            )
+            return Completion("", self.model, "tool_use", usage, [call])
+        return Completion("Here is what our documentation says [1].", self.model, "end_turn", usage)

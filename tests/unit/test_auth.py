@@ -32,7 +32,7 @@ from switchboard.core.auth import (
     verify_service_token,
 )
 from switchboard.core.errors import ConfigurationError, PermissionDenied, Unauthenticated
-from switchboard.core.settings import CommonSettings
+from switchboard.core.settings import AuthSettings
 
 ACME = "acme-token-0123456789abcdef"
 GLOBEX = "globex-token-0123456789abcdef"
@@ -114,9 +114,9 @@ def test_table_from_settings_combines_env_and_file(
     path.write_text(json.dumps([{"tenant": "globex", "token": GLOBEX}]))
     monkeypatch.setenv("SWITCHBOARD_AUTH_TOKENS", f"acme={ACME}")
     monkeypatch.setenv("SWITCHBOARD_AUTH_TOKENS_FILE", str(path))
-    table = TokenTable.from_settings(CommonSettings())
+    table = TokenTable.from_settings(AuthSettings())
     assert table.tenants == ["acme", "globex"]
-    assert "acme-token" not in repr(CommonSettings())  # a SecretStr: never printed
+    assert "acme-token" not in repr(AuthSettings())  # a SecretStr: never printed
 
 
 # -- bearer metadata -------------------------------------------------------------------------
@@ -264,11 +264,11 @@ def test_agent_refuses_caller_tokens_and_missing_credentials() -> None:
 
 
 def test_service_secret_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert service_secret(CommonSettings()) is None
-    assert service_secret(CommonSettings(service_token=SecretStr("  "))) is None
-    assert service_secret(CommonSettings(service_token=SecretStr(SECRET))) == SECRET
+    assert service_secret(AuthSettings()) is None
+    assert service_secret(AuthSettings(service_token=SecretStr("  "))) is None
+    assert service_secret(AuthSettings(service_token=SecretStr(SECRET))) == SECRET
     with pytest.raises(ConfigurationError, match="at least 32"):
-        service_secret(CommonSettings(service_token=SecretStr("short")))
+        service_secret(AuthSettings(service_token=SecretStr("short")))
 
 
 def test_clock_leeway_accepts_a_token_a_moment_past_expiry() -> None:
@@ -281,7 +281,7 @@ def test_clock_leeway_accepts_a_token_a_moment_past_expiry() -> None:
 
 
 def test_agent_starts_when_the_caller_token_file_is_not_mounted(tmp_path: Path) -> None:
-    settings = CommonSettings(
+    settings = AuthSettings(
         service_token=SecretStr(SECRET), auth_tokens_file=tmp_path / "absent.yaml"
     )
     with pytest.raises(ConfigurationError):

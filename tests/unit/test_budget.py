@@ -12,7 +12,7 @@ from switchboard.core.budget import (
     Budget,
 )
 from switchboard.core.errors import InvalidRequest, ResourceExhausted
-from switchboard.supervisor.config import SupervisorSettings
+from switchboard.supervisor.settings import SupervisorSettings
 
 
 def test_no_budget_keys_is_none() -> None:

@@ -14,7 +14,7 @@ from switchboard.core.llm import TokenUsage
 from switchboard.core.logs import JsonFormatter
 from switchboard.core.pricing import DEFAULT_PRICES, ModelPrice, estimate_cost, price_for
 from switchboard.core.telemetry import BaggageSpanProcessor, with_request_baggage
-from switchboard.devtools.otlp_receiver import ReceivedSpan
+from switchboard.devtools.otlp_decode import ReceivedSpan
 from switchboard.devtools.waterfall import render
 
 

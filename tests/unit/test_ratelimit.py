@@ -17,7 +17,7 @@ from switchboard.core.ratelimit import (
     RedisRateLimiter,
     build_rate_limiter,
 )
-from switchboard.core.settings import CommonSettings
+from switchboard.core.settings import LimitSettings
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -80,12 +80,12 @@ def test_forgets_least_recently_used_tenants_past_the_cap() -> None:
 
 
 def test_settings_choose_the_limiter() -> None:
-    assert build_rate_limiter(CommonSettings()) is None  # off by default
-    local = build_rate_limiter(CommonSettings(rate_limit_per_s=2.5))
+    assert build_rate_limiter(LimitSettings()) is None  # off by default
+    local = build_rate_limiter(LimitSettings(rate_limit_per_s=2.5))
     assert isinstance(local, LocalRateLimiter) and local.limit == Limit(2.5, 3)
-    assert Limit.from_settings(CommonSettings(rate_limit_per_s=0.2)).burst == 1
+    assert Limit.from_settings(LimitSettings(rate_limit_per_s=0.2)).burst == 1
     redis_backed = build_rate_limiter(
-        CommonSettings(rate_limit_per_s=5, rate_limit_burst=9, redis_url=SecretStr(REDIS_URL))
+        LimitSettings(rate_limit_per_s=5, rate_limit_burst=9, redis_url=SecretStr(REDIS_URL))
     )
     assert isinstance(redis_backed, RedisRateLimiter) and redis_backed.limit == Limit(5, 9)
 

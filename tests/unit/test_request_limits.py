@@ -33,9 +33,9 @@ def test_over_the_limits_is_invalid(metadata: dict[str, str], says: str) -> None
 
 
 def test_defaults_match_the_settings() -> None:
-    from switchboard.core.settings import CommonSettings
+    from switchboard.core.settings import LimitSettings
 
-    settings = CommonSettings()
+    settings = LimitSettings()
     assert MetadataLimits() == MetadataLimits(
         settings.max_metadata_entries,
         settings.max_metadata_key_chars,

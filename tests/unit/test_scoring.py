@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from switchboard.supervisor.config import SupervisorSettings
 from switchboard.supervisor.routing.calibration import (
     RoutingCalibration,
     Scored,
@@ -19,6 +18,7 @@ from switchboard.supervisor.routing.scoring import (
     kernel_scores,
     softmax,
 )
+from switchboard.supervisor.settings import SupervisorSettings
 
 
 def clusters(seed: int, per_class: int = 40, classes: int = 4, noise: float = 0.6):

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
 import grpc
 from opentelemetry import metrics
 
 from switchboard.core import errors
+from switchboard.core.audit import AuditEvent, AuditKind, AuditSink, NoAudit
 from switchboard.core.auth import (
     AccessDenied,
     Authenticator,
@@ -28,24 +29,12 @@ from switchboard.core.auth import (
 )
 from switchboard.core.grpc_errors import abort, status_for
 from switchboard.core.ratelimit import RateLimiter
-from switchboard.store.audit import AuditEvent, AuditKind
 
 log = logging.getLogger(__name__)
 
 UNGUARDED_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
 Context = grpc.aio.ServicerContext[Any, Any]
-
-
-class AuditSink(Protocol):
-    """Takes audit events without blocking (``store.AuditWriter``)."""
-
-    def submit(self, event: AuditEvent) -> bool: ...
-
-
-class _NoAudit:
-    def submit(self, event: AuditEvent) -> bool:
-        return False
 
 
 class AccessInterceptor(grpc.aio.ServerInterceptor):
@@ -60,7 +49,7 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):
         meter: metrics.Meter | None = None,
     ) -> None:
         self._authenticator = authenticator
-        self._audit: AuditSink = audit or _NoAudit()
+        self._audit: AuditSink = audit or NoAudit()
         self._limiter = limiter
         meter = meter or metrics.get_meter("switchboard.access")
         self._refusals = meter.create_counter(

@@ -13,7 +13,6 @@ import hashlib
 import importlib.util
 import threading
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -141,12 +140,6 @@ class MiniLMEmbedder:
         return unit
 
 
-@lru_cache(maxsize=1)
-def shared_embedder() -> MiniLMEmbedder:
-    """One model per process: loading it costs ~0.3 s and ~90 MB."""
-    return MiniLMEmbedder()
-
-
 @register_embedding_function
 class SwitchboardEmbeddingFunction(EmbeddingFunction[Documents]):
     """The MiniLM embedder as a Chroma embedding function.
@@ -159,8 +152,10 @@ class SwitchboardEmbeddingFunction(EmbeddingFunction[Documents]):
         self._embedder: Embedder | None = None
 
     def __call__(self, input: Documents) -> Embeddings:
+        # Switchboard always hands Chroma its vectors; this runs only if Chroma is asked to
+        # embed text itself (e.g. from its own tools), so the model is loaded on first use.
         if self._embedder is None:
-            self._embedder = shared_embedder()
+            self._embedder = MiniLMEmbedder()
         return list(self._embedder.embed(list(input)))
 
     @staticmethod

@@ -72,6 +72,11 @@ class UpstreamError(RuntimeFailure):
     """An outside API (the LLM provider) failed after its own retries."""
 
 
+class UpstreamRejected(UpstreamError):
+    """The provider refused our request as malformed (HTTP 4xx): a bug on our side, not an
+    outage, so it must not count toward the provider's circuit breaker."""
+
+
 class ConfigurationError(SwitchboardError):
     """The service is misconfigured; raised at start-up, never per request."""
 

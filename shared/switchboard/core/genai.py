@@ -10,7 +10,7 @@ from typing import Any
 
 from opentelemetry import metrics, trace
 
-from switchboard.core.telemetry import capture_content, mark_error, tracer
+from switchboard.core.telemetry import mark_error, tracer
 
 OPERATION = "gen_ai.operation.name"
 PROVIDER = "gen_ai.provider.name"
@@ -66,15 +66,17 @@ def chat_span(
     system: str,
     messages: Sequence[dict[str, Any]],
     meters: GenAIMetrics,
+    capture_content: bool = False,
 ) -> Iterator[ChatRecorder]:
-    """A ``chat {model}`` client span; the caller records the outcome on the recorder."""
+    """A ``chat {model}`` client span; the caller records the outcome on the recorder.
+    ``capture_content`` (opt-in) records prompt and completion text on the span."""
     attributes: dict[str, Any] = {
         OPERATION: "chat",
         PROVIDER: provider,
         REQUEST_MODEL: model,
         REQUEST_MAX_TOKENS: max_tokens,
     }
-    if capture_content():
+    if capture_content:
         attributes["gen_ai.system_instructions"] = json.dumps([{"type": "text", "content": system}])
         attributes["gen_ai.input.messages"] = json.dumps(list(messages))
     with tracer().start_as_current_span(
@@ -85,7 +87,10 @@ def chat_span(
         set_status_on_exception=False,
     ) as span:
         recorder = ChatRecorder(
-            span, meters, {OPERATION: "chat", PROVIDER: provider, REQUEST_MODEL: model}
+            span,
+            meters,
+            {OPERATION: "chat", PROVIDER: provider, REQUEST_MODEL: model},
+            capture_content=capture_content,
         )
         try:
             yield recorder
@@ -120,8 +125,16 @@ def tool_span(name: str, call_id: str, *, description: str = "") -> Iterator[tra
 
 
 class ChatRecorder:
-    def __init__(self, span: trace.Span, meters: GenAIMetrics, base: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        span: trace.Span,
+        meters: GenAIMetrics,
+        base: dict[str, Any],
+        *,
+        capture_content: bool = False,
+    ) -> None:
         self.span = span
+        self._capture = capture_content
         self._meters = meters
         self._base = base
         self._started = time.perf_counter()
@@ -151,7 +164,7 @@ class ChatRecorder:
                 CACHE_CREATION_TOKENS: cache_creation,
             }
         )
-        if capture_content():
+        if self._capture:
             self.span.set_attribute(
                 "gen_ai.output.messages",
                 json.dumps([{"role": "assistant", "content": output_text}]),

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anthropic
 from pydantic import BaseModel
 
-from switchboard.core.errors import UpstreamError
+from switchboard.core.errors import UpstreamError, UpstreamRejected
 from switchboard.core.genai import GenAIMetrics, chat_span
-from switchboard.core.telemetry import capture_content
+
+if TYPE_CHECKING:
+    from switchboard.core.settings import LLMSettings
 
 
 class ToolSpec(BaseModel):
@@ -128,8 +130,10 @@ class AnthropicLLM:
         max_retries: int = 2,
         timeout: float = 30.0,
         meters: GenAIMetrics | None = None,
+        capture_content: bool = False,
     ) -> None:
         self._model = model
+        self._capture = capture_content
         self._client = anthropic.AsyncAnthropic(
             api_key=api_key,
             base_url=base_url,
@@ -140,7 +144,7 @@ class AnthropicLLM:
             # never sent to the provider.
             open_telemetry={
                 "propagation": False,
-                "traces": {"content_mode": "content" if capture_content() else "metadata_only"},
+                "traces": {"content_mode": "content" if capture_content else "metadata_only"},
             },
         )
         self._meters = meters or GenAIMetrics()
@@ -181,12 +185,15 @@ class AnthropicLLM:
             system=system,
             messages=kwargs["messages"],
             meters=self._meters,
+            capture_content=self._capture,
         ) as recorder:
             try:
                 response = await self._client.messages.create(**kwargs)
+                completion = _completion(response)
             except anthropic.APIStatusError as exc:
                 recorder.failed(type(exc).__name__, f"HTTP {exc.status_code}")
-                raise UpstreamError(
+                error = UpstreamRejected if _our_fault(exc.status_code) else UpstreamError
+                raise error(
                     f"LLM provider answered HTTP {exc.status_code}: {_error_message(exc)}"
                 ) from exc
             except anthropic.APITimeoutError as exc:
@@ -195,7 +202,12 @@ class AnthropicLLM:
             except anthropic.APIConnectionError as exc:
                 recorder.failed(type(exc).__name__)
                 raise UpstreamError(f"LLM provider unreachable: {exc}") from exc
-            completion = _completion(response)
+            except (anthropic.APIResponseValidationError, MalformedResponse, ValueError) as exc:
+                # A body that does not parse, or content of the wrong shape: the provider's
+                # fault, not the agent's, so the LLM breaker counts it and the answer goes
+                # offline (never INTERNAL from the agent).
+                recorder.failed("MalformedResponse")
+                raise UpstreamError(f"LLM provider sent a malformed response: {exc}") from exc
             u = completion.usage
             recorder.succeeded(
                 response_model=completion.model,
@@ -210,15 +222,33 @@ class AnthropicLLM:
             return completion
 
 
+class MalformedResponse(Exception):
+    """The provider's response parsed but its content has the wrong shape."""
+
+
+def _our_fault(status: int) -> bool:
+    """4xx other than timeouts, conflicts and rate limits: our request was wrong, the
+    provider is fine (the LLM breaker must not count it)."""
+    return 400 <= status < 500 and status not in (408, 409, 429)
+
+
 def _completion(response: anthropic.types.Message) -> Completion:
     texts: list[str] = []
     calls: list[ToolCall] = []
+    if not isinstance(response, anthropic.types.Message) or not isinstance(response.content, list):
+        raise MalformedResponse(f"expected a message, got {type(response).__name__}")
     for block in response.content:
         if block.type == "text":
             texts.append(block.text)
         elif block.type == "tool_use":
+            if not isinstance(block.input, dict):
+                raise MalformedResponse(
+                    f"tool_use {block.name!r} input is {type(block.input).__name__}, not an object"
+                )
             calls.append(ToolCall(id=block.id, name=block.name, input=dict(block.input)))
     u = response.usage
+    if u is None:
+        raise MalformedResponse("the response has no usage")
     return Completion(
         text="".join(texts),
         model=response.model,
@@ -240,3 +270,19 @@ def _error_message(exc: anthropic.APIStatusError) -> str:
         if isinstance(err, dict) and isinstance(err.get("message"), str):
             return str(err["message"])
     return exc.message
+
+
+def anthropic_llm(
+    settings: LLMSettings, model: str, *, capture_content: bool = False
+) -> AnthropicLLM | None:
+    """Claude as the settings configure it, or None without an API key (offline)."""
+    if not settings.enabled:
+        return None
+    return AnthropicLLM(
+        api_key=settings.api_key(),
+        base_url=settings.anthropic_base_url,
+        model=model,
+        max_retries=settings.llm_max_retries,
+        timeout=settings.llm_timeout_s,
+        capture_content=capture_content,
+    )

@@ -27,7 +27,7 @@ from opentelemetry import metrics
 from redis.exceptions import RedisError
 
 from switchboard.core.errors import ResourceExhausted
-from switchboard.core.settings import CommonSettings
+from switchboard.core.settings import LimitSettings
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class Limit:
     burst: int
 
     @classmethod
-    def from_settings(cls, settings: CommonSettings) -> Limit:
+    def from_settings(cls, settings: LimitSettings) -> Limit:
         rate = settings.rate_limit_per_s
         return cls(rate, settings.rate_limit_burst or max(1, math.ceil(rate)))
 
@@ -187,7 +187,7 @@ class RedisRateLimiter:
         await self._client.aclose()
 
 
-def build_rate_limiter(settings: CommonSettings) -> RateLimiter | None:
+def build_rate_limiter(settings: LimitSettings) -> RateLimiter | None:
     """The limiter the settings ask for: None (off), Redis-backed or in-process."""
     if settings.rate_limit_per_s <= 0:
         return None

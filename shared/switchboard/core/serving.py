@@ -58,9 +58,14 @@ class GrpcService:
         self.server = server
         self.health = health_servicer
         self.port = port
+        self._stopped = False
 
     async def stop(self, grace: float) -> None:
-        """Marks NOT_SERVING (load balancers stop sending) then drains in-flight calls."""
+        """Marks NOT_SERVING (load balancers stop sending) then drains in-flight calls.
+        Stopping twice is harmless (the second call returns at once)."""
+        if self._stopped:
+            return
+        self._stopped = True
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
 

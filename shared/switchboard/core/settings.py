@@ -1,4 +1,11 @@
-"""Settings every Switchboard service shares. Each service extends this in one place."""
+"""Settings sections every service shares; each service's root settings object nests them.
+
+Every section reads its own environment variables (``SWITCHBOARD_*``, the Anthropic SDK's and
+the standard ``OTEL_*`` ones), so the variable names stay flat while the object is nested:
+``settings.limits.max_text_chars`` is ``SWITCHBOARD_MAX_TEXT_CHARS``. Sections are read only
+when a service's root settings object is created, in its composition root; nothing else in
+the code reads the environment.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +17,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from switchboard.core.pricing import DEFAULT_PRICES, ModelPrice
 
 
-class CommonSettings(BaseSettings):
-    """Read from the environment (``SWITCHBOARD_*`` plus the Anthropic SDK's own variables)."""
+class LLMSettings(BaseSettings):
+    """The Anthropic client: key, endpoint, model override, timeouts, retries, prices."""
 
     model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore")
 
-    data_dir: Path = Field(Path(".data"), description="Where embedded stores keep their files.")
-    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
-    max_text_chars: int = Field(4000, ge=1, description="Longest request text accepted.")
     anthropic_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("ANTHROPIC_API_KEY", "SWITCHBOARD_ANTHROPIC_API_KEY")
     )
@@ -31,14 +35,23 @@ class CommonSettings(BaseSettings):
         default_factory=lambda: dict(DEFAULT_PRICES),
         description="USD per million tokens per model, as JSON.",
     )
-    shutdown_grace_s: float = Field(10.0, ge=0, description="Drain time on SIGTERM.")
-    max_metadata_entries: int = Field(
-        32, ge=0, description="Most entries accepted in a request's metadata map."
-    )
-    max_metadata_key_chars: int = Field(64, ge=1, description="Longest metadata key accepted.")
-    max_metadata_value_chars: int = Field(512, ge=1, description="Longest metadata value accepted.")
 
-    # -- authentication (docs/security.md) -------------------------------------------------
+    @property
+    def enabled(self) -> bool:
+        key = self.anthropic_api_key
+        return key is not None and bool(key.get_secret_value().strip())
+
+    def api_key(self) -> str:
+        """The key (call only when :attr:`enabled`)."""
+        assert self.anthropic_api_key is not None
+        return self.anthropic_api_key.get_secret_value()
+
+
+class AuthSettings(BaseSettings):
+    """Caller tokens and the supervisor-to-agent service secret (docs/security.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore")
+
     auth_tokens: SecretStr | None = Field(
         None, description="Caller tokens as comma-separated tenant=token pairs (supervisor)."
     )
@@ -55,7 +68,18 @@ class CommonSettings(BaseSettings):
         60.0, ge=5, le=3600, description="Lifetime of one signed supervisor-to-agent token."
     )
 
-    # -- rate limits (per tenant, at the supervisor) ---------------------------------------
+
+class LimitSettings(BaseSettings):
+    """What one request may carry, and how often a tenant may call."""
+
+    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore")
+
+    max_text_chars: int = Field(4000, ge=1, description="Longest request text accepted.")
+    max_metadata_entries: int = Field(
+        32, ge=0, description="Most entries accepted in a request's metadata map."
+    )
+    max_metadata_key_chars: int = Field(64, ge=1, description="Longest metadata key accepted.")
+    max_metadata_value_chars: int = Field(512, ge=1, description="Longest metadata value accepted.")
     rate_limit_per_s: float = Field(
         0.0, ge=0, description="Requests per second per tenant; 0 turns rate limiting off."
     )
@@ -69,7 +93,58 @@ class CommonSettings(BaseSettings):
         0.2, gt=0, description="Per-command Redis timeout; past it the request is let through."
     )
 
-    @property
-    def llm_enabled(self) -> bool:
-        key = self.anthropic_api_key
-        return key is not None and bool(key.get_secret_value().strip())
+
+class TelemetrySettings(BaseSettings):
+    """Logging and the standard OpenTelemetry variables this project reads."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    log_level: str = Field(
+        "INFO",
+        validation_alias=AliasChoices("SWITCHBOARD_LOG_LEVEL", "log_level"),
+        description="DEBUG, INFO, WARNING or ERROR.",
+    )
+    sdk_disabled: bool = Field(
+        False, validation_alias=AliasChoices("OTEL_SDK_DISABLED", "sdk_disabled")
+    )
+    service_name: str | None = Field(
+        None, validation_alias=AliasChoices("OTEL_SERVICE_NAME", "service_name")
+    )
+    endpoint: str | None = Field(
+        None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "endpoint")
+    )
+    traces_endpoint: str | None = Field(
+        None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "traces_endpoint")
+    )
+    metrics_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "metrics_endpoint"),
+    )
+    protocol: str = Field(
+        "grpc", validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_PROTOCOL", "protocol")
+    )
+    capture_content: bool = Field(
+        False,
+        validation_alias=AliasChoices(
+            "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "capture_content"
+        ),
+        description="Opt-in: record prompt and completion text on spans.",
+    )
+
+    def endpoint_for(self, signal: str) -> str | None:
+        specific = self.traces_endpoint if signal == "TRACES" else self.metrics_endpoint
+        return specific or self.endpoint
+
+
+class ServiceSettings(BaseSettings):
+    """What every service's root settings object holds; each service adds its own parts
+    (the store and guard sections, and its own options)."""
+
+    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore")
+
+    data_dir: Path = Field(Path(".data"), description="Where embedded stores keep their files.")
+    shutdown_grace_s: float = Field(10.0, ge=0, description="Drain time on SIGTERM.")
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)

@@ -1,4 +1,5 @@
-"""OpenTelemetry set-up, configured only by the standard ``OTEL_*`` variables.
+"""OpenTelemetry set-up, configured by the standard ``OTEL_*`` variables (read into
+``TelemetrySettings`` by each service's composition root).
 
 With no OTLP endpoint set nothing is exported and no exporter thread runs (spans still get
 real trace ids, which every response reports). gRPC client and server instrumentation carry
@@ -9,8 +10,8 @@ is created. Baggage never reaches the LLM provider: its HTTP client is not instr
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from opentelemetry import baggage, context, metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
@@ -19,18 +20,15 @@ from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
+if TYPE_CHECKING:
+    from switchboard.core.settings import TelemetrySettings
+
 log = logging.getLogger(__name__)
 
 #: Baggage keys that travel with a request and are copied onto every span.
 BAGGAGE_KEYS = ("switchboard.request_id", "switchboard.session_id", "switchboard.tenant")
-#: Opt-in (off by default): record prompt and completion text on spans.
-CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 
 _installed: TelemetryHandle | None = None
-
-
-def capture_content() -> bool:
-    return os.environ.get(CAPTURE_CONTENT_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
 class BaggageSpanProcessor(SpanProcessor):
@@ -61,25 +59,12 @@ class TelemetryHandle:
             self.meter_provider.shutdown(timeout_millis=5000)
 
 
-def _endpoint(signal: str) -> str | None:
-    return os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT") or os.environ.get(
-        "OTEL_EXPORTER_OTLP_ENDPOINT"
-    )
-
-
-def _protocol(signal: str) -> str:
-    return os.environ.get(
-        f"OTEL_EXPORTER_OTLP_{signal}_PROTOCOL",
-        os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-    )
-
-
 def _insecure(endpoint: str) -> bool:
     return not endpoint.startswith("https://")
 
 
-def _span_exporter(endpoint: str) -> SpanExporter:
-    if _protocol("TRACES") == "http/protobuf":
+def _span_exporter(endpoint: str, protocol: str) -> SpanExporter:
+    if protocol == "http/protobuf":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
             OTLPSpanExporter as HttpSpanExporter,
         )
@@ -90,8 +75,8 @@ def _span_exporter(endpoint: str) -> SpanExporter:
     return OTLPSpanExporter(insecure=_insecure(endpoint))
 
 
-def _metric_exporter(endpoint: str) -> MetricExporter:
-    if _protocol("METRICS") == "http/protobuf":
+def _metric_exporter(endpoint: str, protocol: str) -> MetricExporter:
+    if protocol == "http/protobuf":
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
             OTLPMetricExporter as HttpMetricExporter,
         )
@@ -102,29 +87,36 @@ def _metric_exporter(endpoint: str) -> MetricExporter:
     return OTLPMetricExporter(insecure=_insecure(endpoint))
 
 
-def setup_telemetry(default_service_name: str) -> TelemetryHandle:
-    """Installs tracing, metrics and gRPC instrumentation once per process."""
+def setup_telemetry(default_service_name: str, settings: TelemetrySettings) -> TelemetryHandle:
+    """Installs tracing, metrics and gRPC instrumentation once per process (before any
+    server or channel is created, so both are instrumented)."""
     global _installed  # noqa: PLW0603 - instrumentation is process-wide by nature
     if _installed is not None:
         return _installed
-    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+    if settings.sdk_disabled:
         _installed = TelemetryHandle(None, None, exporting=False)
         return _installed
     resource = Resource.create({"service.name": default_service_name}).merge(
         OTELResourceDetector().detect()
     )
-    if os.environ.get("OTEL_SERVICE_NAME"):
-        resource = resource.merge(Resource({"service.name": os.environ["OTEL_SERVICE_NAME"]}))
+    if settings.service_name:
+        resource = resource.merge(Resource({"service.name": settings.service_name}))
 
     tracer_provider = TracerProvider(resource=resource)
     tracer_provider.add_span_processor(BaggageSpanProcessor())
-    traces_to = _endpoint("TRACES")
+    traces_to = settings.endpoint_for("TRACES")
     if traces_to:
-        tracer_provider.add_span_processor(BatchSpanProcessor(_span_exporter(traces_to)))
+        tracer_provider.add_span_processor(
+            BatchSpanProcessor(_span_exporter(traces_to, settings.protocol))
+        )
     trace.set_tracer_provider(tracer_provider)
 
-    metrics_to = _endpoint("METRICS")
-    readers = [PeriodicExportingMetricReader(_metric_exporter(metrics_to))] if metrics_to else []
+    metrics_to = settings.endpoint_for("METRICS")
+    readers = (
+        [PeriodicExportingMetricReader(_metric_exporter(metrics_to, settings.protocol))]
+        if metrics_to
+        else []
+    )
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)
     metrics.set_meter_provider(meter_provider)
 

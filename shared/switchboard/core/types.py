@@ -6,7 +6,6 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from switchboard.core.budget import Budget
 from switchboard.core.llm import TokenUsage
 
 
@@ -95,16 +94,22 @@ class PendingAction(BaseModel):
     arguments_json: str = "{}"
 
 
-class AgentRequest(BaseModel):
-    """What the supervisor hands an agent."""
+class Screening(StrEnum):
+    """The supervisor's injection-screening verdict on a request it passes to an agent."""
 
-    request_id: str = ""
-    session_id: str = ""
+    UNSCREENED = ""
+    CLEAN = "clean"
+    SUSPICIOUS = "suspicious"  # borderline: the agent answers under its guard prompt
+
+
+class AgentRequest(BaseModel):
+    """What the supervisor hands an agent, besides the request context (who, budget, time)."""
+
     text: str
-    metadata: dict[str, str] = Field(default_factory=dict)
+    metadata: dict[str, str] = Field(default_factory=dict)  # the caller's, passed through
     query_embedding: list[float] | None = None
     confirm_action: str = ""
-    budget: Budget = Field(default_factory=Budget)
+    screening: Screening = Screening.UNSCREENED
 
 
 class AgentAnswer(BaseModel):
@@ -118,6 +123,7 @@ class AgentAnswer(BaseModel):
     citations: list[Citation] = Field(default_factory=list)
     usage: UsageReport = Field(default_factory=UsageReport)
     pending_action: PendingAction | None = None
+    uncited: bool = False  # the answer cites no passage: it is not grounded in the knowledge
 
 
 class AnswerPart(BaseModel):
@@ -130,3 +136,4 @@ class AnswerPart(BaseModel):
     mode: AnswerMode = AnswerMode.NONE
     confidence: float = 0.0
     citations: list[Citation] = Field(default_factory=list)  # the sources of ``answer``
+    uncited: bool = False

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from switchboard.core.context import RequestContext
 from switchboard.core.types import (
+    AgentAnswer,
     AgentCard,
+    AgentRequest,
     AgentUsage,
+    AnswerMode,
     Citation,
     Outcome,
     PendingAction,
+    Screening,
     UsageReport,
 )
-from switchboard.v1 import common_pb2
+from switchboard.v1 import agent_pb2, common_pb2
 
 _STATUS = {
     Outcome.ANSWERED: common_pb2.ANSWERED,
@@ -106,3 +111,70 @@ def pending_from_proto(m: common_pb2.PendingAction) -> PendingAction | None:
     if not m.id:
         return None
     return PendingAction(id=m.id, tool=m.tool, summary=m.summary, arguments_json=m.arguments_json)
+
+
+_SCREENING = {
+    Screening.UNSCREENED: agent_pb2.SCREENING_UNSPECIFIED,
+    Screening.CLEAN: agent_pb2.SCREENING_CLEAN,
+    Screening.SUSPICIOUS: agent_pb2.SCREENING_SUSPICIOUS,
+}
+_SCREENING_BACK = {v: k for k, v in _SCREENING.items()}
+
+
+def invoke_request_to_proto(request: AgentRequest, ctx: RequestContext) -> agent_pb2.InvokeRequest:
+    """The supervisor's call to an agent: the request plus who asks (budget and deadline
+    travel as gRPC metadata and the call's deadline)."""
+    return agent_pb2.InvokeRequest(
+        request_id=ctx.request_id,
+        session_id=ctx.session_id,
+        text=request.text,
+        metadata=request.metadata,
+        query_embedding=request.query_embedding or [],
+        confirm_action=request.confirm_action,
+        tenant=ctx.tenant,
+        customer_id=ctx.customer_id,
+        user_id=ctx.user_id,
+        screening=_SCREENING[request.screening],
+    )
+
+
+def invoke_request_from_proto(message: agent_pb2.InvokeRequest) -> AgentRequest:
+    return AgentRequest(
+        text=message.text,
+        metadata=dict(message.metadata),
+        query_embedding=list(message.query_embedding) or None,
+        confirm_action=message.confirm_action,
+        screening=_SCREENING_BACK.get(message.screening, Screening.UNSCREENED),
+    )
+
+
+def answer_to_proto(answer: AgentAnswer) -> agent_pb2.InvokeResponse:
+    return agent_pb2.InvokeResponse(
+        answer=answer.text,
+        citations=[citation_to_proto(c) for c in answer.citations],
+        confidence=answer.confidence,
+        usage=usage_to_proto(answer.usage),
+        status=status_to_proto(answer.outcome),
+        mode=answer.mode.value,
+        agent=answer.agent,
+        pending_action=pending_to_proto(answer.pending_action),
+        uncited=answer.uncited,
+    )
+
+
+def answer_from_proto(reply: agent_pb2.InvokeResponse, agent: str) -> AgentAnswer:
+    return AgentAnswer(
+        agent=reply.agent or agent,
+        text=reply.answer,
+        outcome=status_from_proto(reply.status),
+        mode=mode_from_wire(reply.mode),
+        confidence=reply.confidence,
+        citations=[citation_from_proto(c) for c in reply.citations],
+        usage=usage_from_proto(reply.usage),
+        pending_action=pending_from_proto(reply.pending_action),
+        uncited=reply.uncited,
+    )
+
+
+def mode_from_wire(mode: str) -> AnswerMode:
+    return AnswerMode(mode) if mode in AnswerMode._value2member_map_ else AnswerMode.NONE

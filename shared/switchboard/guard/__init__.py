@@ -10,7 +10,6 @@ from switchboard.guard.detector import (
     Source,
     Verdict,
     load_guard,
-    shared_guard,
     train_classifier,
 )
 
@@ -20,6 +19,5 @@ __all__ = [
     "Source",
     "Verdict",
     "load_guard",
-    "shared_guard",
     "train_classifier",
 ]

@@ -20,15 +20,14 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import AliasChoices, Field
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from switchboard.core.embeddings import Embedder, Matrix, Vector, shared_embedder
+from switchboard.core.embeddings import Embedder, Matrix, Vector
 from switchboard.guard.classifier import GuardClassifier, TrainingConfig
 from switchboard.guard.examples import (
     Example,
@@ -59,7 +58,7 @@ class Verdict:
 
 
 class GuardSettings(BaseSettings):
-    """``SWITCHBOARD_GUARD_*`` variables (plus ``SWITCHBOARD_DATA_DIR`` for the cache)."""
+    """``SWITCHBOARD_GUARD_*`` variables; the cache defaults to ``<data dir>/guard``."""
 
     model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_GUARD_", extra="ignore")
 
@@ -72,12 +71,16 @@ class GuardSettings(BaseSettings):
         0.0, ge=0, le=1, description="The same for retrieved passages and tool outputs."
     )
     cache_dir: Path | None = Field(None, description="Trained weights; default <data_dir>/guard.")
-    data_dir: Path = Field(
-        Path(".data"), validation_alias=AliasChoices("SWITCHBOARD_DATA_DIR", "data_dir")
+    suspicious_fraction: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Text scoring above this fraction of the guard's threshold (but below it) "
+        "is answered under the agent's guard prompt.",
     )
 
-    def resolved_cache_dir(self) -> Path:
-        return self.cache_dir or self.data_dir / "guard"
+    def resolved_cache_dir(self, data_dir: Path) -> Path:
+        return self.cache_dir or data_dir / "guard"
 
 
 class Guard:
@@ -199,22 +202,15 @@ def train_classifier(
     return classifier
 
 
-def load_guard(settings: GuardSettings | None = None, embedder: Embedder | None = None) -> Guard:
-    """A guard trained on the shipped examples plus ``SWITCHBOARD_GUARD_EXAMPLES``."""
-    settings = settings or GuardSettings()
-    embedder = embedder or shared_embedder()
+def load_guard(settings: GuardSettings, embedder: Embedder, *, data_dir: Path) -> Guard:
+    """A guard trained on the shipped examples plus ``SWITCHBOARD_GUARD_EXAMPLES`` (cached
+    under the data dir, so later starts take milliseconds)."""
     examples = training_examples(extra_example_paths(settings.examples))
     classifier = train_classifier(
         examples,
         embedder,
         target_fpr=settings.target_fpr,
         indirect_target_fpr=settings.indirect_target_fpr,
-        cache_dir=settings.resolved_cache_dir(),
+        cache_dir=settings.resolved_cache_dir(data_dir),
     )
     return Guard(classifier, embedder)
-
-
-@lru_cache(maxsize=1)
-def shared_guard() -> Guard:
-    """One guard per process, built from the environment on first use."""
-    return load_guard()

@@ -3,7 +3,8 @@
 SQLAlchemy 2 async over SQLite (default, ``<data_dir>/switchboard.db``) or PostgreSQL
 (``DATABASE_URL``), with Alembic migrations shipped in ``migrations/``::
 
-    store = await Store.open(StoreSettings())      # connects and migrates to head
+    settings = StoreSettings()
+    store = await Store.open(settings, url=settings.url(data_dir))  # connects, migrates
     await store.audit.record(AuditEvent(kind=AuditKind.ROUTE_DECISION, request_id="r1"))
     claim = await store.idempotency.claim("tenant", "r1")
     await store.close()

@@ -6,21 +6,12 @@ import hashlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from switchboard.core.audit import as_utc, utcnow
 from switchboard.store.errors import StoreError
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def as_utc(value: datetime) -> datetime:
-    """Aware UTC; a naive datetime is taken to be UTC already."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def canonical_hash(value: Any) -> str:
@@ -38,3 +29,6 @@ async def store_errors(action: str) -> AsyncIterator[None]:
         raise
     except (SQLAlchemyError, OSError, ValueError, TypeError) as exc:
         raise StoreError(f"{action} failed: {type(exc).__name__}: {exc}") from exc
+
+
+__all__ = ["as_utc", "canonical_hash", "store_errors", "utcnow"]

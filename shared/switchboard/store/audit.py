@@ -8,54 +8,21 @@ import json
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from switchboard.core.audit import AuditEvent, AuditKind, as_utc, utcnow
 from switchboard.core.telemetry import current_trace_id
-from switchboard.store._common import as_utc, store_errors, utcnow
+from switchboard.store._common import store_errors
 from switchboard.store.errors import StoreError
 from switchboard.store.models import AuditEventRow
 
 log = logging.getLogger(__name__)
 
 MAX_DETAIL_CHARS = 16_000
-
-
-class AuditKind(StrEnum):
-    ROUTE_DECISION = "route_decision"
-    AGENT_CALL = "agent_call"
-    TOOL_CALL = "tool_call"
-    ESCALATION = "escalation"
-    REFUSAL = "refusal"
-    AUTH_FAILURE = "auth_failure"
-    CLARIFICATION = "clarification"
-    LIMIT_EXCEEDED = "limit_exceeded"
-    REPLAY = "replay"
-    ERROR = "error"
-
-
-class AuditEvent(BaseModel):
-    """An event to record. ``time`` defaults to now; ``trace_id`` to the active span's."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    kind: AuditKind
-    request_id: str | None = Field(None, max_length=128)
-    trace_id: str | None = Field(None, max_length=32)
-    tenant: str | None = Field(None, max_length=128)
-    agent: str | None = Field(None, max_length=128)
-    outcome: str | None = Field(None, max_length=64)
-    detail: dict[str, JsonValue] = Field(default_factory=dict)
-    time: datetime = Field(default_factory=utcnow)
-
-    @field_validator("time")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        return as_utc(value)
+__all__ = ["AuditEvent", "AuditKind", "AuditLog", "AuditRecord", "AuditWriter"]
 
 
 class AuditRecord(AuditEvent):

@@ -28,9 +28,8 @@ from switchboard.store.settings import StoreSettings, is_sqlite, safe_url, sqlit
 log = logging.getLogger(__name__)
 
 
-def create_engine(url: str, settings: StoreSettings | None = None) -> AsyncEngine:
+def create_engine(url: str, settings: StoreSettings) -> AsyncEngine:
     """An async engine tuned for the backend: WAL and a busy timeout on SQLite, a pool on PG."""
-    settings = settings or StoreSettings()
     if is_sqlite(url):
         engine = create_async_engine(
             url, connect_args={"timeout": settings.db_timeout_s}, pool_pre_ping=False
@@ -63,8 +62,8 @@ class Store:
     ``store.examples`` share one engine.
     """
 
-    def __init__(self, engine: AsyncEngine, settings: StoreSettings | None = None) -> None:
-        self.settings = settings or StoreSettings()
+    def __init__(self, engine: AsyncEngine, settings: StoreSettings) -> None:
+        self.settings = settings
         self.engine = engine
         self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
             engine, expire_on_commit=False
@@ -80,12 +79,9 @@ class Store:
         self.examples = ExampleCandidates(self.sessions)
 
     @classmethod
-    async def open(
-        cls, settings: StoreSettings | None = None, *, url: str | None = None, upgrade: bool = True
-    ) -> Store:
-        """Connects (creating the SQLite folder) and, unless ``upgrade=False``, migrates."""
-        settings = settings or StoreSettings()
-        url = url or settings.url()
+    async def open(cls, settings: StoreSettings, *, url: str, upgrade: bool = True) -> Store:
+        """Connects to ``url`` (``settings.url(data_dir)``), creating the SQLite folder, and
+        unless ``upgrade=False`` migrates to the latest schema."""
         path = sqlite_path(url)
         if path is not None:
             await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)

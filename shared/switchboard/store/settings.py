@@ -34,9 +34,9 @@ class StoreSettings(BaseSettings):
     database_url: SecretStr | None = Field(
         None,
         validation_alias=AliasChoices("DATABASE_URL", "SWITCHBOARD_DATABASE_URL"),
-        description="SQLAlchemy or libpq-style URL; unset means SQLite under data_dir.",
+        description="SQLAlchemy or libpq-style URL; unset means SQLite under the service's "
+        "data dir.",
     )
-    data_dir: Path = Field(Path(".data"), description="Holds switchboard.db when SQLite is used.")
     idempotency_window_s: float = Field(
         86400.0, gt=0, description="How long a finished request_id returns its stored result."
     )
@@ -57,11 +57,12 @@ class StoreSettings(BaseSettings):
     db_pool_size: int = Field(5, ge=1, description="Connections kept open (PostgreSQL).")
     db_timeout_s: float = Field(10.0, gt=0, description="Connect and lock-wait timeout.")
 
-    def url(self) -> str:
-        """The async SQLAlchemy URL to connect to (secrets included; never log it)."""
+    def url(self, data_dir: Path) -> str:
+        """The async SQLAlchemy URL to connect to (secrets included; never log it): the
+        configured one, else SQLite in ``data_dir`` (the service's one data folder)."""
         if self.database_url is not None and self.database_url.get_secret_value().strip():
             return normalise_url(self.database_url.get_secret_value().strip())
-        return normalise_url(f"sqlite:///{self.data_dir / DB_FILE}")
+        return normalise_url(f"sqlite:///{data_dir / DB_FILE}")
 
 
 def normalise_url(url: str) -> str:

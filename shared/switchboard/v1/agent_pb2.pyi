@@ -1,5 +1,6 @@
 from switchboard.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -7,8 +8,17 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class Screening(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SCREENING_UNSPECIFIED: _ClassVar[Screening]
+    SCREENING_CLEAN: _ClassVar[Screening]
+    SCREENING_SUSPICIOUS: _ClassVar[Screening]
+SCREENING_UNSPECIFIED: Screening
+SCREENING_CLEAN: Screening
+SCREENING_SUSPICIOUS: Screening
+
 class InvokeRequest(_message.Message):
-    __slots__ = ("request_id", "session_id", "text", "metadata", "query_embedding", "confirm_action")
+    __slots__ = ("request_id", "session_id", "text", "metadata", "query_embedding", "confirm_action", "tenant", "customer_id", "user_id", "screening")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -22,16 +32,24 @@ class InvokeRequest(_message.Message):
     METADATA_FIELD_NUMBER: _ClassVar[int]
     QUERY_EMBEDDING_FIELD_NUMBER: _ClassVar[int]
     CONFIRM_ACTION_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    SCREENING_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     session_id: str
     text: str
     metadata: _containers.ScalarMap[str, str]
     query_embedding: _containers.RepeatedScalarFieldContainer[float]
     confirm_action: str
-    def __init__(self, request_id: _Optional[str] = ..., session_id: _Optional[str] = ..., text: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., query_embedding: _Optional[_Iterable[float]] = ..., confirm_action: _Optional[str] = ...) -> None: ...
+    tenant: str
+    customer_id: str
+    user_id: str
+    screening: Screening
+    def __init__(self, request_id: _Optional[str] = ..., session_id: _Optional[str] = ..., text: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., query_embedding: _Optional[_Iterable[float]] = ..., confirm_action: _Optional[str] = ..., tenant: _Optional[str] = ..., customer_id: _Optional[str] = ..., user_id: _Optional[str] = ..., screening: _Optional[_Union[Screening, str]] = ...) -> None: ...
 
 class InvokeResponse(_message.Message):
-    __slots__ = ("answer", "citations", "confidence", "usage", "status", "mode", "agent", "pending_action")
+    __slots__ = ("answer", "citations", "confidence", "usage", "status", "mode", "agent", "pending_action", "uncited")
     ANSWER_FIELD_NUMBER: _ClassVar[int]
     CITATIONS_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
@@ -40,6 +58,7 @@ class InvokeResponse(_message.Message):
     MODE_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
     PENDING_ACTION_FIELD_NUMBER: _ClassVar[int]
+    UNCITED_FIELD_NUMBER: _ClassVar[int]
     answer: str
     citations: _containers.RepeatedCompositeFieldContainer[_common_pb2.Citation]
     confidence: float
@@ -48,7 +67,8 @@ class InvokeResponse(_message.Message):
     mode: str
     agent: str
     pending_action: _common_pb2.PendingAction
-    def __init__(self, answer: _Optional[str] = ..., citations: _Optional[_Iterable[_Union[_common_pb2.Citation, _Mapping]]] = ..., confidence: _Optional[float] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., status: _Optional[_Union[_common_pb2.Status, str]] = ..., mode: _Optional[str] = ..., agent: _Optional[str] = ..., pending_action: _Optional[_Union[_common_pb2.PendingAction, _Mapping]] = ...) -> None: ...
+    uncited: bool
+    def __init__(self, answer: _Optional[str] = ..., citations: _Optional[_Iterable[_Union[_common_pb2.Citation, _Mapping]]] = ..., confidence: _Optional[float] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., status: _Optional[_Union[_common_pb2.Status, str]] = ..., mode: _Optional[str] = ..., agent: _Optional[str] = ..., pending_action: _Optional[_Union[_common_pb2.PendingAction, _Mapping]] = ..., uncited: _Optional[bool] = ...) -> None: ...
 
 class DescribeRequest(_message.Message):
     __slots__ = ()

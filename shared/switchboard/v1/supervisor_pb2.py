@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from switchboard.v1 import common_pb2 as switchboard_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fswitchboard/v1/supervisor.proto\x12\x0eswitchboard.v1\x1a\x1bswitchboard/v1/common.proto\"\xd6\x01\n\nAskRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12:\n\x08metadata\x18\x04 \x03(\x0b\x32(.switchboard.v1.AskRequest.MetadataEntry\x12\r\n\x05\x61gent\x18\x05 \x01(\t\x12\x16\n\x0e\x63onfirm_action\x18\x06 \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xb3\x03\n\x0b\x41skResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61nswer\x18\x02 \x01(\t\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12+\n\tcitations\x18\x04 \x03(\x0b\x32\x18.switchboard.v1.Citation\x12\x12\n\nconfidence\x18\x05 \x01(\x02\x12$\n\x05usage\x18\x06 \x01(\x0b\x32\x15.switchboard.v1.Usage\x12\x10\n\x08trace_id\x18\x07 \x01(\t\x12&\n\x06status\x18\x08 \x01(\x0e\x32\x16.switchboard.v1.Status\x12\x32\n\ncandidates\x18\t \x03(\x0b\x32\x1e.switchboard.v1.RouteCandidate\x12\x0c\n\x04mode\x18\n \x01(\t\x12,\n\x05route\x18\x0b \x01(\x0b\x32\x1d.switchboard.v1.RouteDecision\x12)\n\x05parts\x18\x0c \x03(\x0b\x32\x1a.switchboard.v1.AnswerPart\x12\x35\n\x0epending_action\x18\r \x01(\x0b\x32\x1d.switchboard.v1.PendingAction\"\xb0\x01\n\nAnswerPart\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05\x61gent\x18\x02 \x01(\t\x12\x0e\n\x06\x61nswer\x18\x03 \x01(\t\x12&\n\x06status\x18\x04 \x01(\x0e\x32\x16.switchboard.v1.Status\x12+\n\tcitations\x18\x05 \x03(\x0b\x32\x18.switchboard.v1.Citation\x12\x12\n\nconfidence\x18\x06 \x01(\x02\x12\x0c\n\x04mode\x18\x07 \x01(\t\"\x1c\n\x0cRouteRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\".\n\x0eRouteCandidate\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x02\"\xd6\x01\n\rRouteDecision\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x02\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x32\n\ncandidates\x18\x04 \x03(\x0b\x32\x1e.switchboard.v1.RouteCandidate\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07\x62locked\x18\x06 \x01(\x08\x12\x14\n\x0c\x62lock_reason\x18\x07 \x01(\t\x12\'\n\x05parts\x18\x08 \x03(\x0b\x32\x18.switchboard.v1.SubRoute\";\n\x08SubRoute\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05\x61gent\x18\x02 \x01(\t\x12\x12\n\nconfidence\x18\x03 \x01(\x02\"\x13\n\x11ListAgentsRequest\"?\n\x12ListAgentsResponse\x12)\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x19.switchboard.v1.AgentInfo\"Z\n\tAgentInfo\x12\'\n\x04\x63\x61rd\x18\x01 \x01(\x0b\x32\x19.switchboard.v1.AgentCard\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x13\n\x0b\x63\x61rd_source\x18\x03 \x01(\t2\xe7\x01\n\nSupervisor\x12>\n\x03\x41sk\x12\x1a.switchboard.v1.AskRequest\x1a\x1b.switchboard.v1.AskResponse\x12\x44\n\x05Route\x12\x1c.switchboard.v1.RouteRequest\x1a\x1d.switchboard.v1.RouteDecision\x12S\n\nListAgents\x12!.switchboard.v1.ListAgentsRequest\x1a\".switchboard.v1.ListAgentsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fswitchboard/v1/supervisor.proto\x12\x0eswitchboard.v1\x1a\x1bswitchboard/v1/common.proto\"\xd6\x01\n\nAskRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12:\n\x08metadata\x18\x04 \x03(\x0b\x32(.switchboard.v1.AskRequest.MetadataEntry\x12\r\n\x05\x61gent\x18\x05 \x01(\t\x12\x16\n\x0e\x63onfirm_action\x18\x06 \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xc4\x03\n\x0b\x41skResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61nswer\x18\x02 \x01(\t\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12+\n\tcitations\x18\x04 \x03(\x0b\x32\x18.switchboard.v1.Citation\x12\x12\n\nconfidence\x18\x05 \x01(\x02\x12$\n\x05usage\x18\x06 \x01(\x0b\x32\x15.switchboard.v1.Usage\x12\x10\n\x08trace_id\x18\x07 \x01(\t\x12&\n\x06status\x18\x08 \x01(\x0e\x32\x16.switchboard.v1.Status\x12\x32\n\ncandidates\x18\t \x03(\x0b\x32\x1e.switchboard.v1.RouteCandidate\x12\x0c\n\x04mode\x18\n \x01(\t\x12,\n\x05route\x18\x0b \x01(\x0b\x32\x1d.switchboard.v1.RouteDecision\x12)\n\x05parts\x18\x0c \x03(\x0b\x32\x1a.switchboard.v1.AnswerPart\x12\x35\n\x0epending_action\x18\r \x01(\x0b\x32\x1d.switchboard.v1.PendingAction\x12\x0f\n\x07uncited\x18\x0e \x01(\x08\"\xc1\x01\n\nAnswerPart\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05\x61gent\x18\x02 \x01(\t\x12\x0e\n\x06\x61nswer\x18\x03 \x01(\t\x12&\n\x06status\x18\x04 \x01(\x0e\x32\x16.switchboard.v1.Status\x12+\n\tcitations\x18\x05 \x03(\x0b\x32\x18.switchboard.v1.Citation\x12\x12\n\nconfidence\x18\x06 \x01(\x02\x12\x0c\n\x04mode\x18\x07 \x01(\t\x12\x0f\n\x07uncited\x18\x08 \x01(\x08\"\x1c\n\x0cRouteRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\".\n\x0eRouteCandidate\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x02\"\xd6\x01\n\rRouteDecision\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x02\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x32\n\ncandidates\x18\x04 \x03(\x0b\x32\x1e.switchboard.v1.RouteCandidate\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07\x62locked\x18\x06 \x01(\x08\x12\x14\n\x0c\x62lock_reason\x18\x07 \x01(\t\x12\'\n\x05parts\x18\x08 \x03(\x0b\x32\x18.switchboard.v1.SubRoute\";\n\x08SubRoute\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05\x61gent\x18\x02 \x01(\t\x12\x12\n\nconfidence\x18\x03 \x01(\x02\"\x13\n\x11ListAgentsRequest\"?\n\x12ListAgentsResponse\x12)\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x19.switchboard.v1.AgentInfo\"Z\n\tAgentInfo\x12\'\n\x04\x63\x61rd\x18\x01 \x01(\x0b\x32\x19.switchboard.v1.AgentCard\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x13\n\x0b\x63\x61rd_source\x18\x03 \x01(\t2\xe7\x01\n\nSupervisor\x12>\n\x03\x41sk\x12\x1a.switchboard.v1.AskRequest\x1a\x1b.switchboard.v1.AskResponse\x12\x44\n\x05Route\x12\x1c.switchboard.v1.RouteRequest\x1a\x1d.switchboard.v1.RouteDecision\x12S\n\nListAgents\x12!.switchboard.v1.ListAgentsRequest\x1a\".switchboard.v1.ListAgentsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,23 +39,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ASKREQUEST_METADATAENTRY']._serialized_start=248
   _globals['_ASKREQUEST_METADATAENTRY']._serialized_end=295
   _globals['_ASKRESPONSE']._serialized_start=298
-  _globals['_ASKRESPONSE']._serialized_end=733
-  _globals['_ANSWERPART']._serialized_start=736
-  _globals['_ANSWERPART']._serialized_end=912
-  _globals['_ROUTEREQUEST']._serialized_start=914
-  _globals['_ROUTEREQUEST']._serialized_end=942
-  _globals['_ROUTECANDIDATE']._serialized_start=944
-  _globals['_ROUTECANDIDATE']._serialized_end=990
-  _globals['_ROUTEDECISION']._serialized_start=993
-  _globals['_ROUTEDECISION']._serialized_end=1207
-  _globals['_SUBROUTE']._serialized_start=1209
-  _globals['_SUBROUTE']._serialized_end=1268
-  _globals['_LISTAGENTSREQUEST']._serialized_start=1270
-  _globals['_LISTAGENTSREQUEST']._serialized_end=1289
-  _globals['_LISTAGENTSRESPONSE']._serialized_start=1291
-  _globals['_LISTAGENTSRESPONSE']._serialized_end=1354
-  _globals['_AGENTINFO']._serialized_start=1356
-  _globals['_AGENTINFO']._serialized_end=1446
-  _globals['_SUPERVISOR']._serialized_start=1449
-  _globals['_SUPERVISOR']._serialized_end=1680
+  _globals['_ASKRESPONSE']._serialized_end=750
+  _globals['_ANSWERPART']._serialized_start=753
+  _globals['_ANSWERPART']._serialized_end=946
+  _globals['_ROUTEREQUEST']._serialized_start=948
+  _globals['_ROUTEREQUEST']._serialized_end=976
+  _globals['_ROUTECANDIDATE']._serialized_start=978
+  _globals['_ROUTECANDIDATE']._serialized_end=1024
+  _globals['_ROUTEDECISION']._serialized_start=1027
+  _globals['_ROUTEDECISION']._serialized_end=1241
+  _globals['_SUBROUTE']._serialized_start=1243
+  _globals['_SUBROUTE']._serialized_end=1302
+  _globals['_LISTAGENTSREQUEST']._serialized_start=1304
+  _globals['_LISTAGENTSREQUEST']._serialized_end=1323
+  _globals['_LISTAGENTSRESPONSE']._serialized_start=1325
+  _globals['_LISTAGENTSRESPONSE']._serialized_end=1388
+  _globals['_AGENTINFO']._serialized_start=1390
+  _globals['_AGENTINFO']._serialized_end=1480
+  _globals['_SUPERVISOR']._serialized_start=1483
+  _globals['_SUPERVISOR']._serialized_end=1714
 # @@protoc_insertion_point(module_scope)

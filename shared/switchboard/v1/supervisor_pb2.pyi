@@ -31,7 +31,7 @@ class AskRequest(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., session_id: _Optional[str] = ..., text: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., agent: _Optional[str] = ..., confirm_action: _Optional[str] = ...) -> None: ...
 
 class AskResponse(_message.Message):
-    __slots__ = ("request_id", "answer", "agent", "citations", "confidence", "usage", "trace_id", "status", "candidates", "mode", "route", "parts", "pending_action")
+    __slots__ = ("request_id", "answer", "agent", "citations", "confidence", "usage", "trace_id", "status", "candidates", "mode", "route", "parts", "pending_action", "uncited")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ANSWER_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
@@ -45,6 +45,7 @@ class AskResponse(_message.Message):
     ROUTE_FIELD_NUMBER: _ClassVar[int]
     PARTS_FIELD_NUMBER: _ClassVar[int]
     PENDING_ACTION_FIELD_NUMBER: _ClassVar[int]
+    UNCITED_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     answer: str
     agent: str
@@ -58,10 +59,11 @@ class AskResponse(_message.Message):
     route: RouteDecision
     parts: _containers.RepeatedCompositeFieldContainer[AnswerPart]
     pending_action: _common_pb2.PendingAction
-    def __init__(self, request_id: _Optional[str] = ..., answer: _Optional[str] = ..., agent: _Optional[str] = ..., citations: _Optional[_Iterable[_Union[_common_pb2.Citation, _Mapping]]] = ..., confidence: _Optional[float] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., trace_id: _Optional[str] = ..., status: _Optional[_Union[_common_pb2.Status, str]] = ..., candidates: _Optional[_Iterable[_Union[RouteCandidate, _Mapping]]] = ..., mode: _Optional[str] = ..., route: _Optional[_Union[RouteDecision, _Mapping]] = ..., parts: _Optional[_Iterable[_Union[AnswerPart, _Mapping]]] = ..., pending_action: _Optional[_Union[_common_pb2.PendingAction, _Mapping]] = ...) -> None: ...
+    uncited: bool
+    def __init__(self, request_id: _Optional[str] = ..., answer: _Optional[str] = ..., agent: _Optional[str] = ..., citations: _Optional[_Iterable[_Union[_common_pb2.Citation, _Mapping]]] = ..., confidence: _Optional[float] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., trace_id: _Optional[str] = ..., status: _Optional[_Union[_common_pb2.Status, str]] = ..., candidates: _Optional[_Iterable[_Union[RouteCandidate, _Mapping]]] = ..., mode: _Optional[str] = ..., route: _Optional[_Union[RouteDecision, _Mapping]] = ..., parts: _Optional[_Iterable[_Union[AnswerPart, _Mapping]]] = ..., pending_action: _Optional[_Union[_common_pb2.PendingAction, _Mapping]] = ..., uncited: _Optional[bool] = ...) -> None: ...
 
 class AnswerPart(_message.Message):
-    __slots__ = ("text", "agent", "answer", "status", "citations", "confidence", "mode")
+    __slots__ = ("text", "agent", "answer", "status", "citations", "confidence", "mode", "uncited")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
     ANSWER_FIELD_NUMBER: _ClassVar[int]
@@ -69,6 +71,7 @@ class AnswerPart(_message.Message):
     CITATIONS_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
+    UNCITED_FIELD_NUMBER: _ClassVar[int]
     text: str
     agent: str
     answer: str
@@ -76,7 +79,8 @@ class AnswerPart(_message.Message):
     citations: _containers.RepeatedCompositeFieldContainer[_common_pb2.Citation]
     confidence: float
     mode: str
-    def __init__(self, text: _Optional[str] = ..., agent: _Optional[str] = ..., answer: _Optional[str] = ..., status: _Optional[_Union[_common_pb2.Status, str]] = ..., citations: _Optional[_Iterable[_Union[_common_pb2.Citation, _Mapping]]] = ..., confidence: _Optional[float] = ..., mode: _Optional[str] = ...) -> None: ...
+    uncited: bool
+    def __init__(self, text: _Optional[str] = ..., agent: _Optional[str] = ..., answer: _Optional[str] = ..., status: _Optional[_Union[_common_pb2.Status, str]] = ..., citations: _Optional[_Iterable[_Union[_common_pb2.Citation, _Mapping]]] = ..., confidence: _Optional[float] = ..., mode: _Optional[str] = ..., uncited: _Optional[bool] = ...) -> None: ...
 
 class RouteRequest(_message.Message):
     __slots__ = ("text",)

@@ -1,4 +1,4 @@
-"""The agents file (YAML) and the supervisor's process settings."""
+"""The agents file (YAML): which agents the supervisor routes to, and where they listen."""
 
 from __future__ import annotations
 
@@ -6,11 +6,8 @@ from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic_settings import SettingsConfigDict
 
-from switchboard.core.budget import Budget
 from switchboard.core.errors import ConfigurationError
-from switchboard.core.settings import CommonSettings
 from switchboard.core.types import AgentCard
 
 
@@ -63,124 +60,3 @@ class AgentsFile(BaseModel):
             raise ConfigurationError(f"cannot read agents file {path}: {exc}") from exc
         except ValidationError as exc:
             raise ConfigurationError(f"invalid agents file {path}:\n{exc}") from exc
-
-
-class SupervisorSettings(CommonSettings):
-    """Process settings of the supervisor (``SWITCHBOARD_*``)."""
-
-    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore")
-
-    router_model: str = Field("claude-haiku-4-5", description="Model that breaks routing ties.")
-    route_accept_confidence: float = Field(
-        0.7,
-        ge=0,
-        le=1,
-        description="Calibrated embedding-routing confidence (the estimated chance the "
-        "decision is right) below which routing is 'unsure'.",
-    )
-    route_min_similarity: float = Field(
-        0.3, ge=-1, le=1, description="Best example similarity below this is too vague to route."
-    )
-    route_out_of_scope_similarity: float = Field(
-        0.2, ge=-1, le=1, description="Best example similarity below this is out of scope."
-    )
-    route_temperature: float | None = Field(
-        None,
-        gt=0,
-        description="Softmax temperature of the routing confidence; unset: fitted on the cards.",
-    )
-    routing_calibration: Path | None = Field(
-        None,
-        description="File written by 'switchboard eval routing --write-config': its thresholds "
-        "replace the route_* defaults (variables set explicitly still win).",
-    )
-    agent_timeout_s: float = Field(
-        20.0, gt=0, description="Agent call deadline when the caller sets none."
-    )
-    deadline_margin_s: float = Field(
-        0.05, ge=0, description="Time kept back from the caller's deadline for the reply."
-    )
-    describe_timeout_s: float = Field(2.0, gt=0, description="Deadline of Describe calls.")
-    session_stickiness: bool = Field(
-        True, description="Follow-up turns of a session stay with its agent (sessions.py)."
-    )
-    session_switch_confidence: float = Field(
-        0.85,
-        ge=0,
-        le=1,
-        description="A follow-up leaves the session's agent only when another agent is at "
-        "least this confident in context (fitted by `switchboard eval sessions`).",
-    )
-    session_context_weight: float = Field(
-        0.5,
-        ge=0,
-        le=2,
-        description="Weight of the previous turn's embedding when a turn is read in context.",
-    )
-    session_ttl_s: float = Field(
-        1800.0, gt=0, description="A session idle this long starts afresh (state expires)."
-    )
-    state_timeout_s: float = Field(
-        0.5,
-        gt=0,
-        description="Deadline of session-state and example-candidate reads and writes; past "
-        "it the request goes on without them.",
-    )
-    record_example_candidates: bool = Field(
-        True,
-        description="Store the text of requests Claude routed, or that needed clarification or "
-        "escalated, as example candidates for review (`switchboard examples`).",
-    )
-    compound_max_parts: int = Field(
-        3,
-        ge=1,
-        le=6,
-        description="Most parts a compound request is split into, each asked of its agent in "
-        "parallel; 1 turns splitting off.",
-    )
-    budget_tokens: int | None = Field(
-        None, ge=0, description="Default LLM-token budget per request; unset: unlimited."
-    )
-    budget_cost_usd: float | None = Field(
-        None, ge=0, description="Default estimated cost budget (USD) per request; unset: none."
-    )
-    budget_hops: int = Field(
-        3, ge=0, le=16, description="Service-to-service calls one request may make."
-    )
-    breaker_failure_threshold: int = Field(
-        5, ge=1, description="Consecutive failed calls to an agent that open its breaker."
-    )
-    breaker_reset_s: float = Field(
-        10.0, gt=0, description="Seconds an open breaker waits before probing the agent again."
-    )
-    escalate_when_agent_down: bool = Field(
-        True,
-        description="An unavailable agent (down, or breaker open) escalates the request to a "
-        "person (status ESCALATED); false: the caller gets UNAVAILABLE.",
-    )
-    guard_suspicious_fraction: float = Field(
-        0.5,
-        gt=0,
-        le=1,
-        description="Text scoring above this fraction of the guard's threshold (but below it) "
-        "is answered under the agent's guard prompt.",
-    )
-
-    @property
-    def default_budget(self) -> Budget:
-        """The most one request may use; a caller's budget metadata can only lower it."""
-        return Budget(
-            tokens=self.budget_tokens, cost_usd=self.budget_cost_usd, hops=self.budget_hops
-        )
-
-    @model_validator(mode="after")
-    def _apply_calibration(self) -> SupervisorSettings:
-        if self.routing_calibration is None:
-            return self
-        from switchboard.supervisor.routing.calibration import RoutingCalibration
-
-        fitted = RoutingCalibration.load(self.routing_calibration)
-        for name, value in fitted.settings_values().items():
-            if name not in self.model_fields_set:
-                setattr(self, name, value)
-        return self

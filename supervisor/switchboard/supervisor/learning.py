@@ -20,8 +20,8 @@ from typing import Protocol
 from switchboard.core.types import Outcome
 from switchboard.store.errors import StoreError
 from switchboard.store.examples import CandidateSource
-from switchboard.supervisor.config import SupervisorSettings
 from switchboard.supervisor.routing.router import Method, RouteResult
+from switchboard.supervisor.settings import SupervisorSettings
 
 log = logging.getLogger(__name__)
 

@@ -1,11 +1,13 @@
 """Idempotent Ask: a repeated request_id gets the stored response, never a second run.
 
 Only caller-chosen ids take part (a generated id is new by definition). The first caller
-claims the id in the durable store, runs the request and stores the exact response bytes;
+claims the id in the durable store, runs the request and stores its result (as JSON);
 a repeat within the window gets those bytes back (audited as a replay), a repeat while the
 first is still running is told to retry shortly (ABORTED), and the same id sent with a
 different request is refused (ALREADY_EXISTS). A run that fails, or is cancelled, releases
 its claim, so the caller may retry with the same id: nothing was stored, nothing is lost.
+Only final outcomes are kept: an escalation because an agent was down is released, so a
+retry after the agent recovers is answered afresh.
 """
 
 from __future__ import annotations
@@ -15,23 +17,16 @@ import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 
 from switchboard.core import errors
+from switchboard.core.context import RequestContext
 from switchboard.store import StoreError
 from switchboard.store.idempotency import Claim, ClaimOutcome, IdempotencyStore
+from switchboard.supervisor.results import AskResult
 
 log = logging.getLogger(__name__)
 
 STORE_TIMEOUT_S = 5.0
-
-
-@dataclass(frozen=True)
-class Replayed:
-    """A stored response and the status it ended with."""
-
-    response: bytes
-    status: str
 
 
 def fingerprint(
@@ -61,18 +56,17 @@ class RequestLedger:
 
     async def run(
         self,
-        tenant: str,
-        request_id: str,
+        ctx: RequestContext,
         fingerprint: str,
-        produce: Callable[[], Awaitable[tuple[bytes, str]]],
-        *,
-        timeout: float | None = None,
-    ) -> tuple[bytes, bool]:
-        """The response bytes and whether they were replayed from an earlier run."""
-        lease = self._lease_s if timeout is None else min(self._lease_s, timeout + 5.0)
+        produce: Callable[[], Awaitable[AskResult]],
+    ) -> tuple[AskResult, bool]:
+        """The result and whether it was replayed from an earlier run."""
+        tenant, request_id = ctx.tenant, ctx.request_id
+        left = ctx.deadline.remaining()
+        lease = self._lease_s if left is None else min(self._lease_s, max(left, 0.0) + 5.0)
         claim = await self._claim(tenant, request_id, fingerprint, lease)
         if claim.outcome is ClaimOutcome.DONE and claim.response is not None:
-            return claim.response, True
+            return AskResult.model_validate_json(claim.response), True
         if claim.outcome is ClaimOutcome.IN_PROGRESS:
             raise errors.InProgress(
                 f"request {request_id!r} is still being answered; retry shortly with the same "
@@ -84,11 +78,15 @@ class RequestLedger:
                 "new request_id for a new request"
             )
         try:
-            response, status = await produce()
+            result = await produce()
         except BaseException:
             await asyncio.shield(self._release(claim))
             raise
-        if not await asyncio.shield(self._complete(claim, response, status)):
+        if not result.final:
+            await asyncio.shield(self._release(claim))  # not an outcome to replay
+            return result, False
+        data = result.model_dump_json().encode()
+        if not await asyncio.shield(self._complete(claim, data, result.outcome.value)):
             # Never hand out an answer a repeat could not get back: the caller retries with
             # the same id and gets the stored answer, or (claim released) one new run.
             await asyncio.shield(self._release(claim))
@@ -96,7 +94,7 @@ class RequestLedger:
                 f"the answer to request {request_id!r} could not be stored, so it was not "
                 "given out; retry with the same request_id"
             )
-        return response, False
+        return result, False
 
     async def _claim(self, tenant: str, request_id: str, fingerprint: str, lease: float) -> Claim:
         try:

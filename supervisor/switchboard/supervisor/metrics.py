@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from opentelemetry import metrics
-from opentelemetry.metrics import CallbackOptions, Observation
 
-from switchboard.core.breaker import STATE_VALUE, BreakerState
 from switchboard.core.genai import DURATION_BUCKETS
 
 
@@ -30,25 +26,6 @@ class SupervisorMetrics:
             unit="{call}",
             description="Calls to agents by agent and outcome (error.type on failures).",
         )
-        self._breakers: dict[str, int] = {}
-        meter.create_observable_gauge(
-            "switchboard.breaker.state",
-            callbacks=[self._observe_breakers],
-            unit="1",
-            description="Circuit breaker state per dependency: 0 closed, 1 half-open, 2 open.",
-        )
-        self.breaker_changes = meter.create_counter(
-            "switchboard.breaker.transitions",
-            unit="{transition}",
-            description="Circuit breaker state changes by breaker and new state.",
-        )
-
-    def record_breaker(self, name: str, state: BreakerState) -> None:
-        self._breakers[name] = STATE_VALUE[state]
-        self.breaker_changes.add(1, {"breaker": name, "state": state.value})
-
-    def _observe_breakers(self, _options: CallbackOptions) -> Iterable[Observation]:
-        return [Observation(v, {"breaker": name}) for name, v in self._breakers.items()]
 
     def record_request(
         self, *, agent: str, method: str, status: str, seconds: float, error: str = ""

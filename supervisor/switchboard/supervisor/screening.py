@@ -13,11 +13,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from switchboard.core.embeddings import Vector
+from switchboard.core.telemetry import tracer
 from switchboard.guard import Guard
-
-# Request metadata key telling the agent to answer under its guard prompt.
-GUARD_METADATA_KEY = "switchboard.guard"
-SUSPICIOUS = "suspicious"
 
 
 @dataclass(frozen=True)
@@ -56,3 +53,18 @@ class GuardScreener:
         suspicious = verdict.score >= self._suspicious_at
         reason = f"classifier:{verdict.score:.2f} (borderline)" if suspicious else ""
         return Screening(False, suspicious, verdict.score, reason)
+
+
+async def screen_traced(screener: Screener, text: str, vector: Vector | None) -> Screening:
+    """Screens in a ``screen_input`` span carrying the verdict."""
+    with tracer().start_as_current_span("screen_input") as span:
+        screening = await screener.screen(text, vector)
+        span.set_attributes(
+            {
+                "switchboard.guard.blocked": screening.blocked,
+                "switchboard.guard.suspicious": screening.suspicious,
+                "switchboard.guard.score": round(screening.score, 4),
+                "switchboard.guard.reason": screening.reason,
+            }
+        )
+        return screening

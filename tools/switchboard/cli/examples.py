@@ -78,16 +78,12 @@ def run_examples_command(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from pydantic import SecretStr
-
+    from switchboard.devtools.settings import ToolSettings
     from switchboard.store.database import Store
     from switchboard.store.examples import CandidateStatus
-    from switchboard.store.settings import StoreSettings, sqlite_path
+    from switchboard.store.settings import sqlite_path
 
-    settings = StoreSettings()
-    if args.database_url:
-        settings = settings.model_copy(update={"database_url": SecretStr(args.database_url)})
-    url = settings.url()
+    settings, url = ToolSettings().store_for(args.database_url)
     path = sqlite_path(url)
     if path is not None and not await asyncio.to_thread(path.exists):
         raise ConfigurationError(f"no database at {path} (run `switchboard db upgrade`)")

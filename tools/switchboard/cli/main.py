@@ -77,7 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     rn = sub.add_parser("run", help="run the whole stack in the foreground")
     rn.add_argument("--agents-dir", type=Path, default=Path("agents"))
     rn.add_argument("--port", type=int, default=50051)
-    rn.add_argument("--first-agent-port", type=int, default=50061)
+    rn.add_argument(
+        "--first-agent-port", type=int, default=50061, help="0 picks free ports for the agents"
+    )
 
     _add_store_parsers(sub)
     from switchboard.cli.examples import add_parser as add_examples_parser
@@ -126,8 +128,9 @@ def _print_json(message: object) -> None:
 async def _client_command(args: argparse.Namespace) -> int:
     import grpc
 
-    from switchboard.client import ClientSettings, SupervisorClient, check_health
+    from switchboard.client import SupervisorClient, check_health
     from switchboard.core.budget import COST_KEY, TOKENS_KEY
+    from switchboard.devtools.settings import ToolSettings
     from switchboard.devtools.stack import format_answer
 
     if args.command == "health":
@@ -136,7 +139,7 @@ async def _client_command(args: argparse.Namespace) -> int:
         return 0 if ok else 1
     token = args.token
     if token is None:
-        env_token = ClientSettings().token
+        env_token = ToolSettings().token
         token = env_token.get_secret_value() if env_token is not None else None
     try:
         async with SupervisorClient(
@@ -192,7 +195,10 @@ def main(argv: list[str] | None = None) -> int:
         if not configs:
             print("error: name at least one agent config", file=sys.stderr)
             return 2
-        for report in ingest_paths(configs):
+        from switchboard.agent.settings import AgentSettings
+        from switchboard.core.embeddings import MiniLMEmbedder
+
+        for report in ingest_paths(configs, AgentSettings(), MiniLMEmbedder()):
             print(report.summary())
         return 0
     if args.command == "demo":
@@ -212,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_examples_command(args)
     if args.command == "eval" and args.eval_target == "guard":
-        from switchboard.devtools.evals.guard import main as guard_eval_main
+        from switchboard.devtools.evals.guard_cli import main as guard_eval_main
 
         return guard_eval_main(args.data, args.out, args.folds, args.target_fpr)
     if args.command == "eval":
@@ -223,7 +229,11 @@ def main(argv: list[str] | None = None) -> int:
         from switchboard.devtools.stack import run_foreground
 
         return run_foreground(args.agents_dir, args.port, args.first_agent_port)
-    return asyncio.run(_client_command(args))
+    try:
+        return asyncio.run(_client_command(args))
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: {args.command} cancelled", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -10,8 +10,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from pydantic import SecretStr
-
+from switchboard.devtools.settings import ToolSettings
 from switchboard.store.audit import AuditKind, AuditRecord
 from switchboard.store.database import Store
 from switchboard.store.errors import StoreError
@@ -35,11 +34,8 @@ def parse_time(value: str, *, now: datetime | None = None) -> datetime:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
-def _settings(args: argparse.Namespace) -> StoreSettings:
-    settings = StoreSettings()
-    if getattr(args, "database_url", None):
-        settings = settings.model_copy(update={"database_url": SecretStr(args.database_url)})
-    return settings
+def _settings(args: argparse.Namespace) -> tuple[StoreSettings, str]:
+    return ToolSettings().store_for(getattr(args, "database_url", None))
 
 
 def _clip(text: str | None, width: int) -> str:
@@ -81,8 +77,7 @@ def _kind(value: str) -> AuditKind:
 
 
 async def _audit(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    url = settings.url()
+    settings, url = _settings(args)
     path = sqlite_path(url)
     if path is not None and not await asyncio.to_thread(path.exists):
         print(f"error: no audit database at {path} (run `switchboard db upgrade`)", file=sys.stderr)
@@ -116,8 +111,7 @@ async def _audit(args: argparse.Namespace) -> int:
 
 
 async def _db(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    url = settings.url()
+    settings, url = _settings(args)
     if args.action == "upgrade":
         path = sqlite_path(url)
         if path is not None:

@@ -66,7 +66,10 @@ def tracing_overhead(agents_dir: Path, rounds: int) -> dict[str, Any]:
     from switchboard.agent.knowledge.ingest import ingest_paths
 
     configs = agent_configs(agents_dir)
-    ingest_paths(configs)
+    from switchboard.agent.settings import AgentSettings
+    from switchboard.core.embeddings import MiniLMEmbedder
+
+    ingest_paths(configs, AgentSettings(), MiniLMEmbedder())
     base = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "ANTHROPIC_"))}
     results: dict[str, Any] = {}
     with OtlpReceiver() as receiver, contextlib.ExitStack() as stacks:
@@ -99,9 +102,9 @@ def tracing_overhead(agents_dir: Path, rounds: int) -> dict[str, Any]:
 
 
 def embedding_throughput(n: int = 512) -> dict[str, Any]:
-    from switchboard.core.embeddings import shared_embedder
+    from switchboard.core.embeddings import MiniLMEmbedder
 
-    embedder = shared_embedder()
+    embedder = MiniLMEmbedder()
     texts = [
         f"Question {i}: how do I change the billing contact for invoice {i}?" for i in range(n)
     ]
@@ -146,13 +149,13 @@ def realistic_texts(cards: list[Any]) -> list[tuple[str, str]]:
 def routing_in_process(agents_dir: Path, min_calls: int = 300) -> dict[str, Any]:
     """``Router.route`` over the demo agents' cards (no LLM): p50/p99 of the whole call, of
     embedding the text alone, and of the rest (rules, scoring, calibration)."""
-    from switchboard.core.embeddings import shared_embedder
+    from switchboard.core.embeddings import MiniLMEmbedder
     from switchboard.devtools.evals.routing import load_cards
-    from switchboard.supervisor.config import SupervisorSettings
     from switchboard.supervisor.routing.router import Router
+    from switchboard.supervisor.settings import SupervisorSettings
 
     settings = SupervisorSettings()
-    embedder = shared_embedder()
+    embedder = MiniLMEmbedder()
     cards = load_cards(agents_dir, None)
     texts = [t for t, _ in realistic_texts(cards)]
     texts = (texts * (min_calls // max(len(texts), 1) + 1))[: max(min_calls, len(texts))]
@@ -352,7 +355,8 @@ def session_state_latency(turns: int = 200) -> dict[str, Any]:
     saves: list[float] = []
 
     async def run(folder: Path) -> None:
-        store = await Store.open(StoreSettings(database_url=None, data_dir=folder))
+        settings = StoreSettings(database_url=None)
+        store = await Store.open(settings, url=settings.url(folder))
         memory = SessionMemory(store.session_states)
         vector = np.ones(384, np.float32) / np.sqrt(384)
         try:

@@ -7,10 +7,12 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -18,8 +20,9 @@ from pathlib import Path
 
 import yaml
 
-from switchboard.client import ClientSettings, SupervisorClient
+from switchboard.client import SupervisorClient
 from switchboard.devtools.otlp_receiver import OtlpReceiver
+from switchboard.devtools.settings import ToolSettings
 from switchboard.devtools.waterfall import render, wait_for_trace
 from switchboard.v1 import common_pb2, supervisor_pb2
 
@@ -75,6 +78,9 @@ def launch(
             stdout=sink,
             stderr=sink,
             env=dict(env) if env is not None else None,
+            # Its own session: a Ctrl-C in the terminal reaches this process only, which
+            # then stops the services in order (the supervisor drains before the agents go).
+            start_new_session=True,
         )
     deadline = time.monotonic() + timeout
     while not ready.exists():
@@ -89,7 +95,7 @@ def launch(
 
 
 def terminate(services: list[Service], grace: float = 15.0) -> list[int]:
-    """SIGTERM, then wait for a clean exit (SIGKILL after ``grace``)."""
+    """SIGTERM to all of them at once, then wait for clean exits (SIGKILL after ``grace``)."""
     for s in services:
         if s.process.poll() is None:
             s.process.send_signal(signal.SIGTERM)
@@ -162,9 +168,28 @@ def stack(
         services.append(supervisor)
         yield supervisor, agents
     finally:
-        codes = terminate(services[::-1])
-        if any(c != 0 for c in codes):
+        codes = stop_in_order(services)
+        if any(c != 0 for c in codes.values()):
             print(f"warning: services exited with {codes}; logs in {workdir}", file=sys.stderr)
+
+
+def stop_in_order(services: list[Service], *, report: bool = False) -> dict[str, int]:
+    """Stops the supervisor first and lets it drain (its in-flight requests still reach the
+    agents), then the agents. Returns each service's exit code."""
+    front = [s for s in services if s.name == "supervisor"]
+    back = [s for s in services if s.name != "supervisor"]
+    codes: dict[str, int] = {}
+    for group in (front, back):
+        started = time.monotonic()
+        for service, code in zip(group, terminate(group), strict=True):
+            codes[service.name] = code
+            if report:
+                how = "cleanly" if code == 0 else f"with exit code {code}"
+                print(
+                    f"stopped {service.name} (pid {service.process.pid}) {how} after "
+                    f"{time.monotonic() - started:.1f} s"
+                )
+    return codes
 
 
 def format_answer(question: str, reply: supervisor_pb2.AskResponse, elapsed_ms: float) -> str:
@@ -204,7 +229,7 @@ def format_answer(question: str, reply: supervisor_pb2.AskResponse, elapsed_ms: 
 
 
 async def _ask_all(address: str, questions: list[str], receiver: OtlpReceiver | None) -> None:
-    token = ClientSettings().token  # SWITCHBOARD_TOKEN, for a stack run with auth tokens
+    token = ToolSettings().token  # SWITCHBOARD_TOKEN, for a stack run with auth tokens
     async with SupervisorClient(
         address, token=token.get_secret_value() if token is not None else None
     ) as client:
@@ -219,8 +244,10 @@ async def _ask_all(address: str, questions: list[str], receiver: OtlpReceiver | 
 
 def _ingest(configs: list[Path]) -> None:
     from switchboard.agent.knowledge.ingest import ingest_paths
+    from switchboard.agent.settings import AgentSettings
+    from switchboard.core.embeddings import MiniLMEmbedder
 
-    for report in ingest_paths(configs):
+    for report in ingest_paths(configs, AgentSettings(), MiniLMEmbedder()):
         print(f"   {report.summary()}")
 
 
@@ -258,18 +285,57 @@ def run_demo(agents_dir: Path, questions: list[str] | None = None) -> int:
 
 
 def run_foreground(agents_dir: Path, port: int, first_agent_port: int) -> int:
+    """``make run``: the stack in the foreground until Ctrl-C or SIGTERM, then an orderly stop
+    (the supervisor drains its in-flight requests before the agents stop) and a clean-up of
+    the temporary folder (kept, with its logs, when a service did not exit cleanly).
+    ``first_agent_port`` 0 picks free ports."""
     configs = agent_configs(agents_dir)
     _ingest(configs)
     workdir = Path(tempfile.mkdtemp(prefix="switchboard-run-"))
-    ports = list(range(first_agent_port, first_agent_port + len(configs)))
+    ports = (
+        [0] * len(configs)
+        if first_agent_port == 0
+        else list(range(first_agent_port, first_agent_port + len(configs)))
+    )
+    stop = threading.Event()
+    received: list[signal.Signals] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        received.append(signal.Signals(signum))
+        stop.set()
+
+    # Handlers (not a blocked mask, which the services would inherit) set before anything
+    # starts, so a signal during start-up still stops everything in order.
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    clean = False
+    try:
+        with _services(configs, workdir, port, ports) as services:
+            if not stop.is_set():
+                for s in services:
+                    print(f"{s.name} on {s.address}", flush=True)
+                print(f"logs in {workdir}; Ctrl-C stops everything", flush=True)
+            while not stop.wait(0.5):
+                pass
+            print(
+                f"received {received[0].name}: stopping the supervisor first, then the agents",
+                flush=True,
+            )
+            codes = stop_in_order(services, report=True)
+            clean = all(c == 0 for c in codes.values())
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if clean:
+            shutil.rmtree(workdir, ignore_errors=True)
+            print(f"removed {workdir}", flush=True)
+        else:
+            print(f"kept {workdir} (logs of the services that did not stop cleanly)", flush=True)
+    return 0 if clean else 1
+
+
+@contextlib.contextmanager
+def _services(
+    configs: list[Path], workdir: Path, port: int, ports: list[int]
+) -> Iterator[list[Service]]:
     with stack(configs, workdir, port=port, agent_ports=ports) as (supervisor, agents):
-        for a in [*agents, supervisor]:
-            print(f"{a.name} on {a.address}")
-        print(f"logs in {workdir}; Ctrl-C stops everything")
-        stop_signals = {signal.SIGINT, signal.SIGTERM}
-        signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
-        try:
-            signal.sigwait(stop_signals)
-        finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
-    return 0
+        yield [*agents, supervisor]

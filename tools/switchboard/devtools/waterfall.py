@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 from collections import defaultdict
 
-from switchboard.devtools.otlp_receiver import OtlpReceiver, ReceivedSpan
+from switchboard.devtools.otlp_decode import ReceivedSpan
+from switchboard.devtools.otlp_receiver import OtlpReceiver
 
 BAR_WIDTH = 28
 ROOT_SPAN = "/switchboard.v1.Supervisor/Ask"

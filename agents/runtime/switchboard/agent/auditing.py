@@ -1,21 +1,10 @@
-"""Where the agent's audit events go: the store's ``AuditWriter``, or nowhere in tests."""
+"""The agent's audit events for content its screening kept out of a prompt."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
-from switchboard.store import AuditEvent, AuditKind
-
-
-class AuditSink(Protocol):
-    """Takes audit events without blocking (``switchboard.store.AuditWriter``)."""
-
-    def submit(self, event: AuditEvent) -> bool: ...
-
-
-class NoAudit:
-    def submit(self, event: AuditEvent) -> bool:
-        return False
+from switchboard.core.audit import AuditEvent, AuditKind, event
 
 
 def screened_event(
@@ -29,10 +18,10 @@ def screened_event(
     **detail: Any,
 ) -> AuditEvent:
     """A REFUSAL event for content the guard kept out of the prompt (``source``: where from)."""
-    return AuditEvent(
-        kind=AuditKind.REFUSAL,
-        request_id=request_id[:128] or None,
-        tenant=tenant or None,
+    return event(
+        AuditKind.REFUSAL,
+        request_id=request_id,
+        tenant=tenant,
         agent=agent,
         outcome="screened",
         detail={"source": source, "reason": reason, "score": round(score, 4), **detail},

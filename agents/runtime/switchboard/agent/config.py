@@ -1,4 +1,4 @@
-"""An agent's domain configuration (YAML) and its process settings (environment)."""
+"""An agent's domain configuration: ``agents/<name>/agent.yaml`` and its prompt and knowledge."""
 
 from __future__ import annotations
 
@@ -10,15 +10,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_settings import SettingsConfigDict
 
 from switchboard.core.errors import ConfigurationError
-from switchboard.core.settings import CommonSettings
 from switchboard.core.types import AgentCard
 
 
@@ -137,34 +134,3 @@ class AgentConfig(BaseModel):
         if not config.knowledge_dir.is_dir():
             raise ConfigurationError(f"knowledge folder {config.knowledge_dir} does not exist")
         return config
-
-
-class AgentSettings(CommonSettings):
-    """Process settings of an agent service."""
-
-    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore")
-
-    chroma_url: str | None = Field(
-        None, description="Chroma server URL (http://host:port); embedded store when unset."
-    )
-
-    action_secret: SecretStr | None = Field(
-        None,
-        description="Key that signs proposed-action ids (32+ random characters; the same on "
-        "every replica). Unset: a random key per process, so ids die with the process.",
-    )
-    action_ttl_s: float = Field(
-        3600.0, gt=0, description="How long a proposed action may be confirmed."
-    )
-    tools_data: Path | None = Field(
-        None, description="Fixture file of the demo tool backend; the shipped demo data if unset."
-    )
-    llm_breaker_threshold: int = Field(
-        5, ge=1, description="Consecutive LLM failures that open the LLM circuit breaker."
-    )
-    llm_breaker_reset_s: float = Field(
-        30.0, gt=0, description="Seconds the LLM breaker stays open before a probe."
-    )
-
-    def chroma_path(self, agent: str) -> Path:
-        return self.data_dir / "chroma" / agent

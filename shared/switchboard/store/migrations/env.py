@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from switchboard.store.models import Base
-from switchboard.store.settings import StoreSettings, normalise_url
+from switchboard.store.settings import normalise_url
 
 config = context.config
 target_metadata = Base.metadata
@@ -34,7 +34,9 @@ def _configure(connection: Connection) -> None:
 
 def _url() -> str:
     url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
-    return normalise_url(url) if url else StoreSettings().url()
+    if not url:
+        raise RuntimeError("run migrations through `switchboard db upgrade` (it names the URL)")
+    return normalise_url(url)
 
 
 async def _run_with_own_engine() -> None:

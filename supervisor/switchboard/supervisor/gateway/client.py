@@ -14,15 +14,10 @@ import grpc
 
 from switchboard.core import errors
 from switchboard.core.auth import ServiceTokenIssuer
+from switchboard.core.context import RequestContext
 from switchboard.core.grpc_errors import error_from_status
-from switchboard.core.types import AgentAnswer, AgentCard, AgentRequest, AnswerMode
-from switchboard.core.wire import (
-    card_from_proto,
-    citation_from_proto,
-    pending_from_proto,
-    status_from_proto,
-    usage_from_proto,
-)
+from switchboard.core.types import AgentAnswer, AgentCard, AgentRequest
+from switchboard.core.wire import answer_from_proto, card_from_proto, invoke_request_to_proto
 from switchboard.v1 import agent_pb2, agent_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -58,7 +53,11 @@ CHANNEL_OPTIONS = [
 class AgentClient(Protocol):
     """How the supervisor reaches agents; a fake stands in for it in unit tests."""
 
-    async def invoke(self, agent: str, request: AgentRequest, *, timeout: float) -> AgentAnswer: ...
+    async def invoke(
+        self, agent: str, request: AgentRequest, ctx: RequestContext, *, timeout: float
+    ) -> AgentAnswer:
+        """``ctx`` says who asks and carries the budget left for the agent."""
+        ...
 
     async def describe(self, agent: str, *, timeout: float) -> AgentCard: ...
 
@@ -96,33 +95,18 @@ class GrpcAgentClient:
             self._channels[agent] = channel
         return agent_pb2_grpc.AgentStub(channel)
 
-    async def invoke(self, agent: str, request: AgentRequest, *, timeout: float) -> AgentAnswer:
-        message = agent_pb2.InvokeRequest(
-            request_id=request.request_id,
-            session_id=request.session_id,
-            text=request.text,
-            metadata=request.metadata,
-            query_embedding=request.query_embedding or [],
-            confirm_action=request.confirm_action,
-        )
+    async def invoke(
+        self, agent: str, request: AgentRequest, ctx: RequestContext, *, timeout: float
+    ) -> AgentAnswer:
         try:
             reply = await self._stub(agent).Invoke(
-                message, timeout=timeout, metadata=[*request.budget.to_metadata(), *self._auth()]
+                invoke_request_to_proto(request, ctx),
+                timeout=timeout,
+                metadata=[*ctx.budget.to_metadata(), *self._auth()],
             )
         except grpc.aio.AioRpcError as exc:
             raise self._translate(agent, exc) from exc
-        return AgentAnswer(
-            agent=reply.agent or agent,
-            text=reply.answer,
-            outcome=status_from_proto(reply.status),
-            mode=AnswerMode(reply.mode)
-            if reply.mode in AnswerMode._value2member_map_
-            else AnswerMode.NONE,
-            confidence=reply.confidence,
-            citations=[citation_from_proto(c) for c in reply.citations],
-            usage=usage_from_proto(reply.usage),
-            pending_action=pending_from_proto(reply.pending_action),
-        )
+        return answer_from_proto(reply, agent)
 
     async def describe(self, agent: str, *, timeout: float) -> AgentCard:
         try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -22,7 +21,7 @@ from switchboard.core.errors import UpstreamError
 from switchboard.core.llm import LLM, Message, TokenUsage, ToolSpec
 from switchboard.core.telemetry import mark_error, tracer
 from switchboard.core.types import AgentCard
-from switchboard.supervisor.routing.scoring import ScoringModel
+from switchboard.supervisor.routing.index import EmbeddingIndex
 
 log = logging.getLogger(__name__)
 
@@ -70,115 +69,6 @@ class RouteResult:
     blocked: bool = False  # refused by prompt-injection screening
     block_reason: str = ""
     parts: list[SubRoute] = field(default_factory=list)  # method "compound": one per part
-
-
-def _keyword_pattern(keywords: Sequence[str]) -> re.Pattern[str] | None:
-    words = sorted({k.strip().lower() for k in keywords if k.strip()}, key=len, reverse=True)
-    if not words:
-        return None
-    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w) for w in words) + r")(?!\w)")
-
-
-@dataclass
-class EmbeddingIndex:
-    """Every card's texts, embedded once, and the scoring model fitted on them."""
-
-    agents: list[str]
-    labels: np.ndarray  # agent index per row
-    vectors: Matrix
-    cards: dict[str, AgentCard] = field(default_factory=dict)
-    model: ScoringModel | None = None
-    keyword_rules: dict[str, re.Pattern[str]] = field(default_factory=dict)
-
-    @staticmethod
-    def card_texts(cards: Sequence[AgentCard]) -> tuple[list[str], list[int], list[bool]]:
-        """(texts, agent index per text, whether the text is an example request)."""
-        texts: list[str] = []
-        labels: list[int] = []
-        examples: list[bool] = []
-        for i, card in enumerate(cards):
-            for text, is_example in [
-                (card.description, False),
-                *((e, True) for e in card.examples),
-                *((t, False) for t in card.topics),
-            ]:
-                texts.append(text)
-                labels.append(i)
-                examples.append(is_example)
-        return texts, labels, examples
-
-    @classmethod
-    def build(
-        cls, cards: Sequence[AgentCard], embedder: Embedder, *, calibrate: bool = True
-    ) -> EmbeddingIndex:
-        texts, labels, examples = cls.card_texts(cards)
-        vectors = embedder.embed(texts) if texts else np.zeros((0, embedder.dimension), np.float32)
-        return cls.from_vectors(
-            cards, vectors, np.asarray(labels), calibrate=calibrate, examples=np.asarray(examples)
-        )
-
-    @classmethod
-    def from_vectors(
-        cls,
-        cards: Sequence[AgentCard],
-        vectors: Matrix,
-        labels: np.ndarray,
-        *,
-        calibrate: bool = True,
-        examples: np.ndarray | None = None,
-    ) -> EmbeddingIndex:
-        """An index over card texts embedded elsewhere (``labels`` index into ``cards``;
-        ``examples`` marks the rows that are example requests, used to calibrate)."""
-        agents = [c.name for c in cards]
-        model = (
-            ScoringModel.fit(vectors, labels, len(agents), calibrate=calibrate, holdout=examples)
-            if len(labels)
-            else None
-        )
-        rules = {c.name: p for c in cards if (p := _keyword_pattern(c.keywords)) is not None}
-        return cls(agents, labels, vectors, {c.name: c for c in cards}, model, rules)
-
-    @property
-    def temperature(self) -> float:
-        return self.model.temperature if self.model else 0.0
-
-    def top_similarity(self, query: Vector, agent: str) -> float:
-        """Mean cosine of the agent's 3 nearest card texts: how close the request is at all."""
-        if self.model is None or agent not in self.agents:
-            return -1.0
-        return float(self.model.top_similarity(query, np.array([self.agents.index(agent)]))[0])
-
-    def scores(self, query: Vector) -> dict[str, float]:
-        """Per agent: its embedding score (soft nearest-neighbour cosine + LR term)."""
-        if self.model is None:
-            return {a: -1.0 for a in self.agents}
-        raw = self.model.scores(query)[0]
-        return {
-            a: float(v) if np.isfinite(v) else -1.0 for a, v in zip(self.agents, raw, strict=True)
-        }
-
-    def confidences(
-        self, query: Vector, temperature: float | None = None
-    ) -> tuple[dict[str, float], dict[str, float]]:
-        """(scores, calibrated confidences) per agent."""
-        if self.model is None:
-            flat = 1.0 / max(len(self.agents), 1)
-            return {a: -1.0 for a in self.agents}, {a: flat for a in self.agents}
-        raw = self.model.scores(query)
-        if temperature is None:
-            probs = self.model.probabilities(raw)[0]
-        else:
-            probs = ScoringModel.softmax_scores(raw, temperature)[0]
-        scores = {
-            a: float(v) if np.isfinite(v) else -1.0
-            for a, v in zip(self.agents, raw[0], strict=True)
-        }
-        return scores, {a: float(p) for a, p in zip(self.agents, probs, strict=True)}
-
-    def keyword_match(self, text: str) -> list[str]:
-        """The agents whose card keywords occur in ``text`` (whole words, any case)."""
-        lowered = text.lower()
-        return [a for a, p in self.keyword_rules.items() if p.search(lowered)]
 
 
 ROUTING_TOOL = "choose_agent"

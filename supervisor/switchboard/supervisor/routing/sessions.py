@@ -25,8 +25,8 @@ from switchboard.core.embeddings import Vector
 from switchboard.core.telemetry import tracer
 from switchboard.store.errors import StoreError
 from switchboard.store.sessions import SessionState
-from switchboard.supervisor.config import SupervisorSettings
 from switchboard.supervisor.routing.router import Candidate, Method, Router, RouteResult
+from switchboard.supervisor.settings import SupervisorSettings
 
 log = logging.getLogger(__name__)
 

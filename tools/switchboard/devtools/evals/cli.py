@@ -93,7 +93,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _routing(args: argparse.Namespace) -> int:
-    from switchboard.core.embeddings import shared_embedder
+    from switchboard.core.embeddings import MiniLMEmbedder
     from switchboard.devtools.evals.routing import evaluate_labelled, load_cards, read_labelled
 
     examples = read_labelled(args.data)
@@ -101,7 +101,7 @@ def _routing(args: argparse.Namespace) -> int:
     calibration, report = evaluate_labelled(
         examples,
         cards,
-        shared_embedder(),
+        MiniLMEmbedder(),
         target_accuracy=args.target_accuracy,
         max_in_scope_loss=args.max_in_scope_loss,
     )
@@ -113,18 +113,18 @@ def _routing(args: argparse.Namespace) -> int:
 
 
 def _sessions(args: argparse.Namespace) -> int:
-    from switchboard.core.embeddings import shared_embedder
+    from switchboard.core.embeddings import MiniLMEmbedder
     from switchboard.devtools.evals.routing import load_cards
     from switchboard.devtools.evals.runner import write_json
     from switchboard.devtools.evals.sessions import evaluate_sessions, load_conversations
-    from switchboard.supervisor.config import SupervisorSettings
     from switchboard.supervisor.routing.sessions import StickyRule
+    from switchboard.supervisor.settings import SupervisorSettings
 
     settings = SupervisorSettings()
     report = evaluate_sessions(
         load_conversations(args.data),
         load_cards(args.agents_dir, None),
-        shared_embedder(),
+        MiniLMEmbedder(),
         configured=StickyRule(settings.session_switch_confidence, settings.session_context_weight),
         cross_validate=not args.no_cv,
     )
@@ -141,20 +141,17 @@ def _sessions(args: argparse.Namespace) -> int:
 def _behaviour(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from switchboard.client import ClientSettings
-    from switchboard.devtools.evals.behaviour import (
-        PROFILES,
-        evaluate,
-        evaluate_local,
-        report_lines,
-    )
+    from switchboard.devtools.evals.behaviour import PROFILES
+    from switchboard.devtools.evals.behaviour_report import report_lines
+    from switchboard.devtools.evals.behaviour_run import evaluate, evaluate_local
     from switchboard.devtools.evals.runner import write_json
+    from switchboard.devtools.settings import ToolSettings
 
     if args.local:
         report = evaluate_local(args.agents_dir, args.cases, timeout=args.timeout)
     else:
         token = args.token
-        if token is None and (env_token := ClientSettings().token) is not None:
+        if token is None and (env_token := ToolSettings().token) is not None:
             token = env_token.get_secret_value()
         profile = PROFILES[args.expect]
         if args.no_llm_facts:
@@ -175,7 +172,7 @@ def _behaviour(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from switchboard.core.embeddings import shared_embedder
+    from switchboard.core.embeddings import MiniLMEmbedder
     from switchboard.devtools.evals.datasets import data_dir
     from switchboard.devtools.evals.runner import baseline_from, compare, run_evals, write_json
 
@@ -185,7 +182,7 @@ def _run(args: argparse.Namespace) -> int:
               "SWITCHBOARD_EVAL_DATA); nothing to evaluate")  # fmt: skip
     report = run_evals(
         root,
-        shared_embedder(),
+        MiniLMEmbedder(),
         args.cache_dir,
         parts=[p.strip() for p in args.parts.split(",") if p.strip()],
         strategies=[s.strip() for s in args.strategies.split(",") if s.strip()],

@@ -12,15 +12,12 @@
    knowledge chunks go through indirect screening for its false-positive rate.
 4. Latency of one screening, embedding included and with a precomputed vector.
 
-The datasets are read in place (``--data``, else ``$SWITCHBOARD_EVAL_DATA``, else
-``../shared/data`` beside the repo) and never copied; when absent, that part is skipped.
+The datasets and the embedding cache are :mod:`~switchboard.devtools.evals.guard_data`; the
+command (printing and writing the report) is :mod:`~switchboard.devtools.evals.guard_cli`.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import json
 import os
 import platform
 import statistics
@@ -31,118 +28,23 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import yaml
 
 from switchboard.core.embeddings import Embedder, Matrix
+from switchboard.devtools.evals.guard_data import (
+    CachedEmbedder,
+    benign_in_domain,
+    knowledge_passages,
+    load_deepset,
+    load_giskard,
+)
 from switchboard.guard.classifier import GuardClassifier, TrainingConfig, stratified_folds
 from switchboard.guard.detector import Guard
 from switchboard.guard.examples import Example, training_examples
 from switchboard.guard.lang import looks_german
 from switchboard.guard.rules import match_rules
 
-REPO_ROOT = Path(__file__).resolve().parents[4]
-DATA_ENV = "SWITCHBOARD_EVAL_DATA"
 MAX_FPR = 0.05
 NEAR_DUPLICATE = 0.9
-
-
-def data_root(override: Path | None = None) -> Path:
-    if override is not None:
-        return override
-    env = os.environ.get(DATA_ENV)
-    return Path(env) if env else (REPO_ROOT / ".." / "shared" / "data").resolve()
-
-
-class CachedEmbedder:
-    """Embeds each distinct text once; vectors persist under ``folder`` between runs."""
-
-    def __init__(self, embedder: Embedder, folder: Path) -> None:
-        self._embedder = embedder
-        self._path = folder / f"{embedder.model_id}.npz"
-        self._memo: dict[str, npt.NDArray[np.float32]] = {}
-        if self._path.exists():
-            with np.load(self._path, allow_pickle=False) as data:
-                for key, vec in zip(data["keys"], data["vectors"], strict=True):
-                    self._memo[str(key)] = vec.astype(np.float32)
-
-    @property
-    def model_id(self) -> str:
-        return self._embedder.model_id
-
-    @property
-    def dimension(self) -> int:
-        return self._embedder.dimension
-
-    @staticmethod
-    def _key(text: str) -> str:
-        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-    def embed(self, texts: Sequence[str]) -> Matrix:
-        keys = [self._key(t) for t in texts]
-        missing = sorted(
-            {k: t for k, t in zip(keys, texts, strict=True) if k not in self._memo}.items()
-        )
-        if missing:
-            vectors = self._embedder.embed([t for _, t in missing])
-            for (k, _), v in zip(missing, vectors, strict=True):
-                self._memo[k] = v
-            self._save()
-        if not keys:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.stack([self._memo[k] for k in keys]).astype(np.float32)
-
-    def _save(self) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._path.with_suffix(".tmp.npz")
-        np.savez(
-            tmp,
-            keys=np.array(list(self._memo), dtype=np.str_),
-            vectors=np.stack(list(self._memo.values())),
-        )
-        tmp.replace(self._path)
-
-
-# --- datasets -------------------------------------------------------------------------------
-
-
-def load_deepset(root: Path) -> list[Example] | None:
-    path = root / "injection" / "deepset" / "train.jsonl"
-    if not path.exists():
-        return None
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-    return [Example(str(r["text"]), int(r["label"])) for r in rows]
-
-
-def load_giskard(root: Path) -> list[dict[str, str]] | None:
-    path = root / "injection" / "giskard" / "prompt_injections.csv"
-    if not path.exists():
-        return None
-    with path.open(encoding="utf-8", newline="") as fh:
-        return [dict(r) for r in csv.DictReader(fh)]
-
-
-def benign_in_domain(repo: Path = REPO_ROOT) -> list[str]:
-    texts: list[str] = []
-    for cfg in sorted(repo.glob("agents/*/agent.yaml")):
-        texts += [str(e) for e in (yaml.safe_load(cfg.read_text()) or {}).get("examples", [])]
-    for facts in sorted(repo.glob("tests/data/facts/*.yaml")):
-        texts += [str(r["question"]) for r in yaml.safe_load(facts.read_text()) or []]
-    return texts
-
-
-def knowledge_passages(repo: Path = REPO_ROOT, size: int = 900) -> list[str]:
-    """The agents' knowledge documents as paragraphs packed into chunks of ~``size`` chars."""
-    out: list[str] = []
-    for doc in sorted(repo.glob("agents/*/knowledge/*.md")):
-        chunk = ""
-        for para in doc.read_text(encoding="utf-8").split("\n\n"):
-            if chunk and len(chunk) + len(para) > size:
-                out.append(chunk.strip())
-                chunk = ""
-            chunk += para + "\n\n"
-        if chunk.strip():
-            out.append(chunk.strip())
-    return out
 
 
 # --- metrics --------------------------------------------------------------------------------
@@ -373,65 +275,3 @@ def run_guard_eval(
     guard = Guard(_fit(shipped, cached, target_fpr, config), embedder)
     report["latency"] = measure_latency(guard, embedder, texts[:: max(1, len(texts) // 100)])
     return report
-
-
-def _line(name: str, m: dict[str, Any]) -> str:
-    chosen = m["at_chosen_threshold"]
-    return (
-        f"  {name:8s} n={m['n']:4d} inj={m['injections']:4d}  "
-        f"recall@FPR<={MAX_FPR}: {m[f'recall_at_fpr_{MAX_FPR}']:.3f}  "
-        f"at chosen threshold: recall {chosen['recall']:.3f} FPR {chosen['fpr']:.3f}  "
-        f"rules only: recall {m['rules_only']['recall']:.3f} FPR {m['rules_only']['fpr']:.3f}"
-    )
-
-
-def print_report(report: dict[str, Any]) -> None:
-    ds = report.get("deepset", {})
-    if "skipped" in ds:
-        print(f"SKIPPED deepset: {ds['skipped']}")
-    else:
-        print(f"deepset ({ds['method']}), thresholds {ds['thresholds']}:")
-        for name in ("overall", "english", "german"):
-            print(_line(name, ds[name]))
-    if "giskard_skipped" in report:
-        print(f"SKIPPED giskard: {report['giskard_skipped']}")
-    for variant in ("shipped_only", "shipped_plus_deepset"):
-        v = report.get(variant)
-        if v is None:
-            continue
-        print(
-            f"{variant}: {v['training_examples']} training examples, "
-            f"thresholds user {v['user_threshold']:.3f} indirect {v['indirect_threshold']:.3f}"
-        )
-        if "giskard" in v:
-            print(f"  giskard recall {v['giskard']['recall']:.3f} (n={v['giskard']['n']})")
-        b = v["benign_in_domain"]
-        print(f"  benign in-domain FPR {b['fpr']:.3f} (n={b['n']})")
-        if "knowledge_passages_indirect" in v:
-            k = v["knowledge_passages_indirect"]
-            print(f"  knowledge passages (indirect) FPR {k['fpr']:.3f} (n={k['n']})")
-    lat = report["latency"]
-    print(
-        f"latency: {lat['screen_with_embedding_p50_ms']} ms p50 with embedding, "
-        f"{lat['screen_with_precomputed_vector_p50_ms']} ms p50 with a precomputed vector"
-    )
-
-
-def main(data: Path | None, out: Path, folds: int = 5, target_fpr: float = 0.02) -> int:
-    from switchboard.core.embeddings import shared_embedder
-
-    root = data_root(data)
-    if not root.exists():
-        print(f"SKIPPED guard evaluation on datasets: {root} not found (pass --data DIR)")
-    report = run_guard_eval(
-        root,
-        shared_embedder(),
-        cache_dir=out.parent / "guard-eval-cache",
-        folds=folds,
-        target_fpr=target_fpr,
-    )
-    print_report(report)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"wrote {out}")
-    return 0

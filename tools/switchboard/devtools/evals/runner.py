@@ -70,7 +70,7 @@ def run_evals(
         }
     }
     if "clinc150" in parts:
-        from switchboard.devtools.evals.routing import evaluate_clinc
+        from switchboard.devtools.evals.routing_clinc import evaluate_clinc
 
         try:
             clinc = load_clinc(data_root)
@@ -96,7 +96,8 @@ def run_evals(
             report["scifact"] = evaluate_scifact(scifact, cached, strategies)
             report["scifact"]["seconds"] = round(time.perf_counter() - t0, 1)
     if "behaviour" in parts:
-        from switchboard.devtools.evals.behaviour import evaluate_local, report_lines
+        from switchboard.devtools.evals.behaviour_report import report_lines
+        from switchboard.devtools.evals.behaviour_run import evaluate_local
 
         # Needs no dataset: the team's cases against a local offline stack of the agents.
         t0 = time.perf_counter()

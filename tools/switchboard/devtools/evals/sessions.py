@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from switchboard.core.embeddings import Embedder, Vector
 from switchboard.core.errors import ConfigurationError
 from switchboard.core.types import AgentCard
-from switchboard.supervisor.routing.router import EmbeddingIndex
+from switchboard.supervisor.routing.index import EmbeddingIndex
 from switchboard.supervisor.routing.sessions import StickyRule
 
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from switchboard.agent.knowledge.store import Hit
+from switchboard.core.context import Deadline
 from switchboard.core.embeddings import Embedder, Vector
 
 OFFLINE_NOTICE = "Offline answer (no LLM was used; quoted from the knowledge base):"
@@ -155,14 +156,22 @@ def extract_answer(
     embedder: Embedder,
     *,
     max_sentences: int = 3,
+    deadline: Deadline | None = None,
 ) -> tuple[str, list[int]]:
-    """Returns the answer text and the 1-based indexes of the passages it quotes."""
+    """Returns the answer text and the 1-based indexes of the passages it quotes.
+
+    Runs in a worker thread: it checks ``deadline`` between its steps, so an expired request
+    stops here instead of embedding for nobody."""
     candidates: list[tuple[str, int]] = []
     for i, hit in enumerate(hits[:3], start=1):
         candidates.extend((s, i) for s in _sentences(hit))
     if not candidates:
         return "", []
+    if deadline is not None:
+        deadline.check("the offline answer's sentences were scored")
     vectors = embedder.embed([s for s, _ in candidates])
+    if deadline is not None:
+        deadline.check("the offline answer was put together")
     sims = vectors @ np.asarray(question_vec, dtype=np.float32)
     asked = _terms(question)
 

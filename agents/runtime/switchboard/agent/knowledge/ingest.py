@@ -11,10 +11,11 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from switchboard.agent.config import AgentConfig, AgentSettings
+from switchboard.agent.config import AgentConfig
 from switchboard.agent.knowledge.chunking import chunk_document, document_title, section_headings
 from switchboard.agent.knowledge.store import StoredChunk, VectorStore, open_store
-from switchboard.core.embeddings import Embedder, shared_embedder
+from switchboard.agent.settings import AgentSettings
+from switchboard.core.embeddings import Embedder
 from switchboard.core.errors import ConfigurationError
 
 DOC_SUFFIXES = (".md", ".markdown", ".txt")
@@ -115,11 +116,12 @@ def ingest(config: AgentConfig, store: VectorStore, embedder: Embedder) -> Inges
     return report
 
 
-def ingest_paths(configs: list[Path], settings: AgentSettings | None = None) -> list[IngestReport]:
+def ingest_paths(
+    configs: list[Path], settings: AgentSettings, embedder: Embedder
+) -> list[IngestReport]:
     """Ingests each agent config's knowledge folder into that agent's own store."""
-    settings = settings or AgentSettings()
     reports = []
     for path in configs:
         config = AgentConfig.load(path)
-        reports.append(ingest(config, open_store(config, settings), shared_embedder()))
+        reports.append(ingest(config, open_store(config, settings), embedder))
     return reports

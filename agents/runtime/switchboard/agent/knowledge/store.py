@@ -8,7 +8,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from switchboard.agent.config import AgentConfig, AgentSettings
+from switchboard.agent.config import AgentConfig
+from switchboard.agent.settings import AgentSettings
 from switchboard.core.embeddings import Matrix, SwitchboardEmbeddingFunction, Vector
 from switchboard.core.errors import ConfigurationError
 

@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from switchboard.core.context import RequestContext
 from switchboard.core.errors import ConfigurationError, ModelFeedback
 from switchboard.core.llm import ToolSpec
 
@@ -34,6 +35,11 @@ class ToolContext:
     customer_id: str
     agent: str
     step: int = 0
+
+    @classmethod
+    def of(cls, ctx: RequestContext, agent: str, step: int = 0) -> ToolContext:
+        """The tool context of one request (its tenant and customer, never the model's)."""
+        return cls(ctx.request_id, ctx.tenant, ctx.customer_id, agent, step)
 
     def require_customer(self) -> str:
         """The customer id, or feedback telling the model that nobody is signed in."""

@@ -15,10 +15,11 @@ import logging
 from dataclasses import replace
 from typing import Any, Literal
 
-from switchboard.agent.auditing import AuditSink, NoAudit, screened_event
+from switchboard.agent.auditing import screened_event
 from switchboard.agent.screening import WITHHELD_TOOL_OUTPUT, PassageScreen
 from switchboard.agent.tools import Tool, ToolContext, ToolRegistry
 from switchboard.agent.tools.actions import ActionSigner
+from switchboard.core.audit import AuditEvent, AuditKind, AuditSink, NoAudit
 from switchboard.core.errors import (
     Conflict,
     InProgress,
@@ -30,7 +31,7 @@ from switchboard.core.genai import tool_span
 from switchboard.core.llm import ToolCall, ToolResult
 from switchboard.core.telemetry import mark_error
 from switchboard.core.types import AgentAnswer, AnswerMode, Outcome, PendingAction
-from switchboard.store import AuditEvent, AuditKind, EffectMismatch, EffectPending, ToolEffects
+from switchboard.store import EffectMismatch, EffectPending, ToolEffects
 
 log = logging.getLogger(__name__)
 

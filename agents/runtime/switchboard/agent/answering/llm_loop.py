@@ -1,0 +1,144 @@
+"""The LLM path: Claude, its tool calls and their results, until a final answer.
+
+A bounded loop within the agent's turn limit and the request's token and cost budget. A tool
+that changes something ends the loop with NEEDS_CONFIRMATION. Every model call reports to the
+LLM circuit breaker, except a rejection of our own request (HTTP 4xx), which says nothing of
+the provider.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from opentelemetry import trace
+
+from switchboard.agent.answering import answers
+from switchboard.agent.answering.answers import Tally
+from switchboard.agent.answering.prompting import Prompt, build_prompt, estimate_tokens
+from switchboard.agent.config import AgentConfig
+from switchboard.agent.knowledge.store import Hit
+from switchboard.agent.tools import ToolContext
+from switchboard.agent.tools.runner import ToolRunner
+from switchboard.core.breaker import CircuitBreaker
+from switchboard.core.budget import Budget
+from switchboard.core.context import RequestContext
+from switchboard.core.errors import UpstreamError, UpstreamRejected
+from switchboard.core.llm import LLM, Block, Completion, Message, ToolSpec
+from switchboard.core.pricing import ModelPrice, estimate_cost
+from switchboard.core.types import AgentAnswer, AgentRequest, PendingAction, Screening
+
+MIN_OUTPUT_TOKENS = 16
+#: A model or tool call needs at least this long left to start. It gets all the time left:
+#: when the caller's deadline passes first, gRPC cancels the call, which is not the
+#: provider's failure (the breaker does not count it).
+CALL_MARGIN_S = 0.05
+
+
+@dataclass
+class LLMAnswerer:
+    config: AgentConfig
+    llm: LLM
+    breaker: CircuitBreaker
+    prices: dict[str, ModelPrice]
+    system_prompt: str
+    tools: ToolRunner | None = None
+
+    def __post_init__(self) -> None:
+        self._specs: list[ToolSpec] = self.tools.tools.specs() if self.tools is not None else []
+        self._specs_tokens = estimate_tokens(json.dumps([t.model_dump() for t in self._specs]))
+
+    async def answer(
+        self,
+        ctx: RequestContext,
+        request: AgentRequest,
+        text: str,
+        hits: list[Hit],
+        tally: Tally,
+    ) -> AgentAnswer | None:
+        """The final answer, or None when the turn limit ran out before one."""
+        c = self.config.llm
+        guarded = request.screening == Screening.SUSPICIOUS
+        if guarded:
+            trace.get_current_span().set_attribute("switchboard.guard.prompt", True)
+        prompt: Prompt = build_prompt(
+            self.system_prompt,
+            text,
+            hits,
+            c.context_token_budget,
+            tools=bool(self._specs),
+            guarded=guarded,
+        )
+        messages: list[Message] = [Message(role="user", content=prompt.user)]
+        budget = ctx.budget
+        floor = self.config.retrieval.min_score
+        step = 0
+        for _turn in range(c.max_turns if self._specs else 1):
+            completion, budget = await self._complete(ctx, prompt.system, messages, budget, tally)
+            if not completion.tool_calls or self.tools is None:
+                if not completion.text.strip():
+                    return None
+                return answers.written(
+                    self.config.name, completion.text, prompt.passages, floor, tally
+                )
+            blocks: list[Block] = [completion.text] if completion.text else []
+            messages.append(Message("assistant", (*blocks, *completion.tool_calls)))
+            results: list[Block] = []
+            for call in completion.tool_calls:
+                step += 1
+                tally.tools.append(call.name)
+                outcome = await self.tools.call(
+                    call,
+                    ToolContext.of(ctx, self.config.name, step),
+                    timeout=ctx.deadline.timeout("the next tool call", at_least=CALL_MARGIN_S),
+                )
+                if isinstance(outcome, PendingAction):
+                    return answers.proposed(self.config.name, outcome, hits, floor, tally)
+                results.append(outcome)
+            messages.append(Message("user", tuple(results)))
+        return None
+
+    async def _complete(
+        self,
+        ctx: RequestContext,
+        system: str,
+        messages: list[Message],
+        budget: Budget,
+        tally: Tally,
+    ) -> tuple[Completion, Budget]:
+        """One model call within the deadline and the budget; reports to the breaker.
+
+        The call gets all the time left: when the caller's deadline passes first, gRPC
+        cancels the call, which is not the provider's failure (the breaker does not count it).
+        """
+        timeout = ctx.deadline.timeout("the next LLM call", at_least=CALL_MARGIN_S)
+        estimated = (
+            estimate_tokens(system)
+            + sum(estimate_tokens(json.dumps(m.to_api()["content"])) for m in messages)
+            + (self._specs_tokens if self._specs else 0)
+        )
+        budget.require_llm("the agent's answer", min_tokens=estimated + MIN_OUTPUT_TOKENS)
+        max_tokens = max(
+            MIN_OUTPUT_TOKENS, budget.cap_output(self.config.llm.max_tokens, estimated)
+        )
+        try:
+            completion = await self.llm.complete(
+                system=system,
+                messages=messages,
+                max_tokens=max_tokens,
+                tools=self._specs,
+                timeout=timeout,
+            )
+        except UpstreamRejected:
+            raise  # our request was wrong: no verdict on the provider (the probe is released)
+        except UpstreamError:
+            tally.verdict = True
+            await self.breaker.failed()
+            raise
+        tally.verdict = True
+        await self.breaker.succeeded()
+        model = completion.model or self.llm.model
+        cost = estimate_cost(model, completion.usage, self.prices)
+        tally.add(completion, model, cost)
+        spent = completion.usage.total_input_tokens + completion.usage.output_tokens
+        return completion, budget.spend(tokens=spent, cost_usd=cost)

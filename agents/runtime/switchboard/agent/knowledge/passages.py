@@ -1,0 +1,129 @@
+"""Finds the passages a request may be answered from: retrieve, keep the relevant, screen.
+
+The query vector is the supervisor's (it embedded the text once for routing) or, when the
+agent is called directly, the agent's own. A passage the injection guard flags is dropped,
+logged and audited; it never reaches a prompt or an offline answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from opentelemetry import trace
+
+from switchboard.agent.auditing import screened_event
+from switchboard.agent.config import RetrievalConfig
+from switchboard.agent.knowledge.retrieval import Retriever
+from switchboard.agent.knowledge.store import Hit
+from switchboard.agent.screening import PassageScreen
+from switchboard.core.audit import AuditSink
+from switchboard.core.context import RequestContext
+from switchboard.core.embeddings import Embedder, Vector, embed_one
+from switchboard.core.errors import InvalidRequest
+from switchboard.core.genai import DATA_SOURCE, OPERATION
+from switchboard.core.telemetry import tracer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Found:
+    query: Vector
+    hits: list[Hit]  # everything retrieved, best first
+    relevant: list[Hit]  # what may be answered from: relevant and not flagged
+
+
+class PassageFinder:
+    def __init__(
+        self,
+        agent: str,
+        collection: str,
+        retriever: Retriever,
+        embedder: Embedder,
+        retrieval: RetrievalConfig,
+        audit: AuditSink,
+        screen: PassageScreen | None = None,
+    ) -> None:
+        self._agent = agent
+        self._collection = collection
+        self.retriever = retriever
+        self._embedder = embedder
+        self._config = retrieval
+        self._audit = audit
+        self._screen = screen
+
+    async def find(self, ctx: RequestContext, text: str, given: list[float] | None) -> Found:
+        ctx.deadline.check("retrieval")
+        query = await self.query_vector(text, given)
+        r = self._config
+        hits = await self._retrieve(text, query, r.top_k)
+        top = max((h.score for h in hits), default=0.0)
+        floor = r.passage_min_score if top >= r.min_score else float("inf")
+        ctx.deadline.check("screening the retrieved passages")
+        relevant = await self._screened(ctx, [h for h in hits if h.score >= floor])
+        return Found(query, hits, relevant)
+
+    async def query_vector(self, text: str, given: list[float] | None) -> Vector:
+        if given:
+            if len(given) != self._embedder.dimension:
+                raise InvalidRequest(
+                    f"query_embedding has {len(given)} dimensions; this agent's model "
+                    f"({self._embedder.model_id}) has {self._embedder.dimension}"
+                )
+            vec = np.asarray(given, dtype=np.float32)
+            norm = float(np.linalg.norm(vec))
+            if not np.isfinite(norm) or norm == 0.0:
+                raise InvalidRequest("query_embedding must be a finite, non-zero vector")
+            return vec / norm
+        return await embed_one(self._embedder, text)
+
+    async def _retrieve(self, text: str, query: Vector, top_k: int) -> list[Hit]:
+        with tracer().start_as_current_span(
+            f"retrieval {self._collection}",
+            kind=trace.SpanKind.CLIENT,
+            attributes={
+                OPERATION: "retrieval",
+                DATA_SOURCE: self._collection,
+                "switchboard.retrieval.top_k": top_k,
+                "switchboard.retrieval.mode": self.retriever.mode,
+            },
+        ) as span:
+            hits = await self.retriever.retrieve(text, query, top_k)
+            span.set_attributes(
+                {
+                    "switchboard.retrieval.document_ids": [h.id for h in hits],
+                    "switchboard.retrieval.scores": [round(h.score, 4) for h in hits],
+                }
+            )
+            return hits
+
+    async def _screened(self, ctx: RequestContext, hits: list[Hit]) -> list[Hit]:
+        """The passages the guard lets through; the rest are dropped, logged and audited."""
+        if self._screen is None or not hits:
+            return hits
+        with tracer().start_as_current_span(
+            "screen retrieved", attributes={"switchboard.guard.source": "retrieved"}
+        ) as span:
+            verdicts = await self._screen.passages([h.text for h in hits], [h.vector for h in hits])
+            kept = [h for h, v in zip(hits, verdicts, strict=True) if not v.blocked]
+            dropped = [(h, v) for h, v in zip(hits, verdicts, strict=True) if v.blocked]
+            span.set_attribute("switchboard.guard.dropped", [h.id for h, _ in dropped])
+        for hit, verdict in dropped:
+            log.warning(
+                "retrieved passage dropped: looks like injected instructions",
+                extra={"passage": hit.id, "reason": verdict.reason},
+            )
+            self._audit.submit(
+                screened_event(
+                    agent=self._agent,
+                    request_id=ctx.request_id,
+                    tenant=ctx.tenant,
+                    source="retrieved",
+                    reason=verdict.reason,
+                    score=verdict.score,
+                    passage=hit.id,
+                )
+            )
+        return kept

@@ -1,0 +1,50 @@
+"""An agent service's settings: one object, its sections, read once in the composition root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from switchboard.core.settings import ServiceSettings
+from switchboard.guard import GuardSettings
+from switchboard.store import StoreSettings
+
+
+class AgentSettings(ServiceSettings):
+    """Everything an agent service is configured with, read once by its composition root.
+
+    Sections (``llm``, ``auth``, ``limits``, ``store``, ``guard``, ``telemetry``) read their
+    own variables; the variable names are flat (see the README's table).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore")
+
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    guard: GuardSettings = Field(default_factory=GuardSettings)
+
+    chroma_url: str | None = Field(
+        None, description="Chroma server URL (http://host:port); embedded store when unset."
+    )
+
+    action_secret: SecretStr | None = Field(
+        None,
+        description="Key that signs proposed-action ids (32+ random characters; the same on "
+        "every replica). Unset: a random key per process, so ids die with the process.",
+    )
+    action_ttl_s: float = Field(
+        3600.0, gt=0, description="How long a proposed action may be confirmed."
+    )
+    tools_data: Path | None = Field(
+        None, description="Fixture file of the demo tool backend; the shipped demo data if unset."
+    )
+    llm_breaker_threshold: int = Field(
+        5, ge=1, description="Consecutive LLM failures that open the LLM circuit breaker."
+    )
+    llm_breaker_reset_s: float = Field(
+        30.0, gt=0, description="Seconds the LLM breaker stays open before a probe."
+    )
+
+    def chroma_path(self, agent: str) -> Path:
+        return self.data_dir / "chroma" / agent

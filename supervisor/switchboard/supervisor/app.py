@@ -1,0 +1,281 @@
+"""The supervisor's composition root: every part wired from one settings object, once.
+
+``build_supervisor`` is the only place the supervisor is assembled. The server, the test
+harness, ``make bench`` and ``make eval`` all enter it, passing :class:`Overrides` for what
+they replace (an embedder loaded once per test session, a fake LLM, an agent client that
+never leaves the process, a store of their own...). It is an async context manager: leaving
+it, or failing half-way through start-up, closes everything already opened, in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+import grpc
+from grpc_health.v1 import health_pb2
+
+from switchboard.core.access import AccessInterceptor
+from switchboard.core.audit import AuditSink
+from switchboard.core.auth import Authenticator, CallerAuthenticator, ServiceTokenIssuer
+from switchboard.core.auth import service_secret as configured_secret
+from switchboard.core.breaker import BreakerState, Publisher
+from switchboard.core.embeddings import Embedder, MiniLMEmbedder
+from switchboard.core.llm import LLM, AnthropicLLM, anthropic_llm
+from switchboard.core.ratelimit import build_rate_limiter
+from switchboard.core.serving import GrpcService, start_grpc
+from switchboard.core.textcheck import MetadataLimits
+from switchboard.core.types import AgentCard
+from switchboard.guard import Guard, load_guard
+from switchboard.store import Store
+from switchboard.store.lifecycle import open_for_service
+from switchboard.supervisor.api.servicer import SupervisorServicer
+from switchboard.supervisor.compound.fanout import CompoundAnswerer
+from switchboard.supervisor.compound.merge import AnswerMerger
+from switchboard.supervisor.compound.planner import CompoundPlanner
+from switchboard.supervisor.config import AgentEntry
+from switchboard.supervisor.gateway.agents import AgentGateway, BreakerPolicy, CallPolicy
+from switchboard.supervisor.gateway.client import AgentClient, GrpcAgentClient
+from switchboard.supervisor.learning import example_recorder
+from switchboard.supervisor.ledger import RequestLedger
+from switchboard.supervisor.metrics import SupervisorMetrics
+from switchboard.supervisor.routing.decision import RouteDecider
+from switchboard.supervisor.routing.index import EmbeddingIndex
+from switchboard.supervisor.routing.router import Router
+from switchboard.supervisor.routing.sessions import session_memory
+from switchboard.supervisor.screening import GuardScreener, NoScreening, Screener
+from switchboard.supervisor.service import SupervisorService
+from switchboard.supervisor.settings import SupervisorSettings
+from switchboard.v1 import supervisor_pb2
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Overrides:
+    """Parts to use instead of building them from the settings (tests, bench, evals)."""
+
+    embedder: Embedder | None = None
+    guard: Guard | None = None
+    router_llm: LLM | None = None  # also merges compound answers
+    agent_client: AgentClient | None = None
+    store: Store | None = None  # owned by the caller: not closed here
+    audit: AuditSink | None = None
+    authenticator: Authenticator | None = None
+    service_tokens: ServiceTokenIssuer | None = None
+    card_index: EmbeddingIndex | None = None  # a router index built once and shared
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = field(default_factory=tuple)
+
+
+@dataclass
+class SupervisorApp:
+    """A wired supervisor: its service and servicer, and (once served) its gRPC server."""
+
+    settings: SupervisorSettings
+    service: SupervisorService
+    servicer: SupervisorServicer
+    interceptors: list[grpc.aio.ServerInterceptor]
+    store: Store
+    audit: AuditSink
+    server: GrpcService | None = None
+
+    async def serve(self, *, host: str = "127.0.0.1", port: int = 0) -> GrpcService:
+        """Starts the gRPC server (health and reflection on) and publishes breaker health."""
+        self.server = await start_grpc(
+            [(supervisor_pb2.DESCRIPTOR.services_by_name["Supervisor"], self.servicer)],
+            host=host,
+            port=port,
+            interceptors=self.interceptors,
+        )
+        await self.service.gateway.publish_all()
+        return self.server
+
+    @property
+    def address(self) -> str:
+        assert self.server is not None, "serve() first"
+        return f"127.0.0.1:{self.server.port}"
+
+    async def breaker_health(self, agent: str, state: BreakerState) -> None:
+        """Each agent's breaker as health service ``switchboard.v1.Agent/<name>``."""
+        if self.server is None:
+            return
+        status = (
+            health_pb2.HealthCheckResponse.NOT_SERVING
+            if state is BreakerState.OPEN
+            else health_pb2.HealthCheckResponse.SERVING
+        )
+        await self.server.health.set(f"switchboard.v1.Agent/{agent}", status)
+
+
+@contextlib.asynccontextmanager
+async def build_supervisor(
+    settings: SupervisorSettings,
+    agents: Sequence[AgentEntry],
+    overrides: Overrides | None = None,
+) -> AsyncIterator[SupervisorApp]:
+    """Wires the supervisor; on exit stops the server (if served) and closes every part."""
+    o = overrides or Overrides()
+    async with contextlib.AsyncExitStack() as stack:
+        authenticator = o.authenticator or _authenticator(settings)  # bad config fails first
+        issuer = o.service_tokens or _issuer(settings)
+        limiter = build_rate_limiter(settings.limits)
+        if limiter is not None:
+            stack.push_async_callback(limiter.close)
+        embedder = o.embedder if o.embedder is not None else await _embedder()
+        llm: LLM | None = o.router_llm
+        if llm is None:
+            claude = _router_llm(settings)
+            if claude is not None:
+                stack.push_async_callback(claude.close)
+            llm = claude
+        router = Router(
+            embedder,
+            accept_confidence=settings.route_accept_confidence,
+            min_similarity=settings.route_min_similarity,
+            out_of_scope_similarity=settings.route_out_of_scope_similarity,
+            llm=llm,
+            temperature=settings.route_temperature,
+        )
+        if o.card_index is not None:
+            router.use_index(o.card_index)
+        screener = await _screener(settings, embedder, o.guard)
+        store, audit = await open_for_service(
+            stack, settings.store, settings.data_dir, store=o.store, audit=o.audit
+        )
+        client = o.agent_client or GrpcAgentClient(
+            {a.name: a.address for a in agents}, service_tokens=issuer
+        )
+        app_ref: list[SupervisorApp] = []
+
+        async def publish(agent: str, state: BreakerState) -> None:
+            if app_ref:
+                await app_ref[0].breaker_health(agent, state)
+
+        metrics = SupervisorMetrics()
+        gateway = _gateway(settings, agents, client, router, o.card_index, metrics, publish)
+        sessions = session_memory(store.session_states, settings)
+        service = SupervisorService(
+            gateway=gateway,
+            decider=RouteDecider(
+                router, CompoundPlanner(router, max_parts=settings.compound_max_parts), sessions
+            ),
+            compound=CompoundAnswerer(gateway, AnswerMerger(llm, prices=settings.llm.prices)),
+            prices=settings.llm.prices,
+            max_text_chars=settings.limits.max_text_chars,
+            default_budget=settings.default_budget,
+            screener=screener,
+            audit=audit,
+            metrics=metrics,
+            ledger=RequestLedger(store.idempotency, lease_s=settings.store.idempotency_lease_s),
+            sessions=sessions,
+            examples=example_recorder(store.examples, settings),
+            audit_request_text=settings.audit_request_text,
+        )
+        stack.push_async_callback(service.close)  # queued candidates, then agent channels
+        await service.load_cards()
+        app = SupervisorApp(
+            settings=settings,
+            service=service,
+            servicer=SupervisorServicer(
+                service,
+                metadata_limits=MetadataLimits(
+                    settings.limits.max_metadata_entries,
+                    settings.limits.max_metadata_key_chars,
+                    settings.limits.max_metadata_value_chars,
+                ),
+            ),
+            interceptors=[
+                AccessInterceptor(authenticator, audit=audit, limiter=limiter),
+                *o.interceptors,
+            ],
+            store=store,
+            audit=audit,
+        )
+        app_ref.append(app)
+        try:
+            yield app
+        finally:
+            if app.server is not None:
+                await app.server.stop(0)
+
+
+def _gateway(
+    settings: SupervisorSettings,
+    agents: Sequence[AgentEntry],
+    client: AgentClient,
+    router: Router,
+    card_index: EmbeddingIndex | None,
+    metrics: SupervisorMetrics,
+    publish: Publisher,
+) -> AgentGateway:
+    async def refit(cards: Sequence[AgentCard]) -> None:
+        if card_index is None or not router.ready:
+            await router.fit(cards)
+
+    return AgentGateway(
+        agents,
+        client,
+        on_cards=refit,
+        calls=CallPolicy(
+            agent_timeout_s=settings.agent_timeout_s,
+            deadline_margin_s=settings.deadline_margin_s,
+            describe_timeout_s=settings.describe_timeout_s,
+        ),
+        breakers=BreakerPolicy(
+            failure_threshold=settings.breaker_failure_threshold,
+            reset_timeout_s=settings.breaker_reset_s,
+            escalate_when_down=settings.escalate_when_agent_down,
+        ),
+        metrics=metrics,
+        publish=publish,
+    )
+
+
+def _authenticator(settings: SupervisorSettings) -> CallerAuthenticator:
+    """Who may call the supervisor (docs/security.md)."""
+    authenticator = CallerAuthenticator.from_settings(settings.auth)
+    if authenticator.open:
+        log.warning(
+            "SWITCHBOARD_AUTH_TOKENS is not set: the supervisor accepts calls without "
+            "credentials (set it, or SWITCHBOARD_AUTH_TOKENS_FILE, outside local use)"
+        )
+    return authenticator
+
+
+def _issuer(settings: SupervisorSettings) -> ServiceTokenIssuer | None:
+    """How the supervisor proves itself to agents."""
+    secret = configured_secret(settings.auth)
+    if secret is None:
+        log.warning("SWITCHBOARD_SERVICE_TOKEN is not set: calls to agents carry no credentials")
+        return None
+    return ServiceTokenIssuer(secret, ttl_s=settings.auth.service_token_ttl_s)
+
+
+def _router_llm(settings: SupervisorSettings) -> AnthropicLLM | None:
+    llm = anthropic_llm(
+        settings.llm, settings.router_model, capture_content=settings.telemetry.capture_content
+    )
+    if llm is None:
+        log.warning("ANTHROPIC_API_KEY is not set: unsure routing asks the user to clarify")
+    return llm
+
+
+async def _screener(
+    settings: SupervisorSettings, embedder: Embedder, guard: Guard | None
+) -> Screener:
+    if not settings.guard.enabled:
+        log.warning("prompt-injection screening is off (SWITCHBOARD_GUARD_ENABLED=false)")
+        return NoScreening()
+    if guard is None:
+        guard = await asyncio.to_thread(
+            load_guard, settings.guard, embedder, data_dir=settings.data_dir
+        )
+    return GuardScreener(guard, suspicious_fraction=settings.guard.suspicious_fraction)
+
+
+async def _embedder() -> Embedder:
+    """The embedding model, loaded off the event loop (~0.3 s, ~90 MB)."""
+    return await asyncio.to_thread(MiniLMEmbedder)

@@ -1,1 +1,0 @@
-"""Integration tests: real services as separate processes, called over gRPC."""

@@ -1,0 +1,83 @@
+"""Measuring a router's card index: its decisions for many query vectors, and its latency.
+
+Shared by the routing evaluations (labelled files, CLINC150): both score vectors in batches
+with the router's own scoring model, thresholds left to the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from switchboard.core.embeddings import Embedder, Matrix
+from switchboard.core.errors import ConfigurationError
+from switchboard.devtools.evals.metrics import percentile
+from switchboard.supervisor.routing.calibration import Scored
+from switchboard.supervisor.routing.index import EmbeddingIndex
+from switchboard.supervisor.routing.router import Router
+from switchboard.supervisor.routing.scoring import ScoringModel
+
+BATCH = 512
+
+
+def score_vectors(
+    index: EmbeddingIndex,
+    queries: Matrix,
+    truth: Sequence[str | None],
+    temperature: float | None = None,
+) -> Scored:
+    """The router's decision for each query vector (no thresholds applied)."""
+    model = index.model
+    if model is None:
+        raise ConfigurationError("the router has no card texts")
+    raws, probs = [], []
+    for start in range(0, len(queries), BATCH):
+        raw = model.scores(queries[start : start + BATCH])
+        raws.append(raw)
+        t = model.temperature if temperature is None else temperature
+        probs.append(ScoringModel.softmax_scores(raw, t))
+    raw_all = np.concatenate(raws) if raws else np.zeros((0, len(index.agents)))
+    prob_all = np.concatenate(probs) if probs else np.zeros((0, len(index.agents)))
+    best = prob_all.argmax(axis=1)
+    similarity = model.top_similarity(queries, best) if len(queries) else np.zeros(0)
+    return Scored(
+        truth=list(truth),
+        pred=[index.agents[i] for i in best],
+        confidence=prob_all.max(axis=1) if len(queries) else np.zeros(0),
+        similarity=similarity,
+        scores=raw_all,
+        agents=list(index.agents),
+    )
+
+
+def routing_latency(
+    index: EmbeddingIndex, embedder: Embedder, texts: Sequence[str]
+) -> dict[str, float]:
+    """Per request: the whole ``Router.route`` (embedding included) and the scoring alone."""
+    router = Router(
+        embedder, accept_confidence=0.9, min_similarity=0.3, out_of_scope_similarity=0.2
+    )
+    router.use_index(index)
+    totals, scoring = [], []
+
+    async def run() -> None:
+        for text in texts:
+            t0 = time.perf_counter()
+            decision = await router.route(text)
+            t1 = time.perf_counter()
+            assert decision.query_vector is not None
+            index.confidences(decision.query_vector)
+            t2 = time.perf_counter()
+            totals.append((t1 - t0) * 1000)
+            scoring.append((t2 - t1) * 1000)
+
+    asyncio.run(run())
+    return {
+        "route_p50_ms": round(percentile(totals, 50), 3),
+        "route_p99_ms": round(percentile(totals, 99), 3),
+        "scoring_p50_ms": round(percentile(scoring, 50), 3),
+        "scoring_p99_ms": round(percentile(scoring, 99), 3),
+    }
