@@ -13,7 +13,8 @@ from switchboard.agent.knowledge.store import InMemoryStore
 from switchboard.agent.runtime import AgentRuntime
 from switchboard.core.context import Deadline
 from switchboard.core.embeddings import MiniLMEmbedder
-from switchboard.core.errors import DeadlineExceeded, InvalidRequest
+from switchboard.core.breaker import BreakerState
+from switchboard.core.errors import DeadlineExceeded, InvalidRequest, UpstreamRejected
 from switchboard.core.settings import LimitSettings, LLMSettings
 from switchboard.core.types import AgentAnswer, AgentRequest, AnswerMode, Outcome
 from tests.fakes.audit import AuditRecorder
@@ -185,3 +186,54 @@ async def test_bad_text_and_spent_deadline_are_refused(
         with pytest.raises(DeadlineExceeded):
             await rt.answer(spent, AgentRequest(text="refund policy"))
     assert llm.calls == []  # no LLM call started after the deadline
+
+
+async def test_an_answer_without_markers_cites_nothing(
+    agent_configs: dict[str, AgentConfig],
+    billing_store: InMemoryStore,
+    embedder: MiniLMEmbedder,
+    tmp_path: Path,
+) -> None:
+    """No invented citation: an answer that names no passage is marked uncited."""
+    llm = ScriptedLLM().then_text("Refunds are possible within 30 days.")
+    config = agent_configs["billing"]
+    async with runtime(config, billing_store, embedder, llm, tmp_path) as rt:
+        answer = await ask(rt, "How long do I have to get a refund on an annual plan?")
+    assert answer.outcome == Outcome.ANSWERED and answer.mode == AnswerMode.LLM
+    assert answer.citations == [] and answer.uncited
+    assert answer.confidence <= 0.2
+
+
+async def test_only_the_cited_passages_become_citations(
+    agent_configs: dict[str, AgentConfig],
+    billing_store: InMemoryStore,
+    embedder: MiniLMEmbedder,
+    tmp_path: Path,
+) -> None:
+    llm = ScriptedLLM().then_text("Within 30 days of payment [2].")
+    config = agent_configs["billing"]
+    async with runtime(config, billing_store, embedder, llm, tmp_path) as rt:
+        answer = await ask(rt, "How long do I have to get a refund on an annual plan?")
+    prompt_passages = llm.calls[0].messages[0].content
+    assert isinstance(prompt_passages, str) and 'index="2"' in prompt_passages
+    assert len(answer.citations) == 1 and not answer.uncited
+    assert answer.text == "Within 30 days of payment [1]."  # renumbered to the one citation
+
+
+async def test_a_rejected_request_does_not_count_against_the_provider(
+    agent_configs: dict[str, AgentConfig],
+    billing_store: InMemoryStore,
+    embedder: MiniLMEmbedder,
+    tmp_path: Path,
+) -> None:
+    """HTTP 400 (our request was wrong): answered offline, the LLM breaker stays closed."""
+    llm = ScriptedLLM()
+    for _ in range(8):
+        llm.then_raise(UpstreamRejected("LLM provider answered HTTP 400: bad request"))
+    config = agent_configs["billing"]
+    async with runtime(config, billing_store, embedder, llm, tmp_path) as rt:
+        for _ in range(8):  # more than the breaker's threshold (5)
+            answer = await ask(rt, "How long do I have to get a refund on an annual plan?")
+            assert answer.mode == AnswerMode.OFFLINE
+        assert rt.breaker.state is BreakerState.CLOSED
+    assert len(llm.calls) == 8  # never short-circuited by an open breaker
