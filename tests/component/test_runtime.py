@@ -11,9 +11,9 @@ from switchboard.agent.config import AgentConfig
 from switchboard.agent.knowledge.ingest import ingest
 from switchboard.agent.knowledge.store import InMemoryStore
 from switchboard.agent.runtime import AgentRuntime
+from switchboard.core.breaker import BreakerState
 from switchboard.core.context import Deadline
 from switchboard.core.embeddings import MiniLMEmbedder
-from switchboard.core.breaker import BreakerState
 from switchboard.core.errors import DeadlineExceeded, InvalidRequest, UpstreamRejected
 from switchboard.core.settings import LimitSettings, LLMSettings
 from switchboard.core.types import AgentAnswer, AgentRequest, AnswerMode, Outcome
