@@ -22,8 +22,10 @@ from switchboard.store.examples import (
     CandidateStatus,
     ExampleCandidates,
 )
+from switchboard.store.feedback import DailyRate, Feedback, FeedbackLog, KnowledgeGap, KnowledgeGaps
 from switchboard.store.idempotency import Claim, ClaimOutcome, IdempotencyStore, StoredResult
 from switchboard.store.migrate import current_revision, head_revision, migrate
+from switchboard.store.review import ItemKind, ItemState, NewItem, ReviewItem, ReviewItems
 from switchboard.store.sessions import SessionState, SessionStates
 from switchboard.store.settings import StoreSettings, normalise_url
 
@@ -37,6 +39,16 @@ __all__ = [
     "CandidateSource",
     "CandidateStatus",
     "Claim",
+    "DailyRate",
+    "Feedback",
+    "FeedbackLog",
+    "ItemKind",
+    "ItemState",
+    "KnowledgeGap",
+    "KnowledgeGaps",
+    "NewItem",
+    "ReviewItem",
+    "ReviewItems",
     "ClaimOutcome",
     "EffectMismatch",
     "EffectPending",
