@@ -267,6 +267,7 @@ def _tool_runner(
         audit=audit,
         screen=screen,
         effects=store.effects,
+        approvals=config.approvals,
     )
 
 

@@ -29,10 +29,10 @@ from switchboard.core.auth.constants import (
 )
 from switchboard.core.auth.principal import (
     ANONYMOUS,
+    ROLE_POLICY,
     AccessDenied,
     CredentialError,
     Principal,
-    ROLE_POLICY,
     PrincipalKind,
     Role,
     current_principal,
@@ -60,6 +60,7 @@ __all__ = [
     "MIN_SERVICE_SECRET_CHARS",
     "MIN_TOKEN_CHARS",
     "NEW_TOKEN_HINT",
+    "ROLE_POLICY",
     "SERVICE_ALGORITHM",
     "SERVICE_AUDIENCE",
     "SERVICE_SUBJECT",
@@ -70,7 +71,6 @@ __all__ = [
     "Metadata",
     "Principal",
     "PrincipalKind",
-    "ROLE_POLICY",
     "Role",
     "ServiceAuthenticator",
     "ServiceTokenIssuer",

@@ -85,7 +85,11 @@ class CallerAuthenticator:
                 tenant=entry.tenant,
             )
         return Principal(
-            PrincipalKind.TENANT, entry.tenant, entry.agents, role=entry.role, person=entry.name or ""
+            PrincipalKind.TENANT,
+            entry.tenant,
+            entry.agents,
+            role=entry.role,
+            person=entry.name or "",
         )
 
 

@@ -2,7 +2,8 @@
 
 When the model calls a tool that changes something, nothing runs: the agent answers
 NEEDS_CONFIRMATION with a ``PendingAction`` whose id is a JWT (HS256) carrying the tool, its
-validated arguments, the tenant, the customer, the agent and an expiry. Confirming sends the
+validated arguments, the tenant, the customer, the agent, who must approve it (the caller,
+or a reviewer) and an expiry. Confirming sends the
 id back; the agent checks the signature and the binding and runs the tool once. No server
 state is needed between the two requests, and any replica sharing the key can confirm.
 The id is readable (base64), not secret: it holds nothing the caller did not send.
@@ -41,6 +42,7 @@ class ActionClaims:
     customer_id: str
     step: int
     expired: bool = False
+    approval: str = "caller"  # who must approve: "caller" or "reviewer"
 
 
 class ActionSigner:
@@ -76,6 +78,7 @@ class ActionSigner:
         tenant: str,
         customer_id: str,
         step: int,
+        approval: str = "caller",
     ) -> str:
         now = int(self._clock())
         claims = {
@@ -89,6 +92,7 @@ class ActionSigner:
             "tnt": tenant,
             "cid": customer_id,
             "step": step,
+            "apr": approval,
         }
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 
@@ -111,6 +115,7 @@ class ActionSigner:
                 customer_id=str(claims["cid"]),
                 step=int(claims["step"]),
                 expired=expired,
+                approval=str(claims.get("apr", "caller")),
             )
         except (KeyError, TypeError, ValueError):
             raise InvalidRequest("confirm_action is not a complete action id") from None

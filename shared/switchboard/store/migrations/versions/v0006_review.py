@@ -100,9 +100,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_knowledge_gaps"),
         sa.UniqueConstraint("tenant", "request_id", name="uq_knowledge_gaps_tenant_request_id"),
     )
-    op.create_index(
-        "ix_knowledge_gaps_agent_created_at", "knowledge_gaps", ["agent", "created_at"]
-    )
+    op.create_index("ix_knowledge_gaps_agent_created_at", "knowledge_gaps", ["agent", "created_at"])
 
 
 def downgrade() -> None:
