@@ -17,7 +17,7 @@ from switchboard.core.embeddings import MiniLMEmbedder
 from switchboard.core.types import AgentCard
 from switchboard.supervisor.routing.index import EmbeddingIndex
 from switchboard.v1 import common_pb2, review_pb2, supervisor_pb2, supervisor_pb2_grpc
-from tests.component.review_stack import (
+from tests.harness.review import (
     OFF_TOPIC,
     Stack,
     ask,
@@ -198,6 +198,17 @@ async def test_bad_input_and_abuse_get_their_status_are_audited_and_change_nothi
         final = await get_result(stack, "esc-2")
         assert final.answered_by.name == "ops/ada" and final.answer == "An answer."
 
+        denied = await stack.audit(AuditKind.AUTH_FAILURE)
+        assert {r.detail["reason"] for r in denied} == {"role"}
+        refused = await stack.audit(AuditKind.REVIEW, "refused")
+        assert len(refused) >= 8
+        assert {"gus" in str(r.detail.get("by")) for r in refused} == {True, False}
+
+
+async def test_bad_feedback_gets_its_status_is_audited_and_changes_nothing(start) -> None:
+    async with start() as stack:
+        creds = stack.creds
+        await escalate(stack, "esc-2")
         # feedback: unknown id, another tenant's id, a huge comment, no rating
         async with stack.channel() as channel:
             stub = supervisor_pb2_grpc.SupervisorStub(channel)
@@ -220,11 +231,6 @@ async def test_bad_input_and_abuse_get_their_status_are_audited_and_change_nothi
         # the other tenant cannot read acme's result either
         assert await code_of(get_result(stack, "esc-2", token=creds.other_token)) == Code.NOT_FOUND
 
-        denied = await stack.audit(AuditKind.AUTH_FAILURE)
-        assert {r.detail["reason"] for r in denied} == {"role"}
-        refused = await stack.audit(AuditKind.REVIEW, "refused")
-        assert len(refused) >= 8
-        assert {"gus" in str(r.detail.get("by")) for r in refused} == {True, False}
         assert len(await stack.audit(AuditKind.FEEDBACK, "refused")) == 5
 
 

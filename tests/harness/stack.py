@@ -105,7 +105,12 @@ class Credentials:
     def entries(self) -> list[TokenEntry]:
         rows = [
             {"tenant": self.tenant, "token": self.token},
-            {"tenant": self.tenant, "token": self.reviewer_token, "role": "reviewer", "name": "rita"},
+            {
+                "tenant": self.tenant,
+                "token": self.reviewer_token,
+                "role": "reviewer",
+                "name": "rita",
+            },
             {"tenant": self.other_tenant, "token": self.other_token},
             {
                 "tenant": self.other_tenant,

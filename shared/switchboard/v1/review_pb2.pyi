@@ -263,13 +263,15 @@ class WhoAmIRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class WhoAmIResponse(_message.Message):
-    __slots__ = ("tenant", "role", "actor", "all_tenants")
+    __slots__ = ("tenant", "role", "actor", "all_tenants", "agents")
     TENANT_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
     ALL_TENANTS_FIELD_NUMBER: _ClassVar[int]
+    AGENTS_FIELD_NUMBER: _ClassVar[int]
     tenant: str
     role: str
     actor: str
     all_tenants: bool
-    def __init__(self, tenant: _Optional[str] = ..., role: _Optional[str] = ..., actor: _Optional[str] = ..., all_tenants: _Optional[bool] = ...) -> None: ...
+    agents: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, tenant: _Optional[str] = ..., role: _Optional[str] = ..., actor: _Optional[str] = ..., all_tenants: _Optional[bool] = ..., agents: _Optional[_Iterable[str]] = ...) -> None: ...

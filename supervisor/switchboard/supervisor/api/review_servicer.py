@@ -248,4 +248,5 @@ class ReviewServicer:
             role=principal.role.value if principal.tenant else "admin",
             actor=principal.actor,
             all_tenants=principal.all_tenants,
+            agents=self._desk.agents(),
         )

@@ -68,6 +68,10 @@ class ReviewDesk:
 
     # -- seeing ----------------------------------------------------------------------------
 
+    def agents(self) -> list[str]:
+        """The agents a request may be sent to."""
+        return sorted(self._gateway.names())
+
     def scope(self, principal: Principal, tenant: str) -> str | None:
         """The tenant a listing covers (None: every tenant); PERMISSION_DENIED for a
         reviewer naming another tenant."""

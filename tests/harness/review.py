@@ -23,7 +23,13 @@ from switchboard.store import AuditRecord, Store
 from switchboard.supervisor.app import SupervisorApp
 from switchboard.supervisor.routing.index import EmbeddingIndex
 from switchboard.v1 import review_pb2_grpc, supervisor_pb2, supervisor_pb2_grpc
-from tests.harness.stack import Credentials, cached_guard, served_agent, served_supervisor, small_store
+from tests.harness.stack import (
+    Credentials,
+    cached_guard,
+    served_agent,
+    served_supervisor,
+    small_store,
+)
 from tests.harness.store import open_sqlite_store
 
 AGENTS = ("billing", "support")
@@ -123,7 +129,13 @@ async def review_stack(
 
 
 async def ask(
-    stack: Stack, text: str, request_id: str, *, agent: str = "", token: str | None = None, **kw: Any
+    stack: Stack,
+    text: str,
+    request_id: str,
+    *,
+    agent: str = "",
+    token: str | None = None,
+    **kw: Any,
 ) -> supervisor_pb2.AskResponse:
     async with stack.channel() as channel:
         return await supervisor_pb2_grpc.SupervisorStub(channel).Ask(
@@ -155,6 +167,4 @@ async def review(stack: Stack, method: str, request: Any, *, token: str | None =
     async with stack.channel() as channel:
         stub = review_pb2_grpc.ReviewStub(channel)
         call = getattr(stub, method)
-        return await call(
-            request, metadata=bearer(token or stack.creds.reviewer_token), timeout=30
-        )
+        return await call(request, metadata=bearer(token or stack.creds.reviewer_token), timeout=30)
