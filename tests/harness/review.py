@@ -138,7 +138,7 @@ async def ask(
     **kw: Any,
 ) -> supervisor_pb2.AskResponse:
     async with stack.channel() as channel:
-        return await supervisor_pb2_grpc.SupervisorStub(channel).Ask(
+        reply: supervisor_pb2.AskResponse = await supervisor_pb2_grpc.SupervisorStub(channel).Ask(
             supervisor_pb2.AskRequest(
                 request_id=request_id,
                 text=text,
@@ -149,17 +149,21 @@ async def ask(
             metadata=bearer(token or stack.creds.token),
             timeout=30,
         )
+    return reply
 
 
 async def get_result(
     stack: Stack, request_id: str, *, token: str | None = None
 ) -> supervisor_pb2.AskResponse:
     async with stack.channel() as channel:
-        return await supervisor_pb2_grpc.SupervisorStub(channel).GetResult(
+        result: supervisor_pb2.AskResponse = await supervisor_pb2_grpc.SupervisorStub(
+            channel
+        ).GetResult(
             supervisor_pb2.GetResultRequest(request_id=request_id),
             metadata=bearer(token or stack.creds.token),
             timeout=10,
         )
+    return result
 
 
 async def review(stack: Stack, method: str, request: Any, *, token: str | None = None) -> Any:

@@ -47,27 +47,35 @@ class ActionClaims:
 
 class ActionSigner:
     def __init__(
-        self, secret: str | bytes, *, ttl_s: float = 3600.0, clock: Callable[[], float] = time.time
+        self,
+        secret: str | bytes,
+        *,
+        ttl_s: float = 3600.0,
+        review_ttl_s: float | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._key = secret.encode() if isinstance(secret, str) else secret
         self._ttl = ttl_s
+        self._review_ttl = review_ttl_s if review_ttl_s is not None else ttl_s
         self._clock = clock
 
     @classmethod
-    def from_secret(cls, secret: str | None, *, ttl_s: float) -> ActionSigner:
+    def from_secret(
+        cls, secret: str | None, *, ttl_s: float, review_ttl_s: float | None = None
+    ) -> ActionSigner:
         """A signer for ``SWITCHBOARD_ACTION_SECRET``; a random key (and a warning) if unset."""
         if not secret:
             log.warning(
                 "SWITCHBOARD_ACTION_SECRET is not set: using a random key, so proposed actions "
                 "can only be confirmed on this process and not after a restart"
             )
-            return cls(secrets.token_urlsafe(48), ttl_s=ttl_s)
+            return cls(secrets.token_urlsafe(48), ttl_s=ttl_s, review_ttl_s=review_ttl_s)
         if len(secret) < MIN_SECRET_CHARS:
             log.warning(
                 "SWITCHBOARD_ACTION_SECRET is short; use at least %d random characters",
                 MIN_SECRET_CHARS,
             )
-        return cls(secret, ttl_s=ttl_s)
+        return cls(secret, ttl_s=ttl_s, review_ttl_s=review_ttl_s)
 
     def sign(
         self,
@@ -86,7 +94,7 @@ class ActionSigner:
             "aud": agent,
             "jti": uuid.uuid4().hex,
             "iat": now,
-            "exp": now + int(self._ttl),
+            "exp": now + int(self._review_ttl if approval == "reviewer" else self._ttl),
             "tool": tool,
             "args": args,
             "tnt": tenant,
