@@ -40,10 +40,11 @@ DEMO_QUESTIONS = [
 ]
 #: The demo's last request: in support's domain, not in its documents, so it is escalated
 #: to a person, who answers it through the Review service.
-DEMO_ESCALATION = ("support", "Can I run Brightlane on a Commodore 64?")
+DEMO_ESCALATION = ("support", "Do you have a Mastodon integration?")
 DEMO_HUMAN_ANSWER = (
-    "No: Brightlane runs in any current browser and in our desktop apps for Windows, macOS "
-    "and Linux, but not on 8-bit home computers. - Sam, Brightlane support"
+    "Not yet: Brightlane has no Mastodon integration today. Our outgoing webhooks can post "
+    "board updates to any service that accepts them, and I've passed your request on to the "
+    "product team. - Sam, Brightlane support"
 )
 START_TIMEOUT_S = 90.0
 SERVICE_TOKEN_ENV = "SWITCHBOARD_SERVICE_TOKEN"

@@ -46,7 +46,10 @@ class Principal:
 
     @property
     def actor(self) -> str:
-        """Who acts, as recorded with every decision: ``tenant/name`` or ``tenant/role``."""
+        """Who acts, as recorded with every decision: ``tenant/name`` or ``tenant/role``
+        (``anonymous`` when the service runs without tokens)."""
+        if self.kind != PrincipalKind.TENANT:
+            return self.name
         return f"{self.name}/{self.person or self.role.value}"
 
     @property
