@@ -192,9 +192,14 @@ class ReviewInbox:
         )
 
     async def _close_retried(self, ctx: RequestContext, result: AskResult) -> None:
-        """A retry of an escalated request was answered: its open item is done."""
+        """A retry of an escalated request was answered: its open item is done. (A read
+        first: almost every answered request has no item, and a read costs less than a
+        write.)"""
         try:
             async with asyncio.timeout(STORE_TIMEOUT_S):
+                found = await self._items.by_request(ctx.tenant, ctx.request_id)
+                if found is None or found.state.final:
+                    return
                 closed = await self._items.close_open(
                     ctx.tenant,
                     ctx.request_id,
