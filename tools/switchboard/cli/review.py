@@ -18,13 +18,10 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import yaml
-
-from switchboard.devtools.settings import ToolSettings
-from switchboard.store import ItemKind, ItemState, ReviewItem, Store, StoreError
-from switchboard.supervisor.results import AskResult
-from switchboard.supervisor.review.reports import agent_days, group_gaps
+if TYPE_CHECKING:  # imported when a command runs: building the parser stays cheap
+    from switchboard.store import ReviewItem, Store
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -50,6 +47,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def run_review_command(args: argparse.Namespace) -> int:
+    from switchboard.store import StoreError
+
     try:
         return asyncio.run(_run(args))
     except StoreError as exc:
@@ -58,6 +57,9 @@ def run_review_command(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
+    from switchboard.devtools.settings import ToolSettings
+    from switchboard.store import Store
+
     settings, url = ToolSettings().store_for(args.database_url)
     store = await Store.open(settings, url=url, upgrade=False)
     try:
@@ -71,6 +73,8 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 async def _gaps(store: Store, args: argparse.Namespace) -> int:
+    from switchboard.supervisor.review.reports import group_gaps
+
     gaps = await store.gaps.query(tenant=args.tenant, agent=args.agent, days=args.days)
     groups = group_gaps(gaps)
     if not groups:
@@ -85,6 +89,8 @@ async def _gaps(store: Store, args: argparse.Namespace) -> int:
 
 
 async def _feedback(store: Store, args: argparse.Namespace) -> int:
+    from switchboard.supervisor.review.reports import agent_days
+
     days = await agent_days(store.feedback, store.audit, days=args.days, tenant=args.tenant)
     if not days:
         print(f"no feedback or agent calls in the last {args.days} days")
@@ -101,6 +107,8 @@ async def _feedback(store: Store, args: argparse.Namespace) -> int:
 
 def case_of(item: ReviewItem) -> dict[str, object] | None:
     """A behaviour case from an answer a reviewer judged correct (None otherwise)."""
+    from switchboard.supervisor.results import AskResult
+
     if item.verdict != "correct" or not item.agent:
         return None
     draft = AskResult.model_validate(item.draft)
@@ -117,6 +125,11 @@ def case_of(item: ReviewItem) -> dict[str, object] | None:
 
 
 async def _export(store: Store, args: argparse.Namespace) -> int:
+    import yaml
+
+    from switchboard.store import ItemKind, ItemState
+    from switchboard.supervisor.results import AskResult
+
     judged: list[ReviewItem] = []
     after = None
     while True:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
@@ -15,7 +18,29 @@ from switchboard.core.serving import write_ready_file
 log = logging.getLogger(__name__)
 
 
-def server_for(settings: ConsoleSettings) -> uvicorn.Server:
+class _ProcessServer(uvicorn.Server):
+    """The console as its own process: SIGINT/SIGTERM stop it gracefully and it exits 0
+    (uvicorn's own handlers re-raise the signal after shutting down, so a stack stopping
+    its services in order would see the console killed)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        signals = (signal.SIGINT, signal.SIGTERM)
+        for sig in signals:
+            loop.add_signal_handler(sig, self._stop)
+        try:
+            yield
+        finally:
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+
+    def _stop(self) -> None:
+        self.should_exit = True
+
+
+def server_for(settings: ConsoleSettings, *, process: bool = False) -> uvicorn.Server:
+    """A uvicorn server for the console (``process``: handles the process's signals)."""
     config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
@@ -23,7 +48,7 @@ def server_for(settings: ConsoleSettings) -> uvicorn.Server:
         log_level="warning",
         access_log=False,
     )
-    return uvicorn.Server(config)
+    return _ProcessServer(config) if process else uvicorn.Server(config)
 
 
 def bound_port(server: uvicorn.Server) -> int:
@@ -35,7 +60,7 @@ def bound_port(server: uvicorn.Server) -> int:
 
 
 async def serve_console(settings: ConsoleSettings, *, ready_file: Path | None = None) -> None:
-    server = server_for(settings)
+    server = server_for(settings, process=True)
     task = asyncio.create_task(server.serve(), name="console")
     while not server.started:
         if task.done():
