@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -50,6 +51,11 @@ VERDICTS = {
 class Session:
     token: str
     who: review_pb2.WhoAmIResponse
+    started: float = field(default_factory=time.monotonic)
+
+
+SESSION_TTL_S = 12 * 3600.0  # a sign-in lasts a working day
+MAX_SESSIONS = 1000  # the oldest sign-ins go first past this
 
 
 class Console:
@@ -83,7 +89,13 @@ def console_of(request: Request) -> Console:
 
 
 def session_of(request: Request) -> Session | None:
-    return console_of(request).sessions.get(request.cookies.get(COOKIE, ""))
+    sessions = console_of(request).sessions
+    sid = request.cookies.get(COOKIE, "")
+    session = sessions.get(sid)
+    if session is not None and time.monotonic() - session.started > SESSION_TTL_S:
+        del sessions[sid]
+        return None
+    return session
 
 
 def render(request: Request, name: str, session: Session | None, **values: Any) -> Response:
@@ -111,7 +123,10 @@ async def login(request: Request, token: Annotated[str, Form()]) -> Response:
     except grpc.aio.AioRpcError as exc:
         return render(request, "login.html", None, error=views.problem(exc))
     sid = secrets.token_urlsafe(32)
-    console_of(request).sessions[sid] = session
+    sessions = console_of(request).sessions
+    while len(sessions) >= MAX_SESSIONS:
+        del sessions[next(iter(sessions))]  # the oldest sign-in
+    sessions[sid] = session
     reply = RedirectResponse("/", status_code=303)
     reply.set_cookie(COOKIE, sid, httponly=True, samesite="strict")
     return reply
