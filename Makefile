@@ -34,8 +34,11 @@ demo: setup
 # Ctrl-C (or SIGTERM) stops the supervisor first, lets it drain, then the agents.
 RUN_PORT ?= 50051
 RUN_AGENT_PORT ?= 50061
+# The reviewer console (http://127.0.0.1:8080) runs alongside; 0 picks a free port.
+RUN_CONSOLE_PORT ?= 8080
 run: setup
-	$(BIN)/switchboard run --agents-dir agents --port $(RUN_PORT) --first-agent-port $(RUN_AGENT_PORT)
+	$(BIN)/switchboard run --agents-dir agents --port $(RUN_PORT) --first-agent-port $(RUN_AGENT_PORT) \
+		--console-port $(RUN_CONSOLE_PORT)
 
 # Prints the figures and writes them to build/bench-results.json.
 bench: setup

@@ -58,6 +58,15 @@ class SupervisorClient:
         )
         return decision
 
+    async def get_result(self, request_id: str) -> supervisor_pb2.AskResponse:
+        """The current answer to an earlier request (a person's, once resolved)."""
+        reply: supervisor_pb2.AskResponse = await self._stub.GetResult(
+            supervisor_pb2.GetResultRequest(request_id=request_id),
+            timeout=self.timeout,
+            metadata=self._metadata(),
+        )
+        return reply
+
     async def list_agents(self) -> supervisor_pb2.ListAgentsResponse:
         listing: supervisor_pb2.ListAgentsResponse = await self._stub.ListAgents(
             supervisor_pb2.ListAgentsRequest(), timeout=self.timeout, metadata=self._metadata()

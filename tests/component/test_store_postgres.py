@@ -49,6 +49,9 @@ ADMIN_URL = os.environ.get(
 #: A configured DATABASE_URL wins over the data dir (nothing is written there).
 NO_DATA_DIR = Path("/nonexistent")
 TABLES = {
+    "review_items",
+    "feedback",
+    "knowledge_gaps",
     "audit_events",
     "request_results",
     "tool_effects",
@@ -280,3 +283,53 @@ async def test_example_candidates_on_postgres(store: Store) -> None:
         await ex.review(ids[:1], accept=False)  # applied: too late to reject
     later = datetime.now(UTC) + timedelta(days=31)
     assert await ex.purge(older_than_s=30 * 86400, now=later) == 2
+
+
+async def test_two_replicas_never_both_claim_or_resolve_a_review_item(pg_url: str) -> None:
+    from switchboard.store import ItemKind, ItemState, NewItem
+
+    one, two = await open_store(pg_url), await open_store(pg_url)
+    try:
+        item = await one.review.add(
+            NewItem(
+                tenant="acme",
+                request_id="r1",
+                kind=ItemKind.ESCALATION,
+                reason="no_knowledge",
+                question="q",
+                draft={"request_id": "r1", "outcome": "ESCALATED", "answer": "a"},
+                expires_at=datetime.now(UTC) + timedelta(hours=1),
+            )
+        )
+        assert item is not None
+        again = NewItem(
+            tenant="acme",
+            request_id="r1",
+            kind=ItemKind.ESCALATION,
+            reason="x",
+            question="q",
+            draft={},
+            expires_at=datetime.now(UTC) + timedelta(hours=1),
+        )
+        assert await two.review.add(again) is None  # one item per request
+        claims = await asyncio.gather(
+            one.review.claim(item.id, "acme/rita", lease_s=60),
+            two.review.claim(item.id, "acme/gus", lease_s=60),
+        )
+        assert sum(c is not None for c in claims) == 1
+        holder = next(c for c in claims if c is not None).claimed_by
+        assert holder is not None
+        finishes = await asyncio.gather(
+            *(
+                store.review.finish(
+                    item.id, who, state=ItemState.RESOLVED, resolution={"a": who}, result={}
+                )
+                for store, who in ((one, holder), (two, holder))
+            )
+        )
+        assert sum(f is not None for f in finishes) == 1
+        done = await two.review.get(item.id)
+        assert done is not None and done.state is ItemState.RESOLVED
+    finally:
+        await one.close()
+        await two.close()

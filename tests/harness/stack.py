@@ -78,21 +78,52 @@ def _build_store(
     return store
 
 
+def _token() -> str:
+    return secrets.token_urlsafe(24)
+
+
 @dataclass
 class Credentials:
-    """The service secret shared by the supervisor and its agents, and one tenant's token."""
+    """The service secret shared by the supervisor and its agents, one tenant's caller token,
+    and the people's tokens: a reviewer of that tenant, a reviewer of another tenant (with
+    its own caller token), and an admin."""
 
     service_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     tenant: str = "acme"
-    token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    token: str = field(default_factory=_token)
     action_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    reviewer_token: str = field(default_factory=_token)
+    other_tenant: str = "globex"
+    other_token: str = field(default_factory=_token)
+    other_reviewer_token: str = field(default_factory=_token)
+    admin_token: str = field(default_factory=_token)
 
     @property
     def bearer(self) -> tuple[str, str]:
         return ("authorization", f"Bearer {self.token}")
 
+    def entries(self) -> list[TokenEntry]:
+        rows = [
+            {"tenant": self.tenant, "token": self.token},
+            {
+                "tenant": self.tenant,
+                "token": self.reviewer_token,
+                "role": "reviewer",
+                "name": "rita",
+            },
+            {"tenant": self.other_tenant, "token": self.other_token},
+            {
+                "tenant": self.other_tenant,
+                "token": self.other_reviewer_token,
+                "role": "reviewer",
+                "name": "gus",
+            },
+            {"tenant": "ops", "token": self.admin_token, "role": "admin", "name": "ada"},
+        ]
+        return [TokenEntry.model_validate(r) for r in rows]
+
     def tokens(self) -> TokenTable:
-        return TokenTable([TokenEntry.model_validate({"tenant": self.tenant, "token": self.token})])
+        return TokenTable(self.entries())
 
     def signer(self) -> ActionSigner:
         return ActionSigner(self.action_secret, ttl_s=3600.0)

@@ -62,7 +62,14 @@ def test_sigterm_to_make_run_answers_every_request_in_flight(data_copy: Any) -> 
             SWITCHBOARD_LLM_MAX_RETRIES="0",
         )
         make = subprocess.Popen(
-            ["make", "--no-print-directory", "run", f"RUN_PORT={port}", "RUN_AGENT_PORT=0"],
+            [
+                "make",
+                "--no-print-directory",
+                "run",
+                f"RUN_PORT={port}",
+                "RUN_AGENT_PORT=0",
+                "RUN_CONSOLE_PORT=0",
+            ],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,

@@ -234,7 +234,7 @@ def test_demo_data_agrees_with_the_knowledge_base(backend: DemoBackend) -> None:
 
 def test_pending_action_type_is_what_the_wire_carries() -> None:
     fields = set(PendingAction.model_fields)
-    assert fields == {"id", "tool", "summary", "arguments_json"}
+    assert fields == {"id", "tool", "summary", "arguments_json", "approval"}
     assert (
         (ROOT / "agents/runtime/switchboard/agent/tools/demo_data.yaml")
         .read_text()

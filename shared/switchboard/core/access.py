@@ -1,4 +1,6 @@
-"""The server interceptor that lets a call in or not: authentication, then the rate limit.
+"""The server interceptor that lets a call in or not: authentication and the token's role
+(``auth.ROLE_POLICY``: callers use the Supervisor service, reviewers the Review service,
+admins both), then the rate limit.
 
 It runs before every method except health checks and reflection (probes and tools need no
 token). A refused call ends with UNAUTHENTICATED, PERMISSION_DENIED or RESOURCE_EXHAUSTED
@@ -75,6 +77,7 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):
         """The caller's principal, or the RPC is aborted with the reason."""
         try:
             principal = self._authenticator.authenticate(context.invocation_metadata())
+            principal.check_method(method)  # the token's role allows this service
         except (CredentialError, AccessDenied) as exc:
             self._refused(AuditKind.AUTH_FAILURE, method, context, exc, exc.reason, exc.tenant)
             await abort(context, exc)

@@ -7,6 +7,8 @@ confirmation back where it came from, so a confirmation never depends on routing
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import jwt
 
 
@@ -17,3 +19,15 @@ def action_agent(token: str) -> str | None:
     except jwt.InvalidTokenError:
         return None
     return aud if isinstance(aud, str) else None
+
+
+def action_expiry(token: str) -> datetime | None:
+    """When an action id stops being confirmable, read without verifying it (the review
+    inbox closes an approval no later than that)."""
+    try:
+        exp = jwt.decode(token, options={"verify_signature": False}).get("exp")
+    except jwt.InvalidTokenError:
+        return None
+    if not isinstance(exp, int | float):
+        return None
+    return datetime.fromtimestamp(exp, tz=UTC)

@@ -34,6 +34,8 @@ class AuditKind(StrEnum):
     LIMIT_EXCEEDED = "limit_exceeded"
     REPLAY = "replay"
     ERROR = "error"
+    REVIEW = "review"  # a review item opened, claimed, resolved, refused... (with who)
+    FEEDBACK = "feedback"  # a caller's rating of an answer, or a refused one
 
 
 class AuditEvent(BaseModel):

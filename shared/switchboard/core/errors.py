@@ -52,6 +52,11 @@ class Conflict(CallerError):
     """The request clashes with an earlier one (a request_id reused for another request)."""
 
 
+class FailedPrecondition(CallerError):
+    """The thing named is not in a state that allows the call (a review item already
+    resolved, or expired; an action only a reviewer may approve)."""
+
+
 class InProgress(CallerError):
     """The same request is still running; retry shortly for its result."""
 

@@ -23,6 +23,7 @@ STATUS_FOR: dict[type[errors.SwitchboardError], grpc.StatusCode] = {
     errors.ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.Conflict: grpc.StatusCode.ALREADY_EXISTS,
     errors.InProgress: grpc.StatusCode.ABORTED,
+    errors.FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
     errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
     errors.DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
     errors.UpstreamError: grpc.StatusCode.UNAVAILABLE,
@@ -56,6 +57,8 @@ def error_from_status(code: grpc.StatusCode, details: str) -> errors.Switchboard
         return errors.InProgress(details)
     if code == grpc.StatusCode.ALREADY_EXISTS:
         return errors.Conflict(details)
+    if code == grpc.StatusCode.FAILED_PRECONDITION:
+        return errors.FailedPrecondition(details)
     return errors.Unavailable(details)
 
 

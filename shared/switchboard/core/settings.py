@@ -57,7 +57,8 @@ class AuthSettings(BaseSettings):
     )
     auth_tokens_file: Path | None = Field(
         None,
-        description="YAML or JSON list of {tenant, token | token_sha256, expires_at, agents}.",
+        description="YAML or JSON list of {tenant, token | token_sha256, expires_at, agents, "
+        "role (caller, reviewer or admin), name}.",
     )
     service_token: SecretStr | None = Field(
         None,

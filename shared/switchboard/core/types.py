@@ -18,11 +18,13 @@ class Outcome(StrEnum):
     DEGRADED = "DEGRADED"
     REFUSED = "REFUSED"
     NEEDS_CONFIRMATION = "NEEDS_CONFIRMATION"
+    CLOSED = "CLOSED"  # a person closed it, rejected its action, or its review expired
 
 
 class AnswerMode(StrEnum):
     LLM = "llm"
     OFFLINE = "offline-extractive"
+    HUMAN = "human"  # a reviewer wrote the answer
     NONE = ""
 
 
@@ -85,13 +87,29 @@ class UsageReport(BaseModel):
         return UsageReport(breakdown=[*self.breakdown, *other.breakdown])
 
 
+class Approver(StrEnum):
+    """Who must approve a pending action (per tool, in the agent's ``approvals``)."""
+
+    CALLER = "caller"  # the caller confirms with ``confirm_action``
+    REVIEWER = "reviewer"  # a person approves it in the Review service
+
+
 class PendingAction(BaseModel):
-    """A change an agent proposes; it runs only when the caller confirms ``id``."""
+    """A change an agent proposes; it runs only when the caller (or, for
+    ``approval=reviewer``, a reviewer) confirms ``id``."""
 
     id: str
     tool: str
     summary: str
     arguments_json: str = "{}"
+    approval: Approver = Approver.CALLER
+
+
+class Approval(BaseModel):
+    """A reviewer's approval of a pending action, passed by the supervisor to the agent."""
+
+    approved_by: str
+    reason: str
 
 
 class Screening(StrEnum):
@@ -110,6 +128,7 @@ class AgentRequest(BaseModel):
     query_embedding: list[float] | None = None
     confirm_action: str = ""
     screening: Screening = Screening.UNSCREENED
+    approval: Approval | None = None  # set by the supervisor's Review service only
 
 
 class AgentAnswer(BaseModel):

@@ -9,6 +9,8 @@ from switchboard.core.types import (
     AgentRequest,
     AgentUsage,
     AnswerMode,
+    Approval,
+    Approver,
     Citation,
     Outcome,
     PendingAction,
@@ -24,6 +26,7 @@ _STATUS = {
     Outcome.DEGRADED: common_pb2.DEGRADED,
     Outcome.REFUSED: common_pb2.REFUSED,
     Outcome.NEEDS_CONFIRMATION: common_pb2.NEEDS_CONFIRMATION,
+    Outcome.CLOSED: common_pb2.CLOSED,
 }
 _OUTCOME = {v: k for k, v in _STATUS.items()}
 
@@ -103,14 +106,25 @@ def pending_to_proto(p: PendingAction | None) -> common_pb2.PendingAction | None
     if p is None:
         return None
     return common_pb2.PendingAction(
-        id=p.id, tool=p.tool, summary=p.summary, arguments_json=p.arguments_json
+        id=p.id,
+        tool=p.tool,
+        summary=p.summary,
+        arguments_json=p.arguments_json,
+        approval=p.approval.value,
     )
 
 
 def pending_from_proto(m: common_pb2.PendingAction) -> PendingAction | None:
     if not m.id:
         return None
-    return PendingAction(id=m.id, tool=m.tool, summary=m.summary, arguments_json=m.arguments_json)
+    approval = Approver.REVIEWER if m.approval == Approver.REVIEWER.value else Approver.CALLER
+    return PendingAction(
+        id=m.id,
+        tool=m.tool,
+        summary=m.summary,
+        arguments_json=m.arguments_json,
+        approval=approval,
+    )
 
 
 _SCREENING = {
@@ -135,6 +149,13 @@ def invoke_request_to_proto(request: AgentRequest, ctx: RequestContext) -> agent
         customer_id=ctx.customer_id,
         user_id=ctx.user_id,
         screening=_SCREENING[request.screening],
+        approval=(
+            agent_pb2.Approval(
+                approved_by=request.approval.approved_by, reason=request.approval.reason
+            )
+            if request.approval is not None
+            else None
+        ),
     )
 
 
@@ -145,6 +166,11 @@ def invoke_request_from_proto(message: agent_pb2.InvokeRequest) -> AgentRequest:
         query_embedding=list(message.query_embedding) or None,
         confirm_action=message.confirm_action,
         screening=_SCREENING_BACK.get(message.screening, Screening.UNSCREENED),
+        approval=(
+            Approval(approved_by=message.approval.approved_by, reason=message.approval.reason)
+            if message.HasField("approval") and message.approval.approved_by
+            else None
+        ),
     )
 
 

@@ -22,8 +22,10 @@ from switchboard.store.examples import (
     CandidateStatus,
     ExampleCandidates,
 )
+from switchboard.store.feedback import DailyRate, Feedback, FeedbackLog, KnowledgeGap, KnowledgeGaps
 from switchboard.store.idempotency import Claim, ClaimOutcome, IdempotencyStore, StoredResult
 from switchboard.store.migrate import current_revision, head_revision, migrate
+from switchboard.store.review import ItemKind, ItemState, NewItem, ReviewItem, ReviewItems
 from switchboard.store.sessions import SessionState, SessionStates
 from switchboard.store.settings import StoreSettings, normalise_url
 
@@ -38,11 +40,21 @@ __all__ = [
     "CandidateStatus",
     "Claim",
     "ClaimOutcome",
+    "DailyRate",
     "EffectMismatch",
     "EffectPending",
     "EffectResult",
     "ExampleCandidates",
+    "Feedback",
+    "FeedbackLog",
     "IdempotencyStore",
+    "ItemKind",
+    "ItemState",
+    "KnowledgeGap",
+    "KnowledgeGaps",
+    "NewItem",
+    "ReviewItem",
+    "ReviewItems",
     "SessionState",
     "SessionStates",
     "Store",

@@ -20,8 +20,10 @@ from switchboard.store.audit import AuditLog
 from switchboard.store.effects import ToolEffects
 from switchboard.store.errors import StoreError
 from switchboard.store.examples import ExampleCandidates
+from switchboard.store.feedback import FeedbackLog, KnowledgeGaps
 from switchboard.store.idempotency import IdempotencyStore
 from switchboard.store.migrate import migrate
+from switchboard.store.review import ReviewItems
 from switchboard.store.sessions import SessionStates
 from switchboard.store.settings import StoreSettings, is_sqlite, safe_url, sqlite_path
 
@@ -59,7 +61,8 @@ class Store:
     """The durable store. Create with :meth:`open`; :meth:`close` it on shutdown.
 
     ``store.audit``, ``store.idempotency``, ``store.effects``, ``store.session_states`` and
-    ``store.examples`` share one engine.
+    ``store.examples``, ``store.review``, ``store.feedback`` and ``store.gaps`` share one
+    engine.
     """
 
     def __init__(self, engine: AsyncEngine, settings: StoreSettings) -> None:
@@ -77,6 +80,9 @@ class Store:
         self.effects = ToolEffects(self.sessions, lease_s=self.settings.idempotency_lease_s)
         self.session_states = SessionStates(self.sessions)
         self.examples = ExampleCandidates(self.sessions)
+        self.review = ReviewItems(self.sessions)
+        self.feedback = FeedbackLog(self.sessions)
+        self.gaps = KnowledgeGaps(self.sessions)
 
     @classmethod
     async def open(cls, settings: StoreSettings, *, url: str, upgrade: bool = True) -> Store:
@@ -120,6 +126,9 @@ class Store:
                 "session_state": await self.session_states.purge_expired(),
                 "example_candidates": await self.examples.purge(
                     older_than_s=self.settings.example_retention_days * 86400
+                ),
+                "review_items": await self.review.purge(
+                    older_than_s=self.settings.review_retention_days * 86400
                 ),
             }
         except StoreError:

@@ -78,8 +78,12 @@ class ToolEffects:
         *,
         tenant: str = "",
         now: datetime | None = None,
+        approved_by: str | None = None,
+        approval_reason: str | None = None,
     ) -> EffectResult:
-        """Calls ``fn`` unless this step already ran; returns its (stored) JSON result."""
+        """Calls ``fn`` unless this step already ran; returns its (stored) JSON result.
+
+        ``approved_by`` and ``approval_reason`` (a reviewer's approval) are kept with it."""
         step = str(step)
         digest = args_hash(tool, args)
         token = secrets.token_hex(16)
@@ -88,7 +92,9 @@ class ToolEffects:
         # still commit, and must then be given up, or a retry would be told "still running"
         # until the lease ran out.
         claiming = asyncio.ensure_future(
-            self._claim(tenant, request_id, step, tool, digest, token, now)
+            self._claim(
+                tenant, request_id, step, tool, digest, token, now, (approved_by, approval_reason)
+            )
         )
         try:
             replayed = await asyncio.shield(claiming)
@@ -126,6 +132,7 @@ class ToolEffects:
         digest: str,
         token: str,
         now: datetime,
+        approval: tuple[str | None, str | None] = (None, None),
     ) -> EffectResult | None:
         """Claims the step (None), or returns its stored result, or raises if it is taken."""
         async with store_errors("claiming a tool step"), self._sessions.begin() as session:
@@ -141,6 +148,8 @@ class ToolEffects:
                 "created_at": now,
                 "lease_until": now + self.lease,
                 "completed_at": None,
+                "approved_by": approval[0],
+                "approval_reason": approval[1],
             }
             claimed = await insert_if_absent(
                 session, ToolEffectRow, values, ["tenant", "request_id", "step"]
@@ -219,6 +228,20 @@ class ToolEffects:
                 )
             ).one_or_none()
         return None if row is None else row.result
+
+    async def approval(
+        self, request_id: str, step: int | str, *, tenant: str = ""
+    ) -> tuple[str | None, str | None]:
+        """Who approved a step, and why ((None, None): the caller confirmed it, or no row)."""
+        async with store_errors("reading a tool approval"), self._sessions() as session:
+            row = (
+                await session.execute(
+                    select(ToolEffectRow.approved_by, ToolEffectRow.approval_reason).where(
+                        *_key(tenant, request_id, str(step))
+                    )
+                )
+            ).one_or_none()
+        return (None, None) if row is None else (row[0], row[1])
 
     async def count(self, request_id: str, *, tenant: str = "") -> int:
         """How many finished steps a request has (handy for tests and audits)."""

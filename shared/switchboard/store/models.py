@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Dialect,
     Index,
@@ -126,6 +127,9 @@ class ToolEffectRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     lease_until: Mapped[datetime] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Who approved the effect when a reviewer had to (None: the caller confirmed it).
+    approved_by: Mapped[str | None] = mapped_column(String(128))
+    approval_reason: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         UniqueConstraint(
@@ -184,4 +188,93 @@ class ExampleCandidateRow(Base):
         UniqueConstraint("tenant", "request_id", name="uq_example_candidates_tenant_request_id"),
         UniqueConstraint("tenant", "text_hash", name="uq_example_candidates_tenant_text_hash"),
         Index("ix_example_candidates_status_created_at", "status", "created_at"),
+    )
+
+
+class ReviewItemRow(Base):
+    """A request a person must look at: an escalation, an action awaiting approval, or a
+    sampled answer for quality review. One per (tenant, request_id); survives restarts.
+
+    ``claimed_by``/``claim_until`` are a lease: while it runs, only its holder may resolve
+    the item. ``draft`` is the answer the caller got (AskResult JSON); ``result`` the one a
+    person's resolution gives it (served by ``GetResult``).
+    """
+
+    __tablename__ = "review_items"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(128))
+    request_id: Mapped[str] = mapped_column(String(128))
+    trace_id: Mapped[str | None] = mapped_column(String(32))
+    agent: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(64))
+    question: Mapped[str] = mapped_column(Text)
+    customer_id: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[str] = mapped_column(String(128))
+    draft: Mapped[dict[str, Any]] = mapped_column(Json)
+    state: Mapped[str] = mapped_column(String(16))
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claim_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolution: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    result: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    resolved_by: Mapped[str | None] = mapped_column(String(128))
+    verdict: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("tenant", "request_id", name="uq_review_items_tenant_request_id"),
+        Index("ix_review_items_state_created_at", "state", "created_at"),
+        Index("ix_review_items_tenant_state_created_at", "tenant", "state", "created_at"),
+        Index("ix_review_items_expires_at", "expires_at"),
+    )
+
+
+class FeedbackRow(Base):
+    """A caller's rating of one answer (thumbs or a 1-5 score), joined to how it was made."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(128))
+    request_id: Mapped[str] = mapped_column(String(128))
+    thumb: Mapped[int | None] = mapped_column(Integer)  # +1 up, -1 down
+    score: Mapped[int | None] = mapped_column(Integer)  # 1-5
+    positive: Mapped[bool] = mapped_column(Boolean)
+    comment: Mapped[str] = mapped_column(Text)
+    agent: Mapped[str] = mapped_column(String(128))
+    route_method: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32))
+    # The prompt version that produced the answer, once the prompt registry records it.
+    prompt_version: Mapped[str | None] = mapped_column(String(64))
+    given_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("tenant", "request_id", name="uq_feedback_tenant_request_id"),
+        Index("ix_feedback_created_at", "created_at"),
+    )
+
+
+class KnowledgeGapRow(Base):
+    """A question people had to answer because an agent's knowledge lacked it."""
+
+    __tablename__ = "knowledge_gaps"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(128))
+    agent: Mapped[str] = mapped_column(String(128))
+    request_id: Mapped[str] = mapped_column(String(128))
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary)  # float32 embedding
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("tenant", "request_id", name="uq_knowledge_gaps_tenant_request_id"),
+        Index("ix_knowledge_gaps_agent_created_at", "agent", "created_at"),
     )

@@ -54,6 +54,12 @@ class StoreSettings(BaseSettings):
         description="Example candidates (which hold request text) older than this are removed "
         "by `db purge`, unless accepted and not yet applied.",
     )
+    review_retention_days: float = Field(
+        90.0,
+        gt=0,
+        description="Finished review items older than this are removed by 'db purge' (open "
+        "ones are kept).",
+    )
     db_pool_size: int = Field(5, ge=1, description="Connections kept open (PostgreSQL).")
     db_timeout_s: float = Field(10.0, gt=0, description="Connect and lock-wait timeout.")
 

@@ -18,7 +18,7 @@ SCREENING_CLEAN: Screening
 SCREENING_SUSPICIOUS: Screening
 
 class InvokeRequest(_message.Message):
-    __slots__ = ("request_id", "session_id", "text", "metadata", "query_embedding", "confirm_action", "tenant", "customer_id", "user_id", "screening")
+    __slots__ = ("request_id", "session_id", "text", "metadata", "query_embedding", "confirm_action", "tenant", "customer_id", "user_id", "screening", "approval")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -36,6 +36,7 @@ class InvokeRequest(_message.Message):
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     SCREENING_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     session_id: str
     text: str
@@ -46,7 +47,16 @@ class InvokeRequest(_message.Message):
     customer_id: str
     user_id: str
     screening: Screening
-    def __init__(self, request_id: _Optional[str] = ..., session_id: _Optional[str] = ..., text: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., query_embedding: _Optional[_Iterable[float]] = ..., confirm_action: _Optional[str] = ..., tenant: _Optional[str] = ..., customer_id: _Optional[str] = ..., user_id: _Optional[str] = ..., screening: _Optional[_Union[Screening, str]] = ...) -> None: ...
+    approval: Approval
+    def __init__(self, request_id: _Optional[str] = ..., session_id: _Optional[str] = ..., text: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., query_embedding: _Optional[_Iterable[float]] = ..., confirm_action: _Optional[str] = ..., tenant: _Optional[str] = ..., customer_id: _Optional[str] = ..., user_id: _Optional[str] = ..., screening: _Optional[_Union[Screening, str]] = ..., approval: _Optional[_Union[Approval, _Mapping]] = ...) -> None: ...
+
+class Approval(_message.Message):
+    __slots__ = ("approved_by", "reason")
+    APPROVED_BY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    approved_by: str
+    reason: str
+    def __init__(self, approved_by: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class InvokeResponse(_message.Message):
     __slots__ = ("answer", "citations", "confidence", "usage", "status", "mode", "agent", "pending_action", "uncited")

@@ -24,23 +24,27 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bswitchboard/v1/common.proto\x12\x0eswitchboard.v1\"R\n\rPendingAction\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04tool\x18\x02 \x01(\t\x12\x0f\n\x07summary\x18\x03 \x01(\t\x12\x16\n\x0e\x61rguments_json\x18\x04 \x01(\t\"L\n\x08\x43itation\x12\x11\n\tsource_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0f\n\x07snippet\x18\x03 \x01(\t\x12\r\n\x05score\x18\x04 \x01(\x02\"i\n\nAgentUsage\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x14\n\x0cinput_tokens\x18\x03 \x01(\x03\x12\x15\n\routput_tokens\x18\x04 \x01(\x03\x12\x10\n\x08\x63ost_usd\x18\x05 \x01(\x01\"u\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x03\x12\x15\n\routput_tokens\x18\x02 \x01(\x03\x12\x10\n\x08\x63ost_usd\x18\x03 \x01(\x01\x12-\n\tbreakdown\x18\x04 \x03(\x0b\x32\x1a.switchboard.v1.AgentUsage\"b\n\tAgentCard\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x10\n\x08\x65xamples\x18\x03 \x03(\t\x12\x0e\n\x06topics\x18\x04 \x03(\t\x12\x10\n\x08keywords\x18\x05 \x03(\t*\x89\x01\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x0c\n\x08\x41NSWERED\x10\x01\x12\x17\n\x13NEEDS_CLARIFICATION\x10\x02\x12\r\n\tESCALATED\x10\x03\x12\x0c\n\x08\x44\x45GRADED\x10\x04\x12\x0b\n\x07REFUSED\x10\x05\x12\x16\n\x12NEEDS_CONFIRMATION\x10\x06\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bswitchboard/v1/common.proto\x12\x0eswitchboard.v1\"d\n\rPendingAction\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04tool\x18\x02 \x01(\t\x12\x0f\n\x07summary\x18\x03 \x01(\t\x12\x16\n\x0e\x61rguments_json\x18\x04 \x01(\t\x12\x10\n\x08\x61pproval\x18\x05 \x01(\t\"L\n\x08\x43itation\x12\x11\n\tsource_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0f\n\x07snippet\x18\x03 \x01(\t\x12\r\n\x05score\x18\x04 \x01(\x02\"i\n\nAgentUsage\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x14\n\x0cinput_tokens\x18\x03 \x01(\x03\x12\x15\n\routput_tokens\x18\x04 \x01(\x03\x12\x10\n\x08\x63ost_usd\x18\x05 \x01(\x01\"u\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x03\x12\x15\n\routput_tokens\x18\x02 \x01(\x03\x12\x10\n\x08\x63ost_usd\x18\x03 \x01(\x01\x12-\n\tbreakdown\x18\x04 \x03(\x0b\x32\x1a.switchboard.v1.AgentUsage\"b\n\tAgentCard\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x10\n\x08\x65xamples\x18\x03 \x03(\t\x12\x0e\n\x06topics\x18\x04 \x03(\t\x12\x10\n\x08keywords\x18\x05 \x03(\t*\x95\x01\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x0c\n\x08\x41NSWERED\x10\x01\x12\x17\n\x13NEEDS_CLARIFICATION\x10\x02\x12\r\n\tESCALATED\x10\x03\x12\x0c\n\x08\x44\x45GRADED\x10\x04\x12\x0b\n\x07REFUSED\x10\x05\x12\x16\n\x12NEEDS_CONFIRMATION\x10\x06\x12\n\n\x06\x43LOSED\x10\x07*w\n\nReviewKind\x12\x1b\n\x17REVIEW_KIND_UNSPECIFIED\x10\x00\x12\x1a\n\x16REVIEW_KIND_ESCALATION\x10\x01\x12\x18\n\x14REVIEW_KIND_APPROVAL\x10\x02\x12\x16\n\x12REVIEW_KIND_SAMPLE\x10\x03*\x90\x01\n\x0bReviewState\x12\x1c\n\x18REVIEW_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11REVIEW_STATE_OPEN\x10\x01\x12\x19\n\x15REVIEW_STATE_RESOLVED\x10\x02\x12\x17\n\x13REVIEW_STATE_CLOSED\x10\x03\x12\x18\n\x14REVIEW_STATE_EXPIRED\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'switchboard.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_STATUS']._serialized_start=536
-  _globals['_STATUS']._serialized_end=673
+  _globals['_STATUS']._serialized_start=554
+  _globals['_STATUS']._serialized_end=703
+  _globals['_REVIEWKIND']._serialized_start=705
+  _globals['_REVIEWKIND']._serialized_end=824
+  _globals['_REVIEWSTATE']._serialized_start=827
+  _globals['_REVIEWSTATE']._serialized_end=971
   _globals['_PENDINGACTION']._serialized_start=47
-  _globals['_PENDINGACTION']._serialized_end=129
-  _globals['_CITATION']._serialized_start=131
-  _globals['_CITATION']._serialized_end=207
-  _globals['_AGENTUSAGE']._serialized_start=209
-  _globals['_AGENTUSAGE']._serialized_end=314
-  _globals['_USAGE']._serialized_start=316
-  _globals['_USAGE']._serialized_end=433
-  _globals['_AGENTCARD']._serialized_start=435
-  _globals['_AGENTCARD']._serialized_end=533
+  _globals['_PENDINGACTION']._serialized_end=147
+  _globals['_CITATION']._serialized_start=149
+  _globals['_CITATION']._serialized_end=225
+  _globals['_AGENTUSAGE']._serialized_start=227
+  _globals['_AGENTUSAGE']._serialized_end=332
+  _globals['_USAGE']._serialized_start=334
+  _globals['_USAGE']._serialized_end=451
+  _globals['_AGENTCARD']._serialized_start=453
+  _globals['_AGENTCARD']._serialized_end=551
 # @@protoc_insertion_point(module_scope)

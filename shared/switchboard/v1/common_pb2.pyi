@@ -16,6 +16,22 @@ class Status(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DEGRADED: _ClassVar[Status]
     REFUSED: _ClassVar[Status]
     NEEDS_CONFIRMATION: _ClassVar[Status]
+    CLOSED: _ClassVar[Status]
+
+class ReviewKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REVIEW_KIND_UNSPECIFIED: _ClassVar[ReviewKind]
+    REVIEW_KIND_ESCALATION: _ClassVar[ReviewKind]
+    REVIEW_KIND_APPROVAL: _ClassVar[ReviewKind]
+    REVIEW_KIND_SAMPLE: _ClassVar[ReviewKind]
+
+class ReviewState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REVIEW_STATE_UNSPECIFIED: _ClassVar[ReviewState]
+    REVIEW_STATE_OPEN: _ClassVar[ReviewState]
+    REVIEW_STATE_RESOLVED: _ClassVar[ReviewState]
+    REVIEW_STATE_CLOSED: _ClassVar[ReviewState]
+    REVIEW_STATE_EXPIRED: _ClassVar[ReviewState]
 STATUS_UNSPECIFIED: Status
 ANSWERED: Status
 NEEDS_CLARIFICATION: Status
@@ -23,18 +39,30 @@ ESCALATED: Status
 DEGRADED: Status
 REFUSED: Status
 NEEDS_CONFIRMATION: Status
+CLOSED: Status
+REVIEW_KIND_UNSPECIFIED: ReviewKind
+REVIEW_KIND_ESCALATION: ReviewKind
+REVIEW_KIND_APPROVAL: ReviewKind
+REVIEW_KIND_SAMPLE: ReviewKind
+REVIEW_STATE_UNSPECIFIED: ReviewState
+REVIEW_STATE_OPEN: ReviewState
+REVIEW_STATE_RESOLVED: ReviewState
+REVIEW_STATE_CLOSED: ReviewState
+REVIEW_STATE_EXPIRED: ReviewState
 
 class PendingAction(_message.Message):
-    __slots__ = ("id", "tool", "summary", "arguments_json")
+    __slots__ = ("id", "tool", "summary", "arguments_json", "approval")
     ID_FIELD_NUMBER: _ClassVar[int]
     TOOL_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     ARGUMENTS_JSON_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_FIELD_NUMBER: _ClassVar[int]
     id: str
     tool: str
     summary: str
     arguments_json: str
-    def __init__(self, id: _Optional[str] = ..., tool: _Optional[str] = ..., summary: _Optional[str] = ..., arguments_json: _Optional[str] = ...) -> None: ...
+    approval: str
+    def __init__(self, id: _Optional[str] = ..., tool: _Optional[str] = ..., summary: _Optional[str] = ..., arguments_json: _Optional[str] = ..., approval: _Optional[str] = ...) -> None: ...
 
 class Citation(_message.Message):
     __slots__ = ("source_id", "title", "snippet", "score")

@@ -1,11 +1,80 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from switchboard.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class Thumb(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    THUMB_UNSPECIFIED: _ClassVar[Thumb]
+    THUMB_UP: _ClassVar[Thumb]
+    THUMB_DOWN: _ClassVar[Thumb]
+THUMB_UNSPECIFIED: Thumb
+THUMB_UP: Thumb
+THUMB_DOWN: Thumb
+
+class GetResultRequest(_message.Message):
+    __slots__ = ("request_id",)
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    def __init__(self, request_id: _Optional[str] = ...) -> None: ...
+
+class FeedbackRequest(_message.Message):
+    __slots__ = ("request_id", "thumb", "score", "comment")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    THUMB_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    thumb: Thumb
+    score: int
+    comment: str
+    def __init__(self, request_id: _Optional[str] = ..., thumb: _Optional[_Union[Thumb, str]] = ..., score: _Optional[int] = ..., comment: _Optional[str] = ...) -> None: ...
+
+class FeedbackResponse(_message.Message):
+    __slots__ = ("request_id", "replaced", "agent", "status")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    REPLACED_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    replaced: bool
+    agent: str
+    status: _common_pb2.Status
+    def __init__(self, request_id: _Optional[str] = ..., replaced: _Optional[bool] = ..., agent: _Optional[str] = ..., status: _Optional[_Union[_common_pb2.Status, str]] = ...) -> None: ...
+
+class AnsweredBy(_message.Message):
+    __slots__ = ("kind", "name")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    name: str
+    def __init__(self, kind: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class ReviewStatus(_message.Message):
+    __slots__ = ("item_id", "kind", "state", "reason", "decided_by", "note", "expires_at")
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_BY_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    item_id: str
+    kind: _common_pb2.ReviewKind
+    state: _common_pb2.ReviewState
+    reason: str
+    decided_by: str
+    note: str
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, item_id: _Optional[str] = ..., kind: _Optional[_Union[_common_pb2.ReviewKind, str]] = ..., state: _Optional[_Union[_common_pb2.ReviewState, str]] = ..., reason: _Optional[str] = ..., decided_by: _Optional[str] = ..., note: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class AskRequest(_message.Message):
     __slots__ = ("request_id", "session_id", "text", "metadata", "agent", "confirm_action")
@@ -31,7 +100,7 @@ class AskRequest(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., session_id: _Optional[str] = ..., text: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., agent: _Optional[str] = ..., confirm_action: _Optional[str] = ...) -> None: ...
 
 class AskResponse(_message.Message):
-    __slots__ = ("request_id", "answer", "agent", "citations", "confidence", "usage", "trace_id", "status", "candidates", "mode", "route", "parts", "pending_action", "uncited")
+    __slots__ = ("request_id", "answer", "agent", "citations", "confidence", "usage", "trace_id", "status", "candidates", "mode", "route", "parts", "pending_action", "uncited", "answered_by", "review")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ANSWER_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
@@ -46,6 +115,8 @@ class AskResponse(_message.Message):
     PARTS_FIELD_NUMBER: _ClassVar[int]
     PENDING_ACTION_FIELD_NUMBER: _ClassVar[int]
     UNCITED_FIELD_NUMBER: _ClassVar[int]
+    ANSWERED_BY_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     answer: str
     agent: str
@@ -60,7 +131,9 @@ class AskResponse(_message.Message):
     parts: _containers.RepeatedCompositeFieldContainer[AnswerPart]
     pending_action: _common_pb2.PendingAction
     uncited: bool
-    def __init__(self, request_id: _Optional[str] = ..., answer: _Optional[str] = ..., agent: _Optional[str] = ..., citations: _Optional[_Iterable[_Union[_common_pb2.Citation, _Mapping]]] = ..., confidence: _Optional[float] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., trace_id: _Optional[str] = ..., status: _Optional[_Union[_common_pb2.Status, str]] = ..., candidates: _Optional[_Iterable[_Union[RouteCandidate, _Mapping]]] = ..., mode: _Optional[str] = ..., route: _Optional[_Union[RouteDecision, _Mapping]] = ..., parts: _Optional[_Iterable[_Union[AnswerPart, _Mapping]]] = ..., pending_action: _Optional[_Union[_common_pb2.PendingAction, _Mapping]] = ..., uncited: _Optional[bool] = ...) -> None: ...
+    answered_by: AnsweredBy
+    review: ReviewStatus
+    def __init__(self, request_id: _Optional[str] = ..., answer: _Optional[str] = ..., agent: _Optional[str] = ..., citations: _Optional[_Iterable[_Union[_common_pb2.Citation, _Mapping]]] = ..., confidence: _Optional[float] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., trace_id: _Optional[str] = ..., status: _Optional[_Union[_common_pb2.Status, str]] = ..., candidates: _Optional[_Iterable[_Union[RouteCandidate, _Mapping]]] = ..., mode: _Optional[str] = ..., route: _Optional[_Union[RouteDecision, _Mapping]] = ..., parts: _Optional[_Iterable[_Union[AnswerPart, _Mapping]]] = ..., pending_action: _Optional[_Union[_common_pb2.PendingAction, _Mapping]] = ..., uncited: _Optional[bool] = ..., answered_by: _Optional[_Union[AnsweredBy, _Mapping]] = ..., review: _Optional[_Union[ReviewStatus, _Mapping]] = ...) -> None: ...
 
 class AnswerPart(_message.Message):
     __slots__ = ("text", "agent", "answer", "status", "citations", "confidence", "mode", "uncited")

@@ -50,6 +50,16 @@ class SupervisorStub:
                 request_serializer=switchboard_dot_v1_dot_supervisor__pb2.ListAgentsRequest.SerializeToString,
                 response_deserializer=switchboard_dot_v1_dot_supervisor__pb2.ListAgentsResponse.FromString,
                 _registered_method=True)
+        self.GetResult = channel.unary_unary(
+                '/switchboard.v1.Supervisor/GetResult',
+                request_serializer=switchboard_dot_v1_dot_supervisor__pb2.GetResultRequest.SerializeToString,
+                response_deserializer=switchboard_dot_v1_dot_supervisor__pb2.AskResponse.FromString,
+                _registered_method=True)
+        self.Feedback = channel.unary_unary(
+                '/switchboard.v1.Supervisor/Feedback',
+                request_serializer=switchboard_dot_v1_dot_supervisor__pb2.FeedbackRequest.SerializeToString,
+                response_deserializer=switchboard_dot_v1_dot_supervisor__pb2.FeedbackResponse.FromString,
+                _registered_method=True)
 
 
 class SupervisorServicer:
@@ -77,6 +87,28 @@ class SupervisorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetResult(self, request, context):
+        """The current answer to an earlier request of the caller's tenant: an
+        escalated request reads ESCALATED until a person resolves it, then
+        ANSWERED with their answer (`answered_by`); a pending action a reviewer
+        must approve reads NEEDS_CONFIRMATION until approved (ANSWERED with the
+        action's result) or rejected or expired (CLOSED). NOT_FOUND when no result
+        of that request is kept (only escalations, reviews and requests sent with
+        a caller-chosen request_id are).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Feedback(self, request, context):
+        """Records the end user's rating of an answer (thumbs or a 1-5 score, and a
+        comment), for the caller's own requests. Giving it again for the same
+        request_id replaces it. NOT_FOUND for a request id the tenant never sent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SupervisorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +126,16 @@ def add_SupervisorServicer_to_server(servicer, server):
                     servicer.ListAgents,
                     request_deserializer=switchboard_dot_v1_dot_supervisor__pb2.ListAgentsRequest.FromString,
                     response_serializer=switchboard_dot_v1_dot_supervisor__pb2.ListAgentsResponse.SerializeToString,
+            ),
+            'GetResult': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetResult,
+                    request_deserializer=switchboard_dot_v1_dot_supervisor__pb2.GetResultRequest.FromString,
+                    response_serializer=switchboard_dot_v1_dot_supervisor__pb2.AskResponse.SerializeToString,
+            ),
+            'Feedback': grpc.unary_unary_rpc_method_handler(
+                    servicer.Feedback,
+                    request_deserializer=switchboard_dot_v1_dot_supervisor__pb2.FeedbackRequest.FromString,
+                    response_serializer=switchboard_dot_v1_dot_supervisor__pb2.FeedbackResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +220,60 @@ class Supervisor:
             '/switchboard.v1.Supervisor/ListAgents',
             switchboard_dot_v1_dot_supervisor__pb2.ListAgentsRequest.SerializeToString,
             switchboard_dot_v1_dot_supervisor__pb2.ListAgentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetResult(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/switchboard.v1.Supervisor/GetResult',
+            switchboard_dot_v1_dot_supervisor__pb2.GetResultRequest.SerializeToString,
+            switchboard_dot_v1_dot_supervisor__pb2.AskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Feedback(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/switchboard.v1.Supervisor/Feedback',
+            switchboard_dot_v1_dot_supervisor__pb2.FeedbackRequest.SerializeToString,
+            switchboard_dot_v1_dot_supervisor__pb2.FeedbackResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -32,6 +32,7 @@ from switchboard.core.types import AgentCard
 from switchboard.guard import Guard, load_guard
 from switchboard.store import Store
 from switchboard.store.lifecycle import open_for_service
+from switchboard.supervisor.api.review_servicer import ReviewServicer
 from switchboard.supervisor.api.servicer import SupervisorServicer
 from switchboard.supervisor.compound.fanout import CompoundAnswerer
 from switchboard.supervisor.compound.merge import AnswerMerger
@@ -42,6 +43,10 @@ from switchboard.supervisor.gateway.client import AgentClient, GrpcAgentClient
 from switchboard.supervisor.learning import example_recorder
 from switchboard.supervisor.ledger import RequestLedger
 from switchboard.supervisor.metrics import SupervisorMetrics
+from switchboard.supervisor.review.callers import CallerResults
+from switchboard.supervisor.review.desk import ReviewDesk
+from switchboard.supervisor.review.inbox import InboxPolicy, ReviewInbox
+from switchboard.supervisor.review.teaching import Teacher
 from switchboard.supervisor.routing.decision import RouteDecider
 from switchboard.supervisor.routing.index import EmbeddingIndex
 from switchboard.supervisor.routing.router import Router
@@ -49,7 +54,7 @@ from switchboard.supervisor.routing.sessions import session_memory
 from switchboard.supervisor.screening import GuardScreener, NoScreening, Screener
 from switchboard.supervisor.service import SupervisorService
 from switchboard.supervisor.settings import SupervisorSettings
-from switchboard.v1 import supervisor_pb2
+from switchboard.v1 import review_pb2, supervisor_pb2
 
 log = logging.getLogger(__name__)
 
@@ -77,15 +82,21 @@ class SupervisorApp:
     settings: SupervisorSettings
     service: SupervisorService
     servicer: SupervisorServicer
+    review: ReviewServicer  # the Review service, for people (same server, same interceptors)
+    desk: ReviewDesk
     interceptors: list[grpc.aio.ServerInterceptor]
     store: Store
     audit: AuditSink
     server: GrpcService | None = None
 
     async def serve(self, *, host: str = "127.0.0.1", port: int = 0) -> GrpcService:
-        """Starts the gRPC server (health and reflection on) and publishes breaker health."""
+        """Starts the gRPC server (Supervisor and Review services, health and reflection on)
+        and publishes breaker health."""
         self.server = await start_grpc(
-            [(supervisor_pb2.DESCRIPTOR.services_by_name["Supervisor"], self.servicer)],
+            [
+                (supervisor_pb2.DESCRIPTOR.services_by_name["Supervisor"], self.servicer),
+                (review_pb2.DESCRIPTOR.services_by_name["Review"], self.review),
+            ],
             host=host,
             port=port,
             interceptors=self.interceptors,
@@ -157,6 +168,17 @@ async def build_supervisor(
         metrics = SupervisorMetrics()
         gateway = _gateway(settings, agents, client, router, o.card_index, metrics, publish)
         sessions = session_memory(store.session_states, settings)
+        inbox = ReviewInbox(
+            store.review,
+            InboxPolicy(
+                sample_rate=settings.review_sample_rate,
+                min_confidence=settings.review_min_confidence,
+                escalation_ttl_s=settings.review_escalation_ttl_s,
+                approval_ttl_s=settings.review_approval_ttl_s,
+                sample_ttl_s=settings.review_sample_ttl_s,
+            ),
+            audit,
+        )
         service = SupervisorService(
             gateway=gateway,
             decider=RouteDecider(
@@ -172,7 +194,20 @@ async def build_supervisor(
             ledger=RequestLedger(store.idempotency, lease_s=settings.store.idempotency_lease_s),
             sessions=sessions,
             examples=example_recorder(store.examples, settings),
+            inbox=inbox,
             audit_request_text=settings.audit_request_text,
+        )
+        desk = ReviewDesk(
+            items=store.review,
+            gateway=gateway,
+            teacher=Teacher(
+                store.examples if settings.record_example_candidates else None,
+                store.gaps,
+                router.embed,
+            ),
+            audit=audit,
+            claim_s=settings.review_claim_s,
+            agent_timeout_s=settings.agent_timeout_s,
         )
         stack.push_async_callback(service.close)  # queued candidates, then agent channels
         await service.load_cards()
@@ -181,12 +216,23 @@ async def build_supervisor(
             service=service,
             servicer=SupervisorServicer(
                 service,
+                results=CallerResults(
+                    items=store.review,
+                    ledger=store.idempotency,
+                    feedback=store.feedback,
+                    audit_log=store.audit,
+                    audit=audit,
+                ),
                 metadata_limits=MetadataLimits(
                     settings.limits.max_metadata_entries,
                     settings.limits.max_metadata_key_chars,
                     settings.limits.max_metadata_value_chars,
                 ),
             ),
+            review=ReviewServicer(
+                desk, gaps=store.gaps, feedback=store.feedback, audit=store.audit
+            ),
+            desk=desk,
             interceptors=[
                 AccessInterceptor(authenticator, audit=audit, limiter=limiter),
                 *o.interceptors,

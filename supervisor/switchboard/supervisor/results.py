@@ -7,6 +7,7 @@ request ledger stores it (as JSON) so a repeated request id gets exactly the sam
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from pydantic import BaseModel, Field
 
@@ -72,6 +73,25 @@ class RouteSummary(BaseModel):
         )
 
 
+class AnsweredBy(BaseModel):
+    """Who produced an answer: ``agent`` (its name) or ``human`` (``tenant/name``)."""
+
+    kind: str = ""
+    name: str = ""
+
+
+class ReviewInfo(BaseModel):
+    """A request's review item, as its caller sees it (``AskResponse.review``)."""
+
+    item_id: str
+    kind: str  # escalation, approval, sample
+    state: str  # open, resolved, closed, expired
+    reason: str = ""
+    decided_by: str = ""
+    note: str = ""
+    expires_at: datetime | None = None
+
+
 class AskResult(BaseModel):
     """The answer to one request, however it ended."""
 
@@ -88,5 +108,7 @@ class AskResult(BaseModel):
     parts: list[AnswerPart] = Field(default_factory=list)  # compound requests: one per part
     uncited: bool = False
     trace_id: str = ""
+    answered_by: AnsweredBy | None = None  # None: derived (the agent, when one answered)
+    review: ReviewInfo | None = None  # set when a person looks at (or looked at) the request
     # An outage's escalation is not the request's final outcome: it is not kept for replay.
     final: bool = Field(True, exclude=True)

@@ -39,7 +39,8 @@ from switchboard.supervisor.gateway.agents import AgentGateway, KnownAgent
 from switchboard.supervisor.learning import ExampleRecorder
 from switchboard.supervisor.ledger import RequestLedger, fingerprint
 from switchboard.supervisor.metrics import SupervisorMetrics
-from switchboard.supervisor.results import AskInput, AskResult, RouteSummary
+from switchboard.supervisor.results import AnsweredBy, AskInput, AskResult, RouteSummary
+from switchboard.supervisor.review.inbox import ReviewInbox
 from switchboard.supervisor.routing.decision import RouteDecider, routing_usage
 from switchboard.supervisor.routing.router import Candidate, Method, RouteResult
 from switchboard.supervisor.routing.sessions import SessionMemory
@@ -68,6 +69,7 @@ class SupervisorService:
         ledger: RequestLedger | None = None,
         sessions: SessionMemory | None = None,
         examples: ExampleRecorder | None = None,
+        inbox: ReviewInbox | None = None,
         audit_request_text: bool = False,
     ) -> None:
         self.gateway = gateway
@@ -83,6 +85,7 @@ class SupervisorService:
         self._ledger = ledger
         self._sessions = sessions  # follow-ups stay with the session's agent (None: off)
         self._examples = examples  # records example candidates for review (None: off)
+        self._inbox = inbox  # opens review items for people (None: no human loop)
         self._audit_text = audit_request_text
 
     # -- the request context ---------------------------------------------------------------
@@ -219,7 +222,10 @@ class SupervisorService:
         else:
             result = await self._single(ctx, audit, ask, text, decision, usage, metadata, verdict)
         await self._learn(ctx, text, query, decision, result)
-        return self._stamped(result)
+        result = self._stamped(result)
+        if self._inbox is not None:  # escalations, approvals, samples reach a person
+            result = await self._inbox.observe(ctx, text, result, retriable=ask.idempotent)
+        return result
 
     async def _decide(
         self,
@@ -311,6 +317,9 @@ class SupervisorService:
             mode=answer.mode,
             pending_action=answer.pending_action,
             uncited=answer.uncited,
+            answered_by=AnsweredBy(kind="agent", name=answer.agent)
+            if answer.outcome != Outcome.ESCALATED
+            else None,
         )
 
     async def _learn(

@@ -119,6 +119,39 @@ class SupervisorSettings(ServiceSettings):
         "person (status ESCALATED); false: the caller gets UNAVAILABLE.",
     )
 
+    review_sample_rate: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="Fraction of answered requests opened as review items for a quality "
+        "verdict (the caller's answer is unchanged); 0 turns sampling off.",
+    )
+    review_min_confidence: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="An answer less confident than this goes to a person instead (ESCALATED, "
+        "reason low_confidence; the reviewer sees the draft); 0: off.",
+    )
+    review_escalation_ttl_s: float = Field(
+        7 * 86400.0, gt=0, description="An escalation nobody resolves closes after this."
+    )
+    review_approval_ttl_s: float = Field(
+        86400.0,
+        gt=0,
+        description="A pending action nobody approves closes after this (or when its action "
+        "id expires, if sooner).",
+    )
+    review_sample_ttl_s: float = Field(
+        14 * 86400.0, gt=0, description="A sampled answer nobody judges leaves the inbox."
+    )
+    review_claim_s: float = Field(
+        900.0,
+        ge=10,
+        le=3600,
+        description="How long a reviewer's claim on an item lasts (renewed by claiming again).",
+    )
+
     @property
     def default_budget(self) -> Budget:
         """The most one request may use; a caller's budget metadata can only lower it."""

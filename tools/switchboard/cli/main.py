@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -74,6 +75,18 @@ def _parser() -> argparse.ArgumentParser:
     eg.add_argument("--folds", type=int, default=5)
     eg.add_argument("--target-fpr", type=float, default=0.02)
 
+    _add_console_parser(sub)
+    from switchboard.cli.review import add_parsers as add_review_parsers
+
+    add_review_parsers(sub)  # gaps | feedback report | review export
+    _add_store_parsers(sub)
+    from switchboard.cli.examples import add_parser as add_examples_parser
+
+    add_examples_parser(sub)  # examples list | confirm | accept | reject | apply
+    return p
+
+
+def _add_console_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rn = sub.add_parser("run", help="run the whole stack in the foreground")
     rn.add_argument("--agents-dir", type=Path, default=Path("agents"))
     rn.add_argument("--port", type=int, default=50051)
@@ -81,11 +94,15 @@ def _parser() -> argparse.ArgumentParser:
         "--first-agent-port", type=int, default=50061, help="0 picks free ports for the agents"
     )
 
-    _add_store_parsers(sub)
-    from switchboard.cli.examples import add_parser as add_examples_parser
+    rn.add_argument(
+        "--console-port", type=int, default=8080, help="review console port; 0 picks a free one"
+    )
 
-    add_examples_parser(sub)  # examples list | confirm | accept | reject | apply
-    return p
+    co = sub.add_parser("console", help="run the reviewer console (web pages)")
+    co.add_argument("--supervisor", help="host:port of the supervisor (Review service)")
+    co.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    co.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    co.add_argument("--ready-file", type=Path, help="write the bound port here (tools)")
 
 
 def _ask_options(*, budget: bool = True) -> list[argparse.ArgumentParser]:
@@ -228,7 +245,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         from switchboard.devtools.stack import run_foreground
 
-        return run_foreground(args.agents_dir, args.port, args.first_agent_port)
+        return run_foreground(
+            args.agents_dir, args.port, args.first_agent_port, console_port=args.console_port
+        )
+    if args.command == "console":
+        from switchboard.console.server import serve_console
+        from switchboard.console.settings import ConsoleSettings
+
+        given = {"supervisor": args.supervisor, "host": args.host, "port": args.port}
+        settings = ConsoleSettings(**{k: v for k, v in given.items() if v is not None})
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve_console(settings, ready_file=args.ready_file))
+        return 0
+    if args.command in ("gaps", "feedback", "review"):
+        from switchboard.cli.review import run_review_command
+
+        return run_review_command(args)
     try:
         return asyncio.run(_client_command(args))
     except KeyboardInterrupt:

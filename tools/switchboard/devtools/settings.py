@@ -19,6 +19,9 @@ class ToolSettings(BaseSettings):
 
     data_dir: Path = Field(Path(".data"), description="Where embedded stores keep their files.")
     token: SecretStr | None = Field(None, description="Bearer token `ask`/`route` send.")
+    reviewer_token: SecretStr | None = Field(
+        None, description="Reviewer token the demo resolves its escalation with (auth on)."
+    )
     store: StoreSettings = Field(default_factory=StoreSettings)
 
     def store_for(self, database_url: str | None = None) -> tuple[StoreSettings, str]:

@@ -18,13 +18,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
 import yaml
 
 from switchboard.client import SupervisorClient
 from switchboard.devtools.otlp_receiver import OtlpReceiver
 from switchboard.devtools.settings import ToolSettings
 from switchboard.devtools.waterfall import render, wait_for_trace
-from switchboard.v1 import common_pb2, supervisor_pb2
+from switchboard.v1 import common_pb2, review_pb2, review_pb2_grpc, supervisor_pb2
 
 DEMO_QUESTIONS = [
     "I was charged twice for the same month, what should I do?",
@@ -37,6 +38,14 @@ DEMO_QUESTIONS = [
     "What's a good recipe for banana bread?",  # out of scope
     "Please refund my last invoice and turn on two-factor login for me",  # compound: 2 agents
 ]
+#: The demo's last request: in support's domain, not in its documents, so it is escalated
+#: to a person, who answers it through the Review service.
+DEMO_ESCALATION = ("support", "Do you have a Mastodon integration?")
+DEMO_HUMAN_ANSWER = (
+    "Not yet: Brightlane has no Mastodon integration today. Our outgoing webhooks can post "
+    "board updates to any service that accepts them, and I've passed your request on to the "
+    "product team. - Sam, Brightlane support"
+)
 START_TIMEOUT_S = 90.0
 SERVICE_TOKEN_ENV = "SWITCHBOARD_SERVICE_TOKEN"
 
@@ -194,10 +203,13 @@ def stop_in_order(services: list[Service], *, report: bool = False) -> dict[str,
 
 def format_answer(question: str, reply: supervisor_pb2.AskResponse, elapsed_ms: float) -> str:
     status = common_pb2.Status.Name(reply.status)
+    by = f" answered_by={reply.answered_by.kind}:{reply.answered_by.name}" * bool(
+        reply.answered_by.kind
+    )
     lines = [
         f"Q: {question}",
         f"   agent={reply.agent or '-'} status={status} confidence={reply.confidence:.2f} "
-        f"route={reply.route.method} latency={elapsed_ms:.0f}ms trace_id={reply.trace_id}",
+        f"route={reply.route.method} latency={elapsed_ms:.0f}ms trace_id={reply.trace_id}{by}",
     ]
     if reply.status == common_pb2.NEEDS_CLARIFICATION and reply.candidates:
         lines.append(
@@ -242,6 +254,42 @@ async def _ask_all(address: str, questions: list[str], receiver: OtlpReceiver | 
                 print(render(spans))
 
 
+async def _human_loop(address: str) -> None:
+    """One escalation, resolved by a person through the Review service, as the caller sees
+    it: Ask -> ESCALATED; the reviewer answers; GetResult -> ANSWERED by a human."""
+    settings = ToolSettings()
+    token = settings.token.get_secret_value() if settings.token else None
+    reviewer = settings.reviewer_token.get_secret_value() if settings.reviewer_token else None
+    agent, question = DEMO_ESCALATION
+    print("\n== The human loop: an escalation a person resolves in the Review service")
+    async with SupervisorClient(address, token=token) as client:
+        started = time.perf_counter()
+        reply = await client.ask(question, agent=agent, request_id=f"demo-{secrets.token_hex(4)}")
+        print(format_answer(question, reply, (time.perf_counter() - started) * 1000))
+        if reply.status != common_pb2.ESCALATED:
+            print("   (not escalated this time: nothing for a person to do)")
+            return
+        print(f"   review item {reply.review.item_id} opened ({reply.review.reason})")
+        auth = [("authorization", f"Bearer {reviewer}")] if reviewer else []
+        async with grpc.aio.insecure_channel(address) as channel:
+            desk = review_pb2_grpc.ReviewStub(channel)
+            await desk.ClaimItem(
+                review_pb2.ClaimItemRequest(id=reply.review.item_id), metadata=auth, timeout=10
+            )
+            await desk.ResolveItem(
+                review_pb2.ResolveItemRequest(
+                    id=reply.review.item_id,
+                    answer=review_pb2.WrittenAnswer(text=DEMO_HUMAN_ANSWER),
+                ),
+                metadata=auth,
+                timeout=10,
+            )
+        print("   a reviewer answered it in the Review service; the caller asks GetResult:")
+        started = time.perf_counter()
+        result = await client.get_result(reply.request_id)
+        print(format_answer(question, result, (time.perf_counter() - started) * 1000))
+
+
 def _ingest(configs: list[Path]) -> None:
     from switchboard.agent.knowledge.ingest import ingest_paths
     from switchboard.agent.settings import AgentSettings
@@ -276,6 +324,7 @@ def run_demo(agents_dir: Path, questions: list[str] | None = None) -> int:
                 for a in [*agents, supervisor]:
                     print(f"   {a.name} on {a.address} (pid {a.process.pid})")
                 asyncio.run(_ask_all(supervisor.address, questions or DEMO_QUESTIONS, receiver))
+                asyncio.run(_human_loop(supervisor.address))
                 print("\n== Stopping all services")
             print("== All services stopped cleanly")
     finally:
@@ -284,11 +333,14 @@ def run_demo(agents_dir: Path, questions: list[str] | None = None) -> int:
     return 0
 
 
-def run_foreground(agents_dir: Path, port: int, first_agent_port: int) -> int:
+def run_foreground(
+    agents_dir: Path, port: int, first_agent_port: int, *, console_port: int = 8080
+) -> int:
     """``make run``: the stack in the foreground until Ctrl-C or SIGTERM, then an orderly stop
     (the supervisor drains its in-flight requests before the agents stop) and a clean-up of
     the temporary folder (kept, with its logs, when a service did not exit cleanly).
-    ``first_agent_port`` 0 picks free ports."""
+    ``first_agent_port`` 0 picks free ports. The review console listens on ``console_port``
+    (0: a free port)."""
     configs = agent_configs(agents_dir)
     _ingest(configs)
     workdir = Path(tempfile.mkdtemp(prefix="switchboard-run-"))
@@ -309,7 +361,7 @@ def run_foreground(agents_dir: Path, port: int, first_agent_port: int) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     clean = False
     try:
-        with _services(configs, workdir, port, ports) as services:
+        with _services(configs, workdir, port, ports, console_port) as services:
             if not stop.is_set():
                 for s in services:
                     print(f"{s.name} on {s.address}", flush=True)
@@ -335,7 +387,15 @@ def run_foreground(agents_dir: Path, port: int, first_agent_port: int) -> int:
 
 @contextlib.contextmanager
 def _services(
-    configs: list[Path], workdir: Path, port: int, ports: list[int]
+    configs: list[Path], workdir: Path, port: int, ports: list[int], console_port: int
 ) -> Iterator[list[Service]]:
     with stack(configs, workdir, port=port, agent_ports=ports) as (supervisor, agents):
-        yield [*agents, supervisor]
+        console = launch(
+            "console",
+            ["console", "--supervisor", supervisor.address, "--port", str(console_port)],
+            workdir,
+        )
+        try:
+            yield [*agents, supervisor, console]
+        finally:
+            terminate([console])

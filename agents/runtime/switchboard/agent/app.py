@@ -263,10 +263,14 @@ def _tool_runner(
     return ToolRunner(
         brightlane_tools(backend).select(config.tools),
         agent=config.name,
-        signer=o.signer or ActionSigner.from_secret(secret, ttl_s=settings.action_ttl_s),
+        signer=o.signer
+        or ActionSigner.from_secret(
+            secret, ttl_s=settings.action_ttl_s, review_ttl_s=settings.review_action_ttl_s
+        ),
         audit=audit,
         screen=screen,
         effects=store.effects,
+        approvals=config.approvals,
     )
 
 

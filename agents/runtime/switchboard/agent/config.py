@@ -16,7 +16,7 @@ from pydantic import (
 )
 
 from switchboard.core.errors import ConfigurationError
-from switchboard.core.types import AgentCard
+from switchboard.core.types import AgentCard, Approver
 
 
 class RetrievalConfig(BaseModel):
@@ -62,6 +62,28 @@ class LLMConfig(BaseModel):
     )
 
 
+class ApprovalPolicy(BaseModel):
+    """Who approves one mutating tool's actions: the caller (default) or a reviewer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    approver: Approver = Field(
+        Approver.REVIEWER,
+        description="reviewer: a person approves in the Review service; caller: the caller "
+        "confirms with confirm_action.",
+    )
+    above_usd: float | None = Field(
+        None,
+        ge=0,
+        description="With approver=reviewer: only actions moving more than this many dollars "
+        "need a reviewer; smaller ones the caller confirms.",
+    )
+
+    def approver_for(self, amount_usd: float | None) -> Approver:
+        small = self.above_usd is not None and (amount_usd is None or amount_usd <= self.above_usd)
+        return Approver.CALLER if self.approver is Approver.REVIEWER and small else self.approver
+
+
 class AgentConfig(BaseModel):
     """One domain agent, as written in ``agents/<name>/agent.yaml``."""
 
@@ -83,6 +105,17 @@ class AgentConfig(BaseModel):
         default_factory=list,
         description="Tools this agent's model may call (least privilege); none by default.",
     )
+    approvals: dict[str, ApprovalPolicy] = Field(
+        default_factory=dict,
+        description="Per mutating tool: who approves its actions (default: the caller).",
+    )
+
+    @model_validator(mode="after")
+    def _approvals_for_tools(self) -> AgentConfig:
+        unknown = sorted(set(self.approvals) - set(self.tools))
+        if unknown:
+            raise ValueError(f"approvals name tools this agent does not have: {unknown}")
+        return self
 
     @field_validator("tools")
     @classmethod

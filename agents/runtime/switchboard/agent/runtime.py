@@ -113,4 +113,5 @@ class AgentRuntime:
             request.confirm_action,
             ToolContext.of(ctx, self.config.name),
             timeout=ctx.deadline.timeout("the confirmed action could run"),
+            approval=request.approval,
         )

@@ -36,6 +36,12 @@ class AgentSettings(ServiceSettings):
     action_ttl_s: float = Field(
         3600.0, gt=0, description="How long a proposed action may be confirmed."
     )
+    review_action_ttl_s: float = Field(
+        86400.0,
+        gt=0,
+        description="How long an action a reviewer must approve may be approved (people need "
+        "longer than callers).",
+    )
     tools_data: Path | None = Field(
         None, description="Fixture file of the demo tool backend; the shipped demo data if unset."
     )

@@ -29,10 +29,12 @@ from switchboard.core.auth.constants import (
 )
 from switchboard.core.auth.principal import (
     ANONYMOUS,
+    ROLE_POLICY,
     AccessDenied,
     CredentialError,
     Principal,
     PrincipalKind,
+    Role,
     current_principal,
     reset_principal,
     set_principal,
@@ -58,6 +60,7 @@ __all__ = [
     "MIN_SERVICE_SECRET_CHARS",
     "MIN_TOKEN_CHARS",
     "NEW_TOKEN_HINT",
+    "ROLE_POLICY",
     "SERVICE_ALGORITHM",
     "SERVICE_AUDIENCE",
     "SERVICE_SUBJECT",
@@ -68,6 +71,7 @@ __all__ = [
     "Metadata",
     "Principal",
     "PrincipalKind",
+    "Role",
     "ServiceAuthenticator",
     "ServiceTokenIssuer",
     "TokenEntry",

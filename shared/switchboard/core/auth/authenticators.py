@@ -84,7 +84,13 @@ class CallerAuthenticator:
                 reason="expired",
                 tenant=entry.tenant,
             )
-        return Principal(PrincipalKind.TENANT, entry.tenant, entry.agents)
+        return Principal(
+            PrincipalKind.TENANT,
+            entry.tenant,
+            entry.agents,
+            role=entry.role,
+            person=entry.name or "",
+        )
 
 
 class ServiceAuthenticator:

@@ -12,6 +12,22 @@ from switchboard.core.errors import PermissionDenied, Unauthenticated
 log = logging.getLogger(__name__)
 
 
+class Role(StrEnum):
+    """What a tenant token may do (``role`` in the tokens file; default ``caller``)."""
+
+    CALLER = "caller"  # a backend service: the Supervisor service, for its tenant
+    REVIEWER = "reviewer"  # a person: the Review service, for its tenant's items only
+    ADMIN = "admin"  # both services, every tenant's items
+
+
+#: Which roles may call each gRPC service (method-name prefix). Services not named here are
+#: open to every authenticated principal (health and reflection never reach this check).
+ROLE_POLICY: dict[str, frozenset[Role]] = {
+    "/switchboard.v1.Supervisor/": frozenset({Role.CALLER, Role.ADMIN}),
+    "/switchboard.v1.Review/": frozenset({Role.REVIEWER, Role.ADMIN}),
+}
+
+
 class PrincipalKind(StrEnum):
     TENANT = "tenant"
     SERVICE = "service"
@@ -25,6 +41,40 @@ class Principal:
     kind: PrincipalKind
     name: str
     agents: frozenset[str] | None = None  # a tenant's allow-list; None: every agent
+    role: Role = Role.CALLER
+    person: str = ""  # who holds the token (the entry's ``name``), for audit
+
+    @property
+    def actor(self) -> str:
+        """Who acts, as recorded with every decision: ``tenant/name`` or ``tenant/role``
+        (``anonymous`` when the service runs without tokens)."""
+        if self.kind != PrincipalKind.TENANT:
+            return self.name
+        return f"{self.name}/{self.person or self.role.value}"
+
+    @property
+    def all_tenants(self) -> bool:
+        """True for an admin, and for the anonymous principal of a service run open."""
+        return self.role is Role.ADMIN or self.kind == PrincipalKind.ANONYMOUS
+
+    def check_method(self, method: str) -> None:
+        """Raises AccessDenied when this principal's role may not call ``method``."""
+        if self.kind != PrincipalKind.TENANT:
+            return
+        for prefix, roles in ROLE_POLICY.items():
+            if method.startswith(prefix) and self.role not in roles:
+                service = prefix.strip("/").rsplit(".", 1)[-1]
+                allowed = " or ".join(sorted(r.value for r in roles))
+                raise AccessDenied(
+                    f"a {self.role.value} token may not call the {service} service (it needs "
+                    f"a {allowed} token)",
+                    reason="role",
+                    tenant=self.name,
+                )
+
+    def check_tenant(self, tenant: str) -> bool:
+        """True when this principal may see ``tenant``'s review items."""
+        return self.all_tenants or self.tenant == tenant
 
     @property
     def tenant(self) -> str | None:

@@ -21,6 +21,7 @@ from switchboard.core.auth.constants import (
 )
 from switchboard.core.auth.principal import (
     CredentialError,
+    Role,
 )
 from switchboard.core.errors import ConfigurationError
 from switchboard.core.settings import AuthSettings
@@ -43,6 +44,16 @@ class TokenEntry(BaseModel):
     expires_at: datetime | None = None
     agents: frozenset[str] | None = Field(
         None, description="Agents this tenant may use; unset: all."
+    )
+    role: Role = Field(
+        Role.CALLER,
+        description="caller (the Supervisor service), reviewer (the Review service, this "
+        "tenant's items) or admin (both, every tenant).",
+    )
+    name: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._@:-]{0,63}$",
+        description="Who holds the token (a reviewer's name), recorded with their decisions.",
     )
 
     @model_validator(mode="after")

@@ -6,13 +6,16 @@ from typing import Any
 
 import grpc
 
+from switchboard.core import errors
 from switchboard.core.auth import current_principal
 from switchboard.core.budget import Budget
 from switchboard.core.grpc_errors import grpc_method
 from switchboard.core.textcheck import MetadataLimits, validate_metadata
-from switchboard.core.wire import card_to_proto
+from switchboard.core.types import Outcome
+from switchboard.core.wire import card_to_proto, status_to_proto
 from switchboard.supervisor.api.convert import decision_to_proto, result_to_proto
 from switchboard.supervisor.results import AskInput
+from switchboard.supervisor.review.callers import CallerResults, Rating
 from switchboard.supervisor.service import SupervisorService
 from switchboard.v1 import supervisor_pb2
 
@@ -21,9 +24,14 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 class SupervisorServicer:
     def __init__(
-        self, service: SupervisorService, *, metadata_limits: MetadataLimits | None = None
+        self,
+        service: SupervisorService,
+        *,
+        results: CallerResults | None = None,
+        metadata_limits: MetadataLimits | None = None,
     ) -> None:
         self._service = service
+        self._results = results
         self._limits = metadata_limits or MetadataLimits()
 
     @grpc_method
@@ -71,3 +79,43 @@ class SupervisorServicer:
                 for a in self._service.agents()
             ]
         )
+
+    @grpc_method
+    async def GetResult(  # noqa: N802 - gRPC method name
+        self, request: supervisor_pb2.GetResultRequest, context: Context
+    ) -> supervisor_pb2.AskResponse:
+        results = self._caller_results()
+        ctx = self._service.context(
+            principal=current_principal(), time_remaining=context.time_remaining()
+        )
+        return result_to_proto(await results.result(ctx, request.request_id))
+
+    @grpc_method
+    async def Feedback(  # noqa: N802 - gRPC method name
+        self, request: supervisor_pb2.FeedbackRequest, context: Context
+    ) -> supervisor_pb2.FeedbackResponse:
+        results = self._caller_results()
+        ctx = self._service.context(
+            principal=current_principal(), time_remaining=context.time_remaining()
+        )
+        which = request.WhichOneof("rating")
+        thumbs = {supervisor_pb2.THUMB_UP: 1, supervisor_pb2.THUMB_DOWN: -1}
+        rating = Rating(
+            thumb=thumbs.get(request.thumb) if which == "thumb" else None,
+            score=request.score if which == "score" else None,
+            comment=request.comment,
+        )
+        recorded = await results.give(ctx, request.request_id, rating)
+        return supervisor_pb2.FeedbackResponse(
+            request_id=recorded.request_id,
+            replaced=recorded.replaced,
+            agent=recorded.agent,
+            status=status_to_proto(Outcome(recorded.status))
+            if recorded.status in Outcome._value2member_map_
+            else None,
+        )
+
+    def _caller_results(self) -> CallerResults:
+        if self._results is None:
+            raise errors.Unavailable("this supervisor keeps no results (built without a store)")
+        return self._results

@@ -2,7 +2,8 @@
 
 When the model calls a tool that changes something, nothing runs: the agent answers
 NEEDS_CONFIRMATION with a ``PendingAction`` whose id is a JWT (HS256) carrying the tool, its
-validated arguments, the tenant, the customer, the agent and an expiry. Confirming sends the
+validated arguments, the tenant, the customer, the agent, who must approve it (the caller,
+or a reviewer) and an expiry. Confirming sends the
 id back; the agent checks the signature and the binding and runs the tool once. No server
 state is needed between the two requests, and any replica sharing the key can confirm.
 The id is readable (base64), not secret: it holds nothing the caller did not send.
@@ -41,31 +42,40 @@ class ActionClaims:
     customer_id: str
     step: int
     expired: bool = False
+    approval: str = "caller"  # who must approve: "caller" or "reviewer"
 
 
 class ActionSigner:
     def __init__(
-        self, secret: str | bytes, *, ttl_s: float = 3600.0, clock: Callable[[], float] = time.time
+        self,
+        secret: str | bytes,
+        *,
+        ttl_s: float = 3600.0,
+        review_ttl_s: float | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._key = secret.encode() if isinstance(secret, str) else secret
         self._ttl = ttl_s
+        self._review_ttl = review_ttl_s if review_ttl_s is not None else ttl_s
         self._clock = clock
 
     @classmethod
-    def from_secret(cls, secret: str | None, *, ttl_s: float) -> ActionSigner:
+    def from_secret(
+        cls, secret: str | None, *, ttl_s: float, review_ttl_s: float | None = None
+    ) -> ActionSigner:
         """A signer for ``SWITCHBOARD_ACTION_SECRET``; a random key (and a warning) if unset."""
         if not secret:
             log.warning(
                 "SWITCHBOARD_ACTION_SECRET is not set: using a random key, so proposed actions "
                 "can only be confirmed on this process and not after a restart"
             )
-            return cls(secrets.token_urlsafe(48), ttl_s=ttl_s)
+            return cls(secrets.token_urlsafe(48), ttl_s=ttl_s, review_ttl_s=review_ttl_s)
         if len(secret) < MIN_SECRET_CHARS:
             log.warning(
                 "SWITCHBOARD_ACTION_SECRET is short; use at least %d random characters",
                 MIN_SECRET_CHARS,
             )
-        return cls(secret, ttl_s=ttl_s)
+        return cls(secret, ttl_s=ttl_s, review_ttl_s=review_ttl_s)
 
     def sign(
         self,
@@ -76,6 +86,7 @@ class ActionSigner:
         tenant: str,
         customer_id: str,
         step: int,
+        approval: str = "caller",
     ) -> str:
         now = int(self._clock())
         claims = {
@@ -83,12 +94,13 @@ class ActionSigner:
             "aud": agent,
             "jti": uuid.uuid4().hex,
             "iat": now,
-            "exp": now + int(self._ttl),
+            "exp": now + int(self._review_ttl if approval == "reviewer" else self._ttl),
             "tool": tool,
             "args": args,
             "tnt": tenant,
             "cid": customer_id,
             "step": step,
+            "apr": approval,
         }
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 
@@ -111,6 +123,7 @@ class ActionSigner:
                 customer_id=str(claims["cid"]),
                 step=int(claims["step"]),
                 expired=expired,
+                approval=str(claims.get("apr", "caller")),
             )
         except (KeyError, TypeError, ValueError):
             raise InvalidRequest("confirm_action is not a complete action id") from None

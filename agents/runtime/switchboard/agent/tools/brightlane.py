@@ -14,7 +14,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from switchboard.agent.tools.backend import BackendError, BrightlaneBackend, TwoFactorMethod
-from switchboard.agent.tools.registry import Tool, ToolContext, ToolOutput, ToolRegistry
+from switchboard.agent.tools.registry import (
+    Proposal,
+    Tool,
+    ToolContext,
+    ToolOutput,
+    ToolRegistry,
+)
 from switchboard.core.errors import ModelFeedback
 
 TOOL_NAMES = (
@@ -75,12 +81,13 @@ def brightlane_tools(backend: BrightlaneBackend) -> ToolRegistry:
             invoice = await backend.get_invoice(ctx.require_customer(), args.invoice_id)
         return invoice.model_dump(mode="json")
 
-    async def propose_refund(ctx: ToolContext, args: RefundInput) -> str:
+    async def propose_refund(ctx: ToolContext, args: RefundInput) -> Proposal:
         with _feedback():
             invoice = await backend.refund_preview(ctx.require_customer(), args.invoice_id)
-        return (
+        return Proposal(
             f"Request a refund of ${invoice.amount_usd:,.2f} for invoice {invoice.id} "
-            f"({invoice.description}); reason: {args.reason}"
+            f"({invoice.description}); reason: {args.reason}",
+            amount_usd=invoice.amount_usd,
         )
 
     async def request_refund(ctx: ToolContext, args: RefundInput) -> ToolOutput:

@@ -52,6 +52,15 @@ class ToolContext:
 
 
 @dataclass(frozen=True)
+class Proposal:
+    """What a mutating tool would do: the sentence the approver reads, and the money at
+    stake when there is any (approval policies may send large amounts to a reviewer)."""
+
+    summary: str
+    amount_usd: float | None = None
+
+
+@dataclass(frozen=True)
 class Tool(Generic[I]):
     """One tool. ``mutating`` tools run only after the caller confirms (see ``actions.py``).
 
@@ -66,7 +75,7 @@ class Tool(Generic[I]):
     handler: Callable[[ToolContext, I], Awaitable[ToolOutput]]
     mutating: bool = False
     timeout_s: float = 5.0
-    propose: Callable[[ToolContext, I], Awaitable[str]] | None = None
+    propose: Callable[[ToolContext, I], Awaitable[str | Proposal]] | None = None
     describe: Callable[[ToolOutput], str] | None = None
 
     def spec(self) -> ToolSpec:
@@ -91,11 +100,18 @@ class Tool(Generic[I]):
         """Runs the handler within ``min(timeout_s, timeout)``; feedback when it takes longer."""
         return await self._within(self.handler(ctx, args), timeout)
 
-    async def summary(self, ctx: ToolContext, args: I, *, timeout: float | None = None) -> str:
+    async def proposal(
+        self, ctx: ToolContext, args: I, *, timeout: float | None = None
+    ) -> Proposal:
         """What a mutating tool would do, after ``propose`` checked it against the account."""
         if self.propose is None:
-            return f"Run {self.name} with {args.model_dump_json()}"
-        return await self._within(self.propose(ctx, args), timeout)
+            return Proposal(f"Run {self.name} with {args.model_dump_json()}")
+        made = await self._within(self.propose(ctx, args), timeout)
+        return made if isinstance(made, Proposal) else Proposal(made)
+
+    async def summary(self, ctx: ToolContext, args: I, *, timeout: float | None = None) -> str:
+        """The sentence of :meth:`proposal`."""
+        return (await self.proposal(ctx, args, timeout=timeout)).summary
 
     async def _within(self, work: Awaitable[R], timeout: float | None) -> R:
         limit = self.timeout_s if timeout is None else max(0.0, min(self.timeout_s, timeout))

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Literal
 
 from switchboard.agent.auditing import screened_event
+from switchboard.agent.config import ApprovalPolicy
 from switchboard.agent.screening import WITHHELD_TOOL_OUTPUT, PassageScreen
 from switchboard.agent.tools import Tool, ToolContext, ToolRegistry
 from switchboard.agent.tools.actions import ActionSigner
 from switchboard.core.audit import AuditEvent, AuditKind, AuditSink, NoAudit
 from switchboard.core.errors import (
     Conflict,
+    FailedPrecondition,
     InProgress,
     InvalidRequest,
     ModelFeedback,
@@ -30,7 +33,14 @@ from switchboard.core.errors import (
 from switchboard.core.genai import tool_span
 from switchboard.core.llm import ToolCall, ToolResult
 from switchboard.core.telemetry import mark_error
-from switchboard.core.types import AgentAnswer, AnswerMode, Outcome, PendingAction
+from switchboard.core.types import (
+    AgentAnswer,
+    AnswerMode,
+    Approval,
+    Approver,
+    Outcome,
+    PendingAction,
+)
 from switchboard.store import EffectMismatch, EffectPending, ToolEffects
 
 log = logging.getLogger(__name__)
@@ -49,8 +59,10 @@ class ToolRunner:
         audit: AuditSink | None = None,
         screen: PassageScreen | None = None,
         effects: ToolEffects | None = None,
+        approvals: Mapping[str, ApprovalPolicy] | None = None,
     ) -> None:
         self.tools = tools
+        self._approvals = dict(approvals or {})
         self._agent = agent
         self._signer = signer
         self._audit: AuditSink = audit or NoAudit()
@@ -108,7 +120,9 @@ class ToolRunner:
     async def _propose(
         self, tool: Tool[Any], args: Any, call: ToolCall, ctx: ToolContext, timeout: float | None
     ) -> PendingAction:
-        summary = await tool.summary(ctx, args, timeout=timeout)  # checks it against the account
+        proposal = await tool.proposal(ctx, args, timeout=timeout)  # checked against the account
+        policy = self._approvals.get(tool.name)
+        approver = policy.approver_for(proposal.amount_usd) if policy else Approver.CALLER
         arguments = args.model_dump(mode="json")
         pending = PendingAction(
             id=self._signer.sign(
@@ -118,23 +132,42 @@ class ToolRunner:
                 tenant=ctx.tenant,
                 customer_id=ctx.customer_id,
                 step=ctx.step,
+                approval=approver.value,
             ),
             tool=tool.name,
-            summary=summary,
+            summary=proposal.summary,
             arguments_json=json.dumps(arguments, sort_keys=True),
+            approval=approver,
         )
-        self._record(ctx, tool.name, call.id, "proposed", args=arguments)
+        self._record(ctx, tool.name, call.id, "proposed", args=arguments, approval=approver.value)
         return pending
 
     # -- the caller's confirmations -----------------------------------------------------
 
-    async def confirm(self, token: str, ctx: ToolContext, *, timeout: float | None) -> AgentAnswer:
-        """Runs a confirmed action once; a repeat returns the first run's result."""
+    async def confirm(
+        self,
+        token: str,
+        ctx: ToolContext,
+        *,
+        timeout: float | None,
+        approval: Approval | None = None,
+    ) -> AgentAnswer:
+        """Runs a confirmed action once; a repeat returns the first run's result.
+
+        An action whose approval is "reviewer" runs only with a reviewer's ``approval``
+        (which only the supervisor's Review service passes); the approver and reason are kept
+        with the effect."""
         claims = self._signer.verify(token, agent=self._agent)
         if (claims.tenant, claims.customer_id) != (ctx.tenant, ctx.customer_id):
             self._record(ctx, claims.tool, claims.action_id, "refused", error="wrong tenant")
             raise InvalidRequest(
                 "this action was proposed to another tenant or customer; only they can confirm it"
+            )
+        if claims.approval == Approver.REVIEWER.value and approval is None:
+            self._record(ctx, claims.tool, claims.action_id, "refused", error="needs a reviewer")
+            raise FailedPrecondition(
+                "this action needs a reviewer's approval, which the caller cannot give; a "
+                "person decides it in the review inbox (read the outcome with GetResult)"
             )
         if claims.tool not in self.tools:
             raise InvalidRequest(f"agent {self._agent!r} may not run tool {claims.tool!r}")
@@ -167,6 +200,8 @@ class ToolRunner:
                     claims.args,
                     lambda: tool.run(ctx, args, timeout=timeout),
                     tenant=ctx.tenant,
+                    approved_by=approval.approved_by if approval else None,
+                    approval_reason=approval.reason if approval else None,
                 )
             except ModelFeedback as exc:  # the backend refused (already refunded, say)
                 mark_error(span, "ModelFeedback", exc.message)
@@ -179,7 +214,9 @@ class ToolRunner:
             except EffectMismatch as exc:
                 raise Conflict(exc.message) from None
             result = effect.result if isinstance(effect.result, dict) else {}
-            return self._done(tool, result, ctx, claims.action_id, effect.replayed, span)
+            return self._done(
+                tool, result, ctx, claims.action_id, effect.replayed, span, approval=approval
+            )
 
     def _done(
         self,
@@ -189,10 +226,19 @@ class ToolRunner:
         action_id: str,
         replayed: bool,
         span: Any,
+        approval: Approval | None = None,
     ) -> AgentAnswer:
         outcome: ToolOutcome = "replayed" if replayed else "executed"
         span.set_attribute("switchboard.tool.outcome", outcome)
-        self._record(ctx, tool.name, action_id, outcome, result=result)
+        self._record(
+            ctx,
+            tool.name,
+            action_id,
+            outcome,
+            result=result,
+            approved_by=approval.approved_by if approval else None,
+            approval_reason=approval.reason if approval else None,
+        )
         return self._answer(tool.result_text(result))
 
     def _answer(self, text: str) -> AgentAnswer:

@@ -1,0 +1,1 @@
+"""The reviewer console: a small web app over the supervisor's Review service."""
