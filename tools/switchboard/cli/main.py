@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--agents-dir", type=Path, default=Path("agents"))
     b.add_argument("--out", type=Path, default=Path("build/bench-results.json"))
     b.add_argument("--rounds", type=int, default=150, help="Ask requests per configuration")
+    b.add_argument(
+        "--full", action="store_true", help="also measure tracing overhead and routing end to end"
+    )
 
     from switchboard.devtools.evals.cli import add_parser as add_eval_parser
 
@@ -208,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "bench":
         from switchboard.devtools.bench import main as bench_main
 
-        return bench_main(args.agents_dir, args.out, args.rounds)
+        return bench_main(args.agents_dir, args.out, args.rounds, full=args.full)
     if args.command in ("audit", "db"):
         from switchboard.cli.store import run_store_command
 
