@@ -92,6 +92,21 @@ class LimitSettings(BaseSettings):
     redis_timeout_s: float = Field(
         0.2, gt=0, description="Per-command Redis timeout; past it the request is let through."
     )
+    max_in_flight: int = Field(
+        64,
+        ge=1,
+        description="Calls a service runs at once; more wait in a queue (admission control).",
+    )
+    max_queue: int = Field(
+        512,
+        ge=0,
+        description="Calls that may wait for a slot; beyond it calls are shed at once "
+        "(RESOURCE_EXHAUSTED with retry-after).",
+    )
+    max_queue_wait_s: float = Field(
+        15.0, gt=0, description="Longest a call waits for a slot before it is shed."
+    )
+    shed_retry_after_s: float = Field(1.0, gt=0, description="The retry-after a shed call is told.")
 
 
 class EmbeddingSettings(BaseSettings):

@@ -18,6 +18,7 @@ from switchboard.core.telemetry import current_trace_id
 from switchboard.store._common import store_errors
 from switchboard.store.errors import StoreError
 from switchboard.store.models import AuditEventRow
+from switchboard.store.writer import GroupWriter, write
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,11 @@ def _record(row: AuditEventRow) -> AuditRecord:
 class AuditLog:
     """Writes and reads ``audit_events``. Every failure raises :class:`StoreError`."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], writer: GroupWriter | None = None
+    ) -> None:
         self._sessions = sessions
+        self._writer = writer  # batches join the store's grouped transactions
 
     async def record(self, event: AuditEvent) -> None:
         """Writes one event and waits for the commit."""
@@ -75,8 +79,12 @@ class AuditLog:
     async def record_many(self, events: Sequence[AuditEvent]) -> None:
         if not events:
             return
-        async with store_errors("writing audit events"), self._sessions.begin() as session:
-            await session.execute(insert(AuditEventRow), [_row_values(e) for e in events])
+        rows = [_row_values(e) for e in events]
+
+        async def op(session: AsyncSession) -> None:
+            await session.execute(insert(AuditEventRow), rows)
+
+        await write(self._writer, self._sessions, "writing audit events", op)
 
     async def query(
         self,

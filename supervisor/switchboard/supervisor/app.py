@@ -20,6 +20,7 @@ import grpc
 from grpc_health.v1 import health_pb2
 
 from switchboard.core.access import AccessInterceptor
+from switchboard.core.admission import admission
 from switchboard.core.audit import AuditSink
 from switchboard.core.auth import Authenticator, CallerAuthenticator, ServiceTokenIssuer
 from switchboard.core.auth import service_secret as configured_secret
@@ -191,7 +192,12 @@ async def build_supervisor(
                 ),
             ),
             interceptors=[
-                AccessInterceptor(authenticator, audit=audit, limiter=limiter),
+                AccessInterceptor(
+                    authenticator,
+                    audit=audit,
+                    limiter=limiter,
+                    admission=admission(settings.limits, "supervisor", audit),
+                ),
                 *o.interceptors,
             ],
             store=store,

@@ -32,6 +32,7 @@ from switchboard.agent.tools import BrightlaneBackend, DemoBackend, brightlane_t
 from switchboard.agent.tools.actions import ActionSigner
 from switchboard.agent.tools.runner import ToolRunner
 from switchboard.core.access import AccessInterceptor
+from switchboard.core.admission import admission
 from switchboard.core.audit import AuditSink
 from switchboard.core.auth import Authenticator, ServiceAuthenticator
 from switchboard.core.breaker import BreakerMetrics, BreakerState, CircuitBreaker, Publisher
@@ -163,7 +164,14 @@ async def build_agent(
             settings=settings,
             runtime=runtime,
             servicer=servicer,
-            interceptors=[AccessInterceptor(authenticator, audit=audit), *o.interceptors],
+            interceptors=[
+                AccessInterceptor(
+                    authenticator,
+                    audit=audit,
+                    admission=admission(settings.limits, f"agent {config.name}", audit),
+                ),
+                *o.interceptors,
+            ],
             store=store,
             audit=audit,
             llm_enabled=llm is not None,
