@@ -104,7 +104,7 @@ class LimitSettings(BaseSettings):
         "(RESOURCE_EXHAUSTED with retry-after).",
     )
     max_queue_wait_s: float = Field(
-        15.0, gt=0, description="Longest a call waits for a slot before it is shed."
+        30.0, gt=0, description="Longest a call waits for a slot before it is shed."
     )
     shed_retry_after_s: float = Field(1.0, gt=0, description="The retry-after a shed call is told.")
 

@@ -59,7 +59,6 @@ def questions(agents_dir: Path) -> list[str]:
 def _base_env() -> dict[str, str]:
     drop = ("OTEL_", "ANTHROPIC_", "SWITCHBOARD_", "DATABASE_URL")
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-    env["SWITCHBOARD_LOG_LEVEL"] = "WARNING"
     return with_service_token(env)
 
 
