@@ -38,6 +38,8 @@ SLOW_MODEL_S = 0.2
 OFFLINE_SEQUENTIAL = 150
 OFFLINE_IN_FLIGHT_REQUESTS = 960
 BURST = 300
+SWEEP = (4, 16, 64, 128)
+SWEEP_REQUESTS = 256
 ADMIN_PG_URL = os.environ.get(
     "SWITCHBOARD_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
@@ -100,6 +102,7 @@ async def _claude_phases(
         out["in_flight_64"] = _line("Claude path, 64 in flight", run)
         print(f"  CPU ms per request: {out['cpu_ms_per_request']}")
         out["rss_mb"] = cpu.rss()
+        out["concurrency_sweep"] = await _sweep(loader, texts)
         await asyncio.to_thread(model.set_delay, SLOW_MODEL_S)
         try:
             await loader.burst(texts, 8)  # warm the slow path's connections
@@ -109,6 +112,21 @@ async def _claude_phases(
         out["at_once_200_slow_model"] = _line("Claude path, 200 at once, model 200 ms", run)
     finally:
         await loader.close()
+    return out
+
+
+async def _sweep(loader: Loader, texts: list[str]) -> dict[str, Any]:
+    """Throughput and p99 by requests in flight: where more concurrency stops paying (the
+    measurement behind the admission-control default)."""
+    out: dict[str, Any] = {}
+    for level in SWEEP:
+        run = await loader.in_flight(texts, SWEEP_REQUESTS, level)
+        s = run.summary()
+        out[str(level)] = {k: s[k] for k in ("throughput_rps", "p50_ms", "p99_ms")}
+    print(
+        "  in flight -> req/s (p99 ms): "
+        + ", ".join(f"{k} -> {v['throughput_rps']} ({v['p99_ms']})" for k, v in out.items())
+    )
     return out
 
 
