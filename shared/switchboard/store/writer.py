@@ -57,24 +57,28 @@ class GroupWriter:
         self._max_batch = max(1, max_batch)
         self._queue: asyncio.Queue[_Job] | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self.transactions = 0  # committed (bench and tests read these)
         self.operations = 0
 
     async def write(self, what: str, op: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """``op``'s result once its transaction committed; failures raise ``StoreError``."""
-        if self._closed:  # shutting down: one transaction of its own, as before
+        loop = asyncio.get_running_loop()
+        if self._closed or (self._loop is not None and self._loop is not loop):
+            # Shutting down, or called from another event loop than the writer's: one
+            # transaction of its own, as before.
             async with store_errors(what), self._sessions.begin() as session:
                 return await op(session)
         queue = self._start()
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[T] = loop.create_future()
         queue.put_nowait(_Job(what, op, future))
         return await future
 
     def _start(self) -> asyncio.Queue[_Job]:
         if self._queue is None:
             self._queue = asyncio.Queue()
-            loop = asyncio.get_running_loop()
+            loop = self._loop = asyncio.get_running_loop()
             self._tasks = [
                 loop.create_task(self._run(self._queue), name=f"store-writer-{i}")
                 for i in range(self._writers)
