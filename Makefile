@@ -10,7 +10,7 @@ PROTO_OUT := shared/switchboard/v1
 AGENT_CONFIGS := agents/billing/agent.yaml agents/support/agent.yaml agents/account/agent.yaml
 PYTEST_ARGS ?=
 
-.PHONY: setup protos demo run ingest test test-unit test-component test-system lint fmt clean bench
+.PHONY: setup protos demo run ingest test test-unit test-component test-system lint fmt clean bench bench-full profile
 
 setup: $(STAMP)
 
@@ -40,9 +40,21 @@ run: setup
 	$(BIN)/switchboard run --agents-dir agents --port $(RUN_PORT) --first-agent-port $(RUN_AGENT_PORT) \
 		--console-port $(RUN_CONSOLE_PORT)
 
-# Prints the figures and writes them to build/bench-results.json.
+# Prints the figures and writes them to build/bench-results.json (docs/performance.md):
+# the Claude and offline paths sequential and under load, 200 at once over a 200 ms model,
+# the 300 burst on SQLite and PostgreSQL, CPU and RSS per service (about 5 minutes).
+# bench-full adds tracing overhead and what routing adds end to end (three more stacks).
 bench: setup
 	$(BIN)/switchboard bench --agents-dir agents --out build/bench-results.json
+
+bench-full: setup
+	$(BIN)/switchboard bench --agents-dir agents --out build/bench-results.json --full
+
+# py-spy records every service of the Claude-path and offline stacks under load and prints
+# the cost per request by cost centre (docs/performance.md). Needs py-spy in the venv.
+profile: setup
+	@test -x $(BIN)/py-spy || $(PY) -m pip install --quiet py-spy
+	$(BIN)/switchboard profile --agents-dir agents --out build/profile
 
 # ---- Evaluations (issue 4) -------------------------------------------------------------
 # CLINC150 routing and SciFact retrieval, read from ../shared/data (or EVAL_DATA); parts whose

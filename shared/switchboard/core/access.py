@@ -1,6 +1,7 @@
 """The server interceptor that lets a call in or not: authentication and the token's role
 (``auth.ROLE_POLICY``: callers use the Supervisor service, reviewers the Review service,
-admins both), then the rate limit.
+admins both), the rate limit, then admission control (``core.admission``: a saturated
+service sheds calls explicitly).
 
 It runs before every method except health checks and reflection (probes and tools need no
 token). A refused call ends with UNAUTHENTICATED, PERMISSION_DENIED or RESOURCE_EXHAUSTED
@@ -19,6 +20,7 @@ import grpc
 from opentelemetry import metrics
 
 from switchboard.core import errors
+from switchboard.core.admission import Admission
 from switchboard.core.audit import AuditEvent, AuditKind, AuditSink, NoAudit
 from switchboard.core.auth import (
     AccessDenied,
@@ -48,11 +50,13 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):
         *,
         audit: AuditSink | None = None,
         limiter: RateLimiter | None = None,
+        admission: Admission | None = None,
         meter: metrics.Meter | None = None,
     ) -> None:
         self._authenticator = authenticator
         self._audit: AuditSink = audit or NoAudit()
         self._limiter = limiter
+        self._admission = admission
         meter = meter or metrics.get_meter("switchboard.access")
         self._refusals = meter.create_counter(
             "switchboard.access.refusals",
@@ -132,6 +136,19 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):
             )
         )
 
+    async def _admitted(self, context: Context, call: Callable[[], Awaitable[Any]]) -> Any:
+        """``call`` within a slot of admission control, or the call is shed (aborted)."""
+        if self._admission is None:
+            return await call()
+        try:
+            await self._admission.acquire(context.time_remaining())
+        except errors.ResourceExhausted as exc:
+            await abort(context, exc)  # counted, and audited once per burst, by admission
+        try:
+            return await call()
+        finally:
+            self._admission.release()
+
     def _guarded(
         self, handler: grpc.RpcMethodHandler[Any, Any], method: str
     ) -> grpc.RpcMethodHandler[Any, Any]:
@@ -146,7 +163,7 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):
             async def unary_unary(request: Any, context: Context) -> Any:
                 token = set_principal(await admit(method, context))
                 try:
-                    return await inner_uu(request, context)
+                    return await self._admitted(context, lambda: inner_uu(request, context))
                 finally:
                     reset_principal(token)
 
@@ -157,7 +174,7 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):
             async def stream_unary(requests: Any, context: Context) -> Any:
                 token = set_principal(await admit(method, context))
                 try:
-                    return await inner_su(requests, context)
+                    return await self._admitted(context, lambda: inner_su(requests, context))
                 finally:
                     reset_principal(token)
 

@@ -14,7 +14,7 @@ import importlib.util
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -47,8 +47,18 @@ class Embedder(Protocol):
         ...
 
 
+@runtime_checkable
+class QueryEmbedder(Protocol):
+    """An embedder with its own executor (``core.embedding_queue.EmbeddingQueue``)."""
+
+    async def embed_query(self, text: str) -> Vector: ...
+
+
 async def embed_one(embedder: Embedder, text: str) -> Vector:
-    """Embeds one text off the event loop, so the model never stalls other requests."""
+    """Embeds one text off the event loop, so the model never stalls other requests: on the
+    embedder's own executor, batched with concurrent queries, when it has one."""
+    if isinstance(embedder, QueryEmbedder):
+        return await embedder.embed_query(text)
     matrix = await asyncio.to_thread(embedder.embed, [text])
     vector: Vector = matrix[0]
     return vector
@@ -80,7 +90,16 @@ def sha256_of(path: Path) -> str:
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2: mean pooling over real tokens, then L2 normalisation (384 dims)."""
 
-    def __init__(self, model_path: Path | None = None, tokenizer_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        tokenizer_path: Path | None = None,
+        *,
+        threads: int = 0,
+        spinning: bool = True,
+    ) -> None:
+        """``threads``: ONNX Runtime intra-op threads (0: its default, one per core);
+        ``spinning``: whether those threads busy-wait between runs."""
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -97,6 +116,11 @@ class MiniLMEmbedder:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        if threads > 0:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        if not spinning:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(
             str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
         )

@@ -93,6 +93,51 @@ class LimitSettings(BaseSettings):
     redis_timeout_s: float = Field(
         0.2, gt=0, description="Per-command Redis timeout; past it the request is let through."
     )
+    max_in_flight: int = Field(
+        64,
+        ge=1,
+        description="Calls a service runs at once; more wait in a queue (admission control).",
+    )
+    max_queue: int = Field(
+        512,
+        ge=0,
+        description="Calls that may wait for a slot; beyond it calls are shed at once "
+        "(RESOURCE_EXHAUSTED with retry-after).",
+    )
+    max_queue_wait_s: float = Field(
+        30.0, gt=0, description="Longest a call waits for a slot before it is shed."
+    )
+    shed_retry_after_s: float = Field(1.0, gt=0, description="The retry-after a shed call is told.")
+
+
+class EmbeddingSettings(BaseSettings):
+    """The embedding model's threads and the micro-batching of concurrent queries
+    (docs/performance.md has the measurements behind the defaults)."""
+
+    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore")
+
+    embed_threads: int = Field(
+        0,
+        ge=0,
+        description="ONNX Runtime intra-op threads per service; 0: half the CPU count (at "
+        "least 1), since the supervisor and the agents share the cores.",
+    )
+    embed_spinning: bool = Field(
+        False, description="Let ONNX Runtime's threads busy-wait between runs (burns CPU)."
+    )
+    embed_max_batch: int = Field(
+        32, ge=1, description="Most queued queries embedded together in one model run."
+    )
+    embed_batch_window_ms: float = Field(
+        0.0,
+        ge=0,
+        le=50,
+        description="How long the embedding thread waits for more queries before a run; 0: "
+        "take what queued while the previous run was busy.",
+    )
+
+    def intra_op_threads(self, cpus: int | None) -> int:
+        return self.embed_threads or max(1, (cpus or 1) // 2)
 
 
 class TelemetrySettings(BaseSettings):
@@ -148,4 +193,5 @@ class ServiceSettings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)

@@ -26,6 +26,7 @@ from switchboard.store.migrate import migrate
 from switchboard.store.review import ReviewItems
 from switchboard.store.sessions import SessionStates
 from switchboard.store.settings import StoreSettings, is_sqlite, safe_url, sqlite_path
+from switchboard.store.writer import GroupWriter
 
 log = logging.getLogger(__name__)
 
@@ -71,14 +72,21 @@ class Store:
         self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
             engine, expire_on_commit=False
         )
-        self.audit = AuditLog(self.sessions)
+        # One writer on SQLite (one file lock); a few on PostgreSQL, sharing the pool.
+        self.writer = GroupWriter(
+            self.sessions,
+            writers=1 if engine.dialect.name == "sqlite" else settings.db_writers,
+            max_batch=settings.db_write_batch,
+        )
+        self.audit = AuditLog(self.sessions, self.writer)
         self.idempotency = IdempotencyStore(
             self.sessions,
             window_s=self.settings.idempotency_window_s,
             lease_s=self.settings.idempotency_lease_s,
+            writer=self.writer,
         )
         self.effects = ToolEffects(self.sessions, lease_s=self.settings.idempotency_lease_s)
-        self.session_states = SessionStates(self.sessions)
+        self.session_states = SessionStates(self.sessions, self.writer)
         self.examples = ExampleCandidates(self.sessions)
         self.review = ReviewItems(self.sessions)
         self.feedback = FeedbackLog(self.sessions)
@@ -137,6 +145,7 @@ class Store:
             raise StoreError(str(exc)) from exc
 
     async def close(self) -> None:
+        await self.writer.close()
         await self.engine.dispose()
 
     async def __aenter__(self) -> Store:

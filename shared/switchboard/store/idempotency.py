@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from switchboard.store._common import store_errors, utcnow
 from switchboard.store._upsert import insert_if_absent
 from switchboard.store.models import RequestResultRow
+from switchboard.store.writer import GroupWriter, write
 
 IN_PROGRESS = "in_progress"
 DONE = "done"
@@ -89,8 +90,10 @@ class IdempotencyStore:
         *,
         window_s: float = 86400.0,
         lease_s: float = 300.0,
+        writer: GroupWriter | None = None,
     ) -> None:
         self._sessions = sessions
+        self._writer = writer  # claims, results and releases share grouped transactions
         self.window = timedelta(seconds=window_s)
         self.lease = timedelta(seconds=lease_s)
 
@@ -129,10 +132,11 @@ class IdempotencyStore:
             created_at=now,
             expires_at=now + self.window,
         )
-        async with store_errors("claiming a request id"), self._sessions.begin() as session:
+
+        async def op(session: AsyncSession) -> RequestResultRow | None:
             values = {"tenant": tenant, "request_id": request_id, **fresh}
             if await insert_if_absent(session, RequestResultRow, values, ["tenant", "request_id"]):
-                return acquired
+                return None
             # Take over a record whose window has passed, or a claim whose holder went away.
             taken = await session.execute(
                 update(RequestResultRow)
@@ -143,10 +147,19 @@ class IdempotencyStore:
                 .values(**fresh)
             )
             if int(getattr(taken, "rowcount", 0) or 0) == 1:
-                return acquired
-            row = (
-                await session.scalars(select(RequestResultRow).where(*_key(tenant, request_id)))
+                return None
+            found: RequestResultRow = (
+                await session.scalars(
+                    select(RequestResultRow)
+                    .where(*_key(tenant, request_id))
+                    .execution_options(populate_existing=True)
+                )
             ).one()
+            return found
+
+        row = await write(self._writer, self._sessions, "claiming a request id", op)
+        if row is None:
+            return acquired
         if fingerprint is not None and row.fingerprint not in (None, fingerprint):
             outcome = ClaimOutcome.CONFLICT
         elif row.state == DONE:
@@ -168,7 +181,8 @@ class IdempotencyStore:
         """Stores the response for an acquired claim; False if the claim was lost meanwhile."""
         if claim.token is None:
             raise ValueError("complete() needs an ACQUIRED claim")
-        async with store_errors("storing a request result"), self._sessions.begin() as session:
+
+        async def op(session: AsyncSession) -> int:
             result = await session.execute(
                 update(RequestResultRow)
                 .where(
@@ -178,14 +192,17 @@ class IdempotencyStore:
                 )
                 .values(state=DONE, response=response, status=status)
             )
-        return int(getattr(result, "rowcount", 0) or 0) == 1
+            return int(getattr(result, "rowcount", 0) or 0)
+
+        return await write(self._writer, self._sessions, "storing a request result", op) == 1
 
     async def release(self, claim: Claim) -> bool:
         """Gives up an acquired claim so the caller may retry the same id (e.g. after a
         failure that did nothing). False if the claim was no longer held."""
         if claim.token is None:
             raise ValueError("release() needs an ACQUIRED claim")
-        async with store_errors("releasing a request id"), self._sessions.begin() as session:
+
+        async def op(session: AsyncSession) -> int:
             result = await session.execute(
                 delete(RequestResultRow).where(
                     *_key(claim.tenant, claim.request_id),
@@ -193,7 +210,9 @@ class IdempotencyStore:
                     RequestResultRow.state == IN_PROGRESS,
                 )
             )
-        return int(getattr(result, "rowcount", 0) or 0) == 1
+            return int(getattr(result, "rowcount", 0) or 0)
+
+        return await write(self._writer, self._sessions, "releasing a request id", op) == 1
 
     async def get(
         self, tenant: str, request_id: str, *, now: datetime | None = None

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from switchboard.store._common import store_errors, utcnow
 from switchboard.store.models import SessionStateRow
+from switchboard.store.writer import GroupWriter, write
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,11 @@ class SessionStates:
     """``session_state``: read and upsert by (tenant, session_id). Failures raise
     ``StoreError``."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], writer: GroupWriter | None = None
+    ) -> None:
         self._sessions = sessions
+        self._writer = writer  # saves join the store's grouped transactions
 
     async def get(
         self, tenant: str, session_id: str, *, now: datetime | None = None
@@ -75,8 +79,11 @@ class SessionStates:
             "updated_at": now,
             "expires_at": now + timedelta(seconds=ttl_s),
         }
-        async with store_errors("saving session state"), self._sessions.begin() as session:
+
+        async def op(session: AsyncSession) -> None:
             await session.execute(_upsert(session, values))
+
+        await write(self._writer, self._sessions, "saving session state", op)
 
     async def purge_expired(self, *, now: datetime | None = None) -> int:
         now = now or utcnow()

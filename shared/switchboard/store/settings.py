@@ -61,6 +61,15 @@ class StoreSettings(BaseSettings):
         "ones are kept).",
     )
     db_pool_size: int = Field(5, ge=1, description="Connections kept open (PostgreSQL).")
+    db_writers: int = Field(
+        2,
+        ge=1,
+        description="Writer tasks that group the request path's writes into shared "
+        "transactions (PostgreSQL; SQLite always has one).",
+    )
+    db_write_batch: int = Field(
+        128, ge=1, description="Most writes grouped into one transaction (group commit)."
+    )
     db_timeout_s: float = Field(10.0, gt=0, description="Connect and lock-wait timeout.")
 
     def url(self, data_dir: Path) -> str:

@@ -15,7 +15,7 @@ from google.protobuf.json_format import MessageToDict
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one parser per command
     p = argparse.ArgumentParser(prog="switchboard", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -65,6 +65,14 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--agents-dir", type=Path, default=Path("agents"))
     b.add_argument("--out", type=Path, default=Path("build/bench-results.json"))
     b.add_argument("--rounds", type=int, default=150, help="Ask requests per configuration")
+    b.add_argument(
+        "--full", action="store_true", help="also measure tracing overhead and routing end to end"
+    )
+
+    pr = sub.add_parser("profile", help="py-spy each service of a stack under bench load")
+    pr.add_argument("--agents-dir", type=Path, default=Path("agents"))
+    pr.add_argument("--out", type=Path, default=Path("build/profile"))
+    pr.add_argument("--seconds", type=float, default=20.0)
 
     from switchboard.devtools.evals.cli import add_parser as add_eval_parser
 
@@ -225,7 +233,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "bench":
         from switchboard.devtools.bench import main as bench_main
 
-        return bench_main(args.agents_dir, args.out, args.rounds)
+        return bench_main(args.agents_dir, args.out, args.rounds, full=args.full)
+    if args.command == "profile":
+        from switchboard.devtools.bench.profile import main as profile_main
+
+        return profile_main(args.agents_dir, args.out, args.seconds)
     if args.command in ("audit", "db"):
         from switchboard.cli.store import run_store_command
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -31,12 +32,15 @@ from switchboard.agent.tools import BrightlaneBackend, DemoBackend, brightlane_t
 from switchboard.agent.tools.actions import ActionSigner
 from switchboard.agent.tools.runner import ToolRunner
 from switchboard.core.access import AccessInterceptor
+from switchboard.core.admission import admission
 from switchboard.core.audit import AuditSink
 from switchboard.core.auth import Authenticator, ServiceAuthenticator
 from switchboard.core.breaker import BreakerMetrics, BreakerState, CircuitBreaker, Publisher
+from switchboard.core.embedding_queue import EmbeddingQueue
 from switchboard.core.embeddings import Embedder, MiniLMEmbedder
 from switchboard.core.llm import LLM, anthropic_llm
 from switchboard.core.serving import GrpcService, start_grpc
+from switchboard.core.settings import ServiceSettings
 from switchboard.guard import Guard, load_guard
 from switchboard.store import Store
 from switchboard.store.lifecycle import open_for_service
@@ -112,7 +116,7 @@ async def build_agent(
     o = overrides or Overrides()
     async with contextlib.AsyncExitStack() as stack:
         authenticator = o.authenticator or _authenticator(settings)  # bad config fails here
-        embedder = o.embedder if o.embedder is not None else await _embedder()
+        embedder = await _embedding_queue(stack, settings, o.embedder)
         vectors = (
             o.vector_store
             if o.vector_store is not None
@@ -160,7 +164,14 @@ async def build_agent(
             settings=settings,
             runtime=runtime,
             servicer=servicer,
-            interceptors=[AccessInterceptor(authenticator, audit=audit), *o.interceptors],
+            interceptors=[
+                AccessInterceptor(
+                    authenticator,
+                    audit=audit,
+                    admission=admission(settings.limits, f"agent {config.name}", audit),
+                ),
+                *o.interceptors,
+            ],
             store=store,
             audit=audit,
             llm_enabled=llm is not None,
@@ -274,6 +285,21 @@ def _tool_runner(
     )
 
 
-async def _embedder() -> Embedder:
-    """The embedding model, loaded off the event loop (~0.3 s, ~90 MB)."""
-    return await asyncio.to_thread(MiniLMEmbedder)
+async def _embedding_queue(
+    stack: contextlib.AsyncExitStack, settings: ServiceSettings, given: Embedder | None
+) -> EmbeddingQueue:
+    """The process's one embedding executor, over the given model or MiniLM (loaded off the
+    event loop: ~0.3 s, ~90 MB); closed with the service."""
+    e = settings.embeddings
+    model = given
+    if model is None:
+        threads = e.intra_op_threads(os.cpu_count())
+        model = await asyncio.to_thread(
+            lambda: MiniLMEmbedder(threads=threads, spinning=e.embed_spinning)
+        )
+    queue = EmbeddingQueue(
+        model, max_batch=e.embed_max_batch, window_s=e.embed_batch_window_ms / 1000
+    )
+    queue.start()
+    stack.push_async_callback(queue.close)
+    return queue

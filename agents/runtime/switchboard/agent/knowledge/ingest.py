@@ -1,8 +1,10 @@
 """Loads an agent's knowledge folder into its vector store, idempotently.
 
-A document's chunks carry the hash of its content and of the chunking settings; re-ingesting
-skips unchanged documents, replaces edited ones and removes deleted ones, so running it twice
-never duplicates anything.
+A document's chunks carry the hash of its content, of the chunking settings and of the
+sentence-data schema; re-ingesting skips unchanged documents, replaces edited ones (and every
+document once when the schema changes) and removes deleted ones, so running it twice never
+duplicates anything. Each chunk is stored with its sentences and their embeddings
+(``knowledge.sentences``), so an offline answer embeds nothing but the question.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from pathlib import Path
 
 from switchboard.agent.config import AgentConfig
 from switchboard.agent.knowledge.chunking import chunk_document, document_title, section_headings
-from switchboard.agent.knowledge.store import StoredChunk, VectorStore, open_store
+from switchboard.agent.knowledge.sentences import SENTENCE_SCHEMA, encode, split_sentences
+from switchboard.agent.knowledge.store import Metadata, StoredChunk, VectorStore, open_store
 from switchboard.agent.settings import AgentSettings
 from switchboard.core.embeddings import Embedder
 from switchboard.core.errors import ConfigurationError
@@ -63,7 +66,7 @@ def knowledge_topics(folder: Path) -> list[str]:
 
 def _doc_hash(text: str, config: AgentConfig) -> str:
     r = config.retrieval
-    recipe = f"{r.chunking}:{r.chunk_size}:{r.chunk_overlap}\n"
+    recipe = f"{r.chunking}:{r.chunk_size}:{r.chunk_overlap}:sentences-v{SENTENCE_SCHEMA}\n"
     return hashlib.sha256((recipe + text).encode()).hexdigest()
 
 
@@ -86,22 +89,27 @@ def ingest(config: AgentConfig, store: VectorStore, embedder: Embedder) -> Inges
             report.unchanged.append(source)
             continue
         title = document_title(text, Path(source).stem.replace("-", " ").capitalize())
-        chunks = [
-            StoredChunk(
-                id=f"{source}::{c.index}",
-                text=c.text,
-                metadata={
-                    "source": source,
-                    "title": title,
-                    "heading": c.heading,
-                    "chunk": c.index,
-                    "doc_hash": digest,
-                },
-            )
-            for c in chunk_document(text, r.chunking, r.chunk_size, r.chunk_overlap)
-        ]
+        pieces = chunk_document(text, r.chunking, r.chunk_size, r.chunk_overlap)
+        sentences = [split_sentences(c.text, c.heading) for c in pieces]
+        # One run of the model for the document: its chunks, then all their sentences.
+        flat = [s for group in sentences for s in group]
+        vectors = embedder.embed([c.text for c in pieces] + flat)
+        chunk_vectors, sentence_vectors = vectors[: len(pieces)], vectors[len(pieces) :]
+        chunks = []
+        start = 0
+        for c, group in zip(pieces, sentences, strict=True):
+            metadata: Metadata = {
+                "source": source,
+                "title": title,
+                "heading": c.heading,
+                "chunk": c.index,
+                "doc_hash": digest,
+            }
+            metadata.update(encode(group, sentence_vectors[start : start + len(group)]))
+            start += len(group)
+            chunks.append(StoredChunk(id=f"{source}::{c.index}", text=c.text, metadata=metadata))
         # Write the new version first, then drop leftovers: never a moment with nothing.
-        store.upsert(chunks, embedder.embed([c.text for c in chunks]))
+        store.upsert(chunks, chunk_vectors)
         stale = sorted(old_ids - {c.id for c in chunks})
         store.delete(stale)
         report.chunks_written += len(chunks)

@@ -187,10 +187,6 @@ class Retriever:
             if stored
             else 0.0  # no stored embedding to compare with: cannot vouch for it
         )
-        return Hit(
-            id=chunk.id,
-            text=chunk.text,
-            score=score,
-            metadata=dict(chunk.metadata),
-            vector=self._vectors[i] if stored else None,
+        return Hit.of(
+            chunk.id, chunk.text, score, dict(chunk.metadata), self._vectors[i] if stored else None
         )

@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from switchboard.agent.config import AgentConfig
+from switchboard.agent.knowledge.sentences import SentenceSet, decode
 from switchboard.agent.settings import AgentSettings
 from switchboard.core.embeddings import Matrix, SwitchboardEmbeddingFunction, Vector
 from switchboard.core.errors import ConfigurationError
@@ -31,6 +32,14 @@ class Hit:
     metadata: Metadata
     # The chunk's stored embedding, when the store returns it (the guard reuses it).
     vector: Vector | None = field(default=None, compare=False, repr=False)
+    # The chunk's sentences and their embeddings, stored at ingest (the offline answer).
+    sentences: SentenceSet | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def of(cls, id: str, text: str, score: float, metadata: Metadata, vector: Vector | None) -> Hit:
+        """A hit from what the store holds: the sentence fields leave the metadata."""
+        rest, sentences = decode(metadata)
+        return cls(id, text, score, rest, vector, sentences)
 
 
 class VectorStore(Protocol):
@@ -111,12 +120,12 @@ class ChromaStore:
         embeddings = result.get("embeddings")
         vecs = list(embeddings[0]) if embeddings is not None else [None] * len(ids)
         return [
-            Hit(
-                id=i,
-                text=d or "",
-                score=1.0 - float(dist),
-                metadata=dict(m or {}),
-                vector=None if v is None else np.asarray(v, dtype=np.float32),
+            Hit.of(
+                i,
+                d or "",
+                1.0 - float(dist),
+                dict(m or {}),
+                None if v is None else np.asarray(v, dtype=np.float32),
             )
             for i, d, m, dist, v in zip(ids, docs, metas, dists, vecs, strict=True)
         ]
@@ -166,13 +175,7 @@ class InMemoryStore:
             ((float(np.dot(v, embedding)), i) for i, v in self._vectors.items()), reverse=True
         )[:k]
         return [
-            Hit(
-                id=i,
-                text=self._chunks[i].text,
-                score=s,
-                metadata=self._chunks[i].metadata,
-                vector=self._vectors[i],
-            )
+            Hit.of(i, self._chunks[i].text, s, self._chunks[i].metadata, self._vectors[i])
             for s, i in scored
         ]
 

@@ -1,4 +1,5 @@
-"""Benchmarks, run by ``make bench``: figures printed and written to a results file.
+"""The in-process and routing figures of ``make bench`` (embeddings, routing, sessions,
+and with ``--full`` tracing overhead and what routing adds end to end).
 
 Everything is compared in one run on one machine, never against fixed times: tracing
 overhead is Ask latency with spans exported vs tracing off; what routing adds is Ask latency
@@ -9,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -386,25 +385,3 @@ def session_state_latency(turns: int = 200) -> dict[str, Any]:
         f"{result['save_p50_ms']:.2f} ms"
     )
     return result
-
-
-def main(agents_dir: Path, out: Path, rounds: int) -> int:
-    print("== Benchmarks")
-    report = {
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-        },
-        "embeddings": embedding_throughput(),
-        "routing": {
-            "in_process": routing_in_process(agents_dir),
-            "session_state_sqlite": session_state_latency(),
-        },
-        "tracing": tracing_overhead(agents_dir, rounds),
-    }
-    report["routing"]["end_to_end"] = routing_end_to_end(agents_dir, rounds * 2)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"== Results written to {out}")
-    return 0
