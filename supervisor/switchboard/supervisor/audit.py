@@ -104,6 +104,15 @@ class RequestAudit:
             AuditKind.ERROR, outcome=type(exc).__name__, detail={"message": exc.message[:500]}
         )
 
+    def denied(self, exc: errors.PermissionDenied, **detail: Any) -> None:
+        """A refusal of what the caller asked for (a customer not its own, an agent outside
+        its allow-list): an ``auth_failure`` row with the reason code."""
+        self.record(
+            AuditKind.AUTH_FAILURE,
+            outcome="permission_denied",
+            detail={"reason": getattr(exc, "reason", "permission_denied"), **detail},
+        )
+
     def replay(self) -> None:
         self.record(AuditKind.REPLAY, outcome="replayed")
 

@@ -18,7 +18,7 @@ from opentelemetry import trace
 
 from switchboard.core import errors
 from switchboard.core.audit import AuditSink, NoAudit
-from switchboard.core.auth import Principal
+from switchboard.core.auth import AccessDenied, Principal
 from switchboard.core.budget import Budget
 from switchboard.core.context import Deadline, RequestContext
 from switchboard.core.embeddings import Vector
@@ -156,7 +156,10 @@ class SupervisorService:
                 seconds=time.monotonic() - started,
                 error=type(exc).__name__,
             )
-            audit.error(exc)
+            if isinstance(exc, AccessDenied):
+                audit.denied(exc, customer_id=ctx.customer_id)
+            else:
+                audit.error(exc)
             raise
         finally:
             otel_context.detach(token)
@@ -186,6 +189,9 @@ class SupervisorService:
 
     async def _answer(self, ctx: RequestContext, ask: AskInput, audit: RequestAudit) -> AskResult:
         text = validate_text(ask.text, max_chars=self._max_text_chars)
+        if ctx.principal is not None:
+            # The tenant's configured customers; the agent checks the backend's data too.
+            ctx.principal.check_customer(ctx.customer_id)
         if ask.agent:
             self.gateway.check_known(ask.agent)
         confirm_agent = self.gateway.confirmation_agent(ask.confirm_action, ask.agent)

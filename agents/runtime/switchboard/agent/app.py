@@ -29,12 +29,14 @@ from switchboard.agent.screening import PassageScreen
 from switchboard.agent.settings import AgentSettings
 from switchboard.agent.tools import BrightlaneBackend, DemoBackend, brightlane_tools
 from switchboard.agent.tools.actions import ActionSigner
+from switchboard.agent.tools.ownership import CustomerOwnership
 from switchboard.agent.tools.runner import ToolRunner
 from switchboard.core.access import AccessInterceptor
 from switchboard.core.audit import AuditSink
-from switchboard.core.auth import Authenticator, ServiceAuthenticator
+from switchboard.core.auth import Authenticator, ServiceAuthenticator, TokenTable
 from switchboard.core.breaker import BreakerMetrics, BreakerState, CircuitBreaker, Publisher
 from switchboard.core.embeddings import Embedder, MiniLMEmbedder
+from switchboard.core.errors import ConfigurationError
 from switchboard.core.llm import LLM, anthropic_llm
 from switchboard.core.serving import GrpcService, start_grpc
 from switchboard.guard import Guard, load_guard
@@ -267,7 +269,21 @@ def _tool_runner(
         audit=audit,
         screen=screen,
         effects=store.effects,
+        ownership=CustomerOwnership(backend, _configured_customers(settings)),
     )
+
+
+def _configured_customers(settings: AgentSettings) -> dict[str, frozenset[str]]:
+    """Tenants' customers from the caller tokens file, when the agent is given it too; the
+    backend's data is the other source of ownership (tools/ownership.py)."""
+    try:
+        return TokenTable.from_settings(settings.auth).customer_lists()
+    except ConfigurationError as exc:
+        log.warning(
+            "caller tokens unreadable: ownership comes from the tool backend's data only",
+            extra={"error": exc.message},
+        )
+        return {}
 
 
 async def _embedder() -> Embedder:

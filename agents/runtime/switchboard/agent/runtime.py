@@ -58,6 +58,9 @@ class AgentRuntime:
         text = validate_text(request.text, max_chars=self._max_text_chars)
         if request.confirm_action:
             return await self._confirm(ctx, request)
+        if self._tools is not None and ctx.customer_id:
+            # Before any retrieval or model call: a foreign customer id is refused outright.
+            await self._tools.check_customer(ToolContext.of(ctx, self.config.name), stage="request")
         found = await self.finder.find(ctx, text, request.query_embedding)
         floor = self.config.retrieval.min_score
         if not found.relevant:

@@ -29,8 +29,10 @@ from switchboard.core.auth.constants import (
 )
 from switchboard.core.auth.principal import (
     ANONYMOUS,
+    CUSTOMER_NOT_OWNED,
     AccessDenied,
     CredentialError,
+    CustomerDenied,
     Principal,
     PrincipalKind,
     current_principal,
@@ -53,6 +55,7 @@ from switchboard.core.auth.tokens import (
 
 __all__ = [
     "ANONYMOUS",
+    "CUSTOMER_NOT_OWNED",
     "AUTHORIZATION",
     "CLOCK_LEEWAY_S",
     "MIN_SERVICE_SECRET_CHARS",
@@ -65,6 +68,7 @@ __all__ = [
     "Authenticator",
     "CallerAuthenticator",
     "CredentialError",
+    "CustomerDenied",
     "Metadata",
     "Principal",
     "PrincipalKind",

@@ -84,7 +84,7 @@ class CallerAuthenticator:
                 reason="expired",
                 tenant=entry.tenant,
             )
-        return Principal(PrincipalKind.TENANT, entry.tenant, entry.agents)
+        return Principal(PrincipalKind.TENANT, entry.tenant, entry.agents, entry.customers)
 
 
 class ServiceAuthenticator:

@@ -44,6 +44,11 @@ class TokenEntry(BaseModel):
     agents: frozenset[str] | None = Field(
         None, description="Agents this tenant may use; unset: all."
     )
+    customers: frozenset[str] | None = Field(
+        None,
+        description="End customers this tenant may act for (its own); unset: whichever the "
+        "tool backend says belong to the tenant. Never another tenant's (docs/security.md).",
+    )
 
     @model_validator(mode="after")
     def _one_secret(self) -> TokenEntry:
@@ -145,6 +150,23 @@ class TokenTable:
     @property
     def tenants(self) -> list[str]:
         return sorted({e.tenant for e in self._entries})
+
+    def customer_lists(self) -> dict[str, frozenset[str]]:
+        """Each tenant's configured customers (the union of its entries' ``customers``), for
+        the tenants whose entries list any; a customer listed for two tenants is an error."""
+        lists: dict[str, frozenset[str]] = {}
+        for entry in self._entries:
+            if entry.customers is not None:
+                lists[entry.tenant] = lists.get(entry.tenant, frozenset()) | entry.customers
+        owner: dict[str, str] = {}
+        for tenant, customers in lists.items():
+            for customer in customers:
+                if owner.setdefault(customer, tenant) != tenant:
+                    raise ConfigurationError(
+                        f"customer {customer!r} is listed for tenants {owner[customer]!r} and "
+                        f"{tenant!r}; a customer belongs to one tenant"
+                    )
+        return lists
 
     def lookup(self, token: str) -> TokenEntry | None:
         presented = digest(token)

@@ -19,7 +19,9 @@ from switchboard.agent.auditing import screened_event
 from switchboard.agent.screening import WITHHELD_TOOL_OUTPUT, PassageScreen
 from switchboard.agent.tools import Tool, ToolContext, ToolRegistry
 from switchboard.agent.tools.actions import ActionSigner
+from switchboard.agent.tools.ownership import CustomerOwnership
 from switchboard.core.audit import AuditEvent, AuditKind, AuditSink, NoAudit
+from switchboard.core.auth import CustomerDenied
 from switchboard.core.errors import (
     Conflict,
     InProgress,
@@ -49,8 +51,10 @@ class ToolRunner:
         audit: AuditSink | None = None,
         screen: PassageScreen | None = None,
         effects: ToolEffects | None = None,
+        ownership: CustomerOwnership | None = None,
     ) -> None:
         self.tools = tools
+        self._ownership = ownership
         self._agent = agent
         self._signer = signer
         self._audit: AuditSink = audit or NoAudit()
@@ -62,7 +66,10 @@ class ToolRunner:
     async def call(
         self, call: ToolCall, ctx: ToolContext, *, timeout: float | None
     ) -> ToolResult | PendingAction:
-        """One tool call from the model: a result for the model, or a proposed action."""
+        """One tool call from the model: a result for the model, or a proposed action.
+
+        A customer the tenant does not own ends the request (CustomerDenied), audited."""
+        await self.check_customer(ctx, tool=call.name, stage="tool_call")
         description = self.tools.get(call.name).description if call.name in self.tools else ""
         with tool_span(call.name, call.id, description=description) as span:
             stage = "validate"
@@ -126,6 +133,34 @@ class ToolRunner:
         self._record(ctx, tool.name, call.id, "proposed", args=arguments)
         return pending
 
+    async def check_customer(self, ctx: ToolContext, *, tool: str = "", stage: str) -> None:
+        """Raises CustomerDenied (audited) unless the request's tenant owns its customer."""
+        if self._ownership is None:
+            return
+        try:
+            await self._ownership.check(ctx.tenant, ctx.customer_id)
+        except CustomerDenied as exc:
+            log.warning(
+                "customer not owned by the tenant: refused",
+                extra={"tenant": ctx.tenant, "stage": stage, "tool": tool},
+            )
+            self._audit.submit(
+                AuditEvent(
+                    kind=AuditKind.AUTH_FAILURE,
+                    request_id=ctx.request_id[:128] or None,
+                    tenant=ctx.tenant or None,
+                    agent=self._agent,
+                    outcome="permission_denied",
+                    detail={
+                        "reason": exc.reason,
+                        "stage": stage,
+                        "tool": tool,
+                        "customer_id": ctx.customer_id,
+                    },
+                )
+            )
+            raise
+
     # -- the caller's confirmations -----------------------------------------------------
 
     async def confirm(self, token: str, ctx: ToolContext, *, timeout: float | None) -> AgentAnswer:
@@ -136,6 +171,7 @@ class ToolRunner:
             raise InvalidRequest(
                 "this action was proposed to another tenant or customer; only they can confirm it"
             )
+        await self.check_customer(ctx, tool=claims.tool, stage="confirmation")
         if claims.tool not in self.tools:
             raise InvalidRequest(f"agent {self._agent!r} may not run tool {claims.tool!r}")
         tool = self.tools.get(claims.tool)
