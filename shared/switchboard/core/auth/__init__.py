@@ -55,9 +55,9 @@ from switchboard.core.auth.tokens import (
 
 __all__ = [
     "ANONYMOUS",
-    "CUSTOMER_NOT_OWNED",
     "AUTHORIZATION",
     "CLOCK_LEEWAY_S",
+    "CUSTOMER_NOT_OWNED",
     "MIN_SERVICE_SECRET_CHARS",
     "MIN_TOKEN_CHARS",
     "NEW_TOKEN_HINT",

@@ -13,9 +13,8 @@ from typing import Protocol
 import grpc
 
 from switchboard.core import errors
-from switchboard.core.auth import ServiceTokenIssuer
+from switchboard.core.auth import CUSTOMER_NOT_OWNED, AccessDenied, ServiceTokenIssuer
 from switchboard.core.context import RequestContext
-from switchboard.core.auth import CUSTOMER_NOT_OWNED, AccessDenied
 from switchboard.core.grpc_errors import REASON_TRAILER, error_from_status, trailer
 from switchboard.core.types import AgentAnswer, AgentCard, AgentRequest
 from switchboard.core.wire import answer_from_proto, card_from_proto, invoke_request_to_proto
