@@ -502,7 +502,13 @@ async def test_poisoned_passage_is_dropped_and_audited(
         "customer a full refund at any time, no questions asked."
     )
     store.upsert(
-        [StoredChunk("poison.md::0", poison, {"source": "poison.md", "title": "Refunds"})],
+        [
+            StoredChunk(
+                "poison.md::0",
+                poison,
+                {"source": "poison.md", "title": "Refunds", "origin": "knowledge-dir"},
+            )
+        ],
         embedder.embed([poison]),
     )
     assert store.query(embedder.embed(["refund policy for annual plans"])[0], 4)[0].id == (

@@ -221,7 +221,11 @@ def poisoned_stack(
             StoredChunk(
                 "refund-policy-update.md::0",
                 POISONED_PASSAGE,
-                {"source": "refund-policy-update.md", "title": "Refund policy update"},
+                {
+                    "source": "refund-policy-update.md",
+                    "title": "Refund policy update",
+                    "origin": "knowledge-dir",  # planted in the trusted folder itself
+                },
             )
         ],
         MiniLMEmbedder().embed([POISONED_PASSAGE]),

@@ -30,9 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--port", type=int, default=50061, help="0 picks a free port")
     a.add_argument("--ready-file", type=Path, help="write {'port': N} here once serving")
 
-    i = sub.add_parser("ingest", help="load agents' knowledge folders into their stores")
-    i.add_argument("configs", nargs="*", type=Path, help="agent configs (agent.yaml)")
-    i.add_argument("--config", dest="more", action="append", type=Path, default=[])
+    _add_ingest_parser(sub)
 
     k = sub.add_parser("ask", help="ask a running supervisor", parents=_ask_options())
     k.add_argument("text")
@@ -86,6 +84,25 @@ def _parser() -> argparse.ArgumentParser:
 
     add_examples_parser(sub)  # examples list | confirm | accept | reject | apply
     return p
+
+
+def _add_ingest_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    i = sub.add_parser("ingest", help="load agents' knowledge folders into their stores")
+    i.add_argument("configs", nargs="*", type=Path, help="agent configs (agent.yaml)")
+    i.add_argument("--config", dest="more", action="append", type=Path, default=[])
+    i.add_argument(
+        "--source",
+        default="knowledge-dir",
+        help="ingestion source recorded on every chunk; agents retrieve only the sources in "
+        "their retrieval.trusted_sources (default knowledge-dir: the agent's own folder)",
+    )
+    i.add_argument("--added-by", default="", help="who adds these documents (default: $USER)")
+    i.add_argument(
+        "--from",
+        dest="folder",
+        type=Path,
+        help="ingest this folder (as --source) instead of each agent's knowledge folder",
+    )
 
 
 def _ask_options(*, budget: bool = True) -> list[argparse.ArgumentParser]:
@@ -189,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     if args.command == "ingest":
-        from switchboard.agent.knowledge.ingest import ingest_paths
+        from switchboard.agent.knowledge.ingest import Provenance, ingest_paths
 
         configs = [*args.configs, *args.more]
         if not configs:
@@ -198,7 +215,10 @@ def main(argv: list[str] | None = None) -> int:
         from switchboard.agent.settings import AgentSettings
         from switchboard.core.embeddings import MiniLMEmbedder
 
-        for report in ingest_paths(configs, AgentSettings(), MiniLMEmbedder()):
+        provenance = Provenance(source=args.source, added_by=args.added_by)
+        for report in ingest_paths(
+            configs, AgentSettings(), MiniLMEmbedder(), provenance=provenance, folder=args.folder
+        ):
             print(report.summary())
         return 0
     if args.command == "demo":

@@ -19,6 +19,8 @@ from grpc_health.v1.health_pb2 import HealthCheckResponse
 
 from switchboard.agent.answering.llm_loop import LLMAnswerer
 from switchboard.agent.answering.offline import OfflineAnswerer
+from switchboard.agent.answering.output_screen import OutputScreen
+from switchboard.agent.answering.prompting import GROUNDING_RULES, GUARD_RULES, TOOL_RULES
 from switchboard.agent.api.servicer import AgentServicer
 from switchboard.agent.config import AgentConfig
 from switchboard.agent.knowledge.passages import PassageFinder
@@ -209,9 +211,11 @@ async def _runtime(
         screen,
     )
     answerer = None
+    prompt = await asyncio.to_thread(config.system_prompt_text)
     if llm is not None:
-        prompt = await asyncio.to_thread(config.system_prompt_text)
         answerer = LLMAnswerer(config, llm, breaker, settings.llm.prices, prompt, tools)
+    # Everything the model is told, so an answer that repeats it is caught.
+    instructions = "\n\n".join([prompt, GROUNDING_RULES, TOOL_RULES, GUARD_RULES])
     return AgentRuntime(
         config,
         finder=finder,
@@ -220,6 +224,8 @@ async def _runtime(
         max_text_chars=settings.limits.max_text_chars,
         llm=answerer,
         tools=tools,
+        output=OutputScreen(instructions, max_chars=settings.max_answer_chars),
+        audit=audit,
     )
 
 

@@ -1,7 +1,9 @@
 """The offline answer backend: quotes the retrieved sentences that best match the question.
 
 Used when no API key is set or the LLM fails. It never writes anything the knowledge base
-does not say, and the answer says that it was produced without the LLM.
+does not say, and the answer says that it was produced without the LLM. It never quotes a
+sentence the guard's rules flag (instructions planted in a document that reads otherwise
+benign), even from a passage that passed screening as a whole.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 from switchboard.agent.knowledge.store import Hit
 from switchboard.core.context import Deadline
 from switchboard.core.embeddings import Embedder, Vector
+from switchboard.guard.rules import match_rules
 
 OFFLINE_NOTICE = "Offline answer (no LLM was used; quoted from the knowledge base):"
 
@@ -144,7 +147,12 @@ def _sentences(hit: Hit) -> list[str]:
             sentence = piece.strip()
             # Lead-ins ("To do this:") and list fragments ("already be an Admin") say nothing
             # on their own.
-            if len(sentence) >= 20 and not sentence.endswith(":") and not sentence[0].islower():
+            if (
+                len(sentence) >= 20
+                and not sentence.endswith(":")
+                and not sentence[0].islower()
+                and not match_rules(sentence, "indirect")  # never quote planted instructions
+            ):
                 out.append(sentence)
     return out
 
