@@ -54,6 +54,17 @@ class StoreSettings(BaseSettings):
         description="Example candidates (which hold request text) older than this are removed "
         "by `db purge`, unless accepted and not yet applied.",
     )
+    audit_spool_dir: Path | None = Field(
+        None,
+        description="Where audit events wait on local disk while the database is down "
+        "(replayed when it is back); unset: <data dir>/audit-spool.",
+    )
+    audit_spool_max_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=0,
+        description="Most bytes the audit spool holds per process; past it events are dropped "
+        "(counted, logged) and actions that must be audited are refused.",
+    )
     db_pool_size: int = Field(5, ge=1, description="Connections kept open (PostgreSQL).")
     db_timeout_s: float = Field(10.0, gt=0, description="Connect and lock-wait timeout.")
 

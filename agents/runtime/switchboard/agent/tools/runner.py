@@ -20,7 +20,7 @@ from switchboard.agent.screening import WITHHELD_TOOL_OUTPUT, PassageScreen
 from switchboard.agent.tools import Tool, ToolContext, ToolRegistry
 from switchboard.agent.tools.actions import ActionSigner
 from switchboard.agent.tools.ownership import CustomerOwnership
-from switchboard.core.audit import AuditEvent, AuditKind, AuditSink, NoAudit
+from switchboard.core.audit import AuditEvent, AuditKind, AuditSink, NoAudit, audit_accepting
 from switchboard.core.auth import CustomerDenied
 from switchboard.core.errors import (
     Conflict,
@@ -185,6 +185,13 @@ class ToolRunner:
             ) from None
         if self._effects is None:
             raise Unavailable("this agent has no store for tool effects; it cannot run actions")
+        if not audit_accepting(self._audit):
+            # An action that changes an account must leave an audit trail: refuse it rather
+            # than run it unrecorded (the database is down and the local spool full).
+            raise Unavailable(
+                "the audit log cannot record actions right now, so this action was not carried "
+                "out; retry shortly with the same confirm_action"
+            )
         ctx = replace(ctx, step=claims.step)
         key = f"action:{claims.action_id}"
         with tool_span(tool.name, claims.action_id, description=tool.description) as span:
