@@ -177,7 +177,7 @@ async def test_planted_document_is_dropped_and_never_quoted(
     assert PLANTED_ADDRESS not in answer.text and "password" not in answer.text
     assert all("trusted-refunds" not in c.source_id for c in answer.citations)
     retrieved = agent.screened("retrieved")
-    assert retrieved and retrieved[0].detail["reason"].startswith("rule:")
+    assert retrieved and str(retrieved[0].detail["reason"]).startswith("rule:")
     # The upload was never served: its source is not trusted, and who added it is audited.
     (provenance,) = {
         (e.detail["reason"], e.detail["added_by"]) for e in agent.screened("provenance")

@@ -74,7 +74,9 @@ class Stack:
         self, text: str, *, token: str, customer: str, confirm: str = ""
     ) -> supervisor_pb2.AskResponse:
         async with grpc.aio.insecure_channel(self.supervisor.address) as channel:
-            return await supervisor_pb2_grpc.SupervisorStub(channel).Ask(
+            reply: supervisor_pb2.AskResponse = await supervisor_pb2_grpc.SupervisorStub(
+                channel
+            ).Ask(
                 supervisor_pb2.AskRequest(
                     text=text,
                     agent="billing",
@@ -84,6 +86,7 @@ class Stack:
                 metadata=[("authorization", f"Bearer {token}")],
                 timeout=30,
             )
+        return reply
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import grpc
 from grpc_health.v1 import health_pb2
 
-from switchboard.core.access import AccessInterceptor
+from switchboard.core.access import access_interceptor
 from switchboard.core.audit import AuditSink
 from switchboard.core.auth import Authenticator, CallerAuthenticator, ServiceTokenIssuer
 from switchboard.core.auth import service_secret as configured_secret
@@ -89,6 +89,7 @@ class SupervisorApp:
             host=host,
             port=port,
             interceptors=self.interceptors,
+            settings=self.settings.server,
         )
         await self.service.gateway.publish_all()
         return self.server
@@ -175,6 +176,8 @@ async def build_supervisor(
             audit_request_text=settings.audit_request_text,
         )
         stack.push_async_callback(service.close)  # queued candidates, then agent channels
+        access = access_interceptor(authenticator, settings.limits, audit, limiter)
+        stack.callback(access.flush)  # aggregated refusals, before the audit writer closes
         await service.load_cards()
         app = SupervisorApp(
             settings=settings,
@@ -187,10 +190,7 @@ async def build_supervisor(
                     settings.limits.max_metadata_value_chars,
                 ),
             ),
-            interceptors=[
-                AccessInterceptor(authenticator, audit=audit, limiter=limiter),
-                *o.interceptors,
-            ],
+            interceptors=[access, *o.interceptors],
             store=store,
             audit=audit,
         )

@@ -51,7 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     ls.add_argument("--address", default=DEFAULT_ADDRESS)
 
-    h = sub.add_parser("health", help="exit 0 when a server reports SERVING")
+    h = sub.add_parser(
+        "health", help="exit 0 when a server reports SERVING", parents=_ask_options(budget=False)
+    )
     h.add_argument("--address", default=DEFAULT_ADDRESS)
     h.add_argument("--service", default="")
 
@@ -150,14 +152,14 @@ async def _client_command(args: argparse.Namespace) -> int:
     from switchboard.devtools.settings import ToolSettings
     from switchboard.devtools.stack import format_answer
 
-    if args.command == "health":
-        ok = await check_health(args.address, args.service)
-        print("SERVING" if ok else "NOT SERVING")
-        return 0 if ok else 1
     token = args.token
     if token is None:
         env_token = ToolSettings().token
         token = env_token.get_secret_value() if env_token is not None else None
+    if args.command == "health":
+        ok = await check_health(args.address, args.service, token=token)
+        print("SERVING" if ok else "NOT SERVING")
+        return 0 if ok else 1
     try:
         async with SupervisorClient(
             args.address, timeout=getattr(args, "timeout", 30.0), token=token

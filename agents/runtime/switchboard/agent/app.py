@@ -33,7 +33,7 @@ from switchboard.agent.tools import BrightlaneBackend, DemoBackend, brightlane_t
 from switchboard.agent.tools.actions import ActionSigner
 from switchboard.agent.tools.ownership import CustomerOwnership
 from switchboard.agent.tools.runner import ToolRunner
-from switchboard.core.access import AccessInterceptor
+from switchboard.core.access import access_interceptor
 from switchboard.core.audit import AuditSink
 from switchboard.core.auth import Authenticator, ServiceAuthenticator, TokenTable
 from switchboard.core.breaker import BreakerMetrics, BreakerState, CircuitBreaker, Publisher
@@ -90,6 +90,7 @@ class AgentApp:
             host=host,
             port=port,
             interceptors=self.interceptors,
+            settings=self.settings.server,
         )
         if self.llm_enabled:
             await self.runtime.breaker.publish(force=True)
@@ -156,6 +157,8 @@ async def build_agent(
             config, settings, embedder, vectors, llm, audit, screen, tools, publish
         )
         await runtime.retriever.load()  # hybrid: builds BM25 from the store; no-op for dense
+        access = access_interceptor(authenticator, settings.limits, audit)
+        stack.callback(access.flush)  # aggregated refusals, before the audit writer closes
         servicer: object = AgentServicer(runtime, await asyncio.to_thread(config.card))
         if o.wrap is not None:
             servicer = o.wrap(servicer)  # type: ignore[arg-type]
@@ -164,7 +167,7 @@ async def build_agent(
             settings=settings,
             runtime=runtime,
             servicer=servicer,
-            interceptors=[AccessInterceptor(authenticator, audit=audit), *o.interceptors],
+            interceptors=[access, *o.interceptors],
             store=store,
             audit=audit,
             llm_enabled=llm is not None,
