@@ -25,9 +25,10 @@ from switchboard.core.audit import AuditEvent, AuditKind
 from switchboard.core.breaker import BreakerState
 from switchboard.core.embeddings import MiniLMEmbedder
 from switchboard.core.llm import AnthropicLLM
-from switchboard.core.types import AgentAnswer, AgentRequest, AnswerMode, Outcome
+from switchboard.core.types import AgentAnswer, AgentCard, AgentRequest, AnswerMode, Outcome
 from switchboard.guard import GuardSettings
 from switchboard.store import Store
+from switchboard.supervisor.routing.index import EmbeddingIndex
 from tests.fakes import hostile_model
 from tests.fakes.audit import AuditRecorder
 from tests.fakes.fake_anthropic import FakeAnthropic, Reply
@@ -308,3 +309,38 @@ def test_the_extractor_skips_the_planted_sentence(embedder: MiniLMEmbedder) -> N
     hit = Hit("doc::0", text, 0.7, {"source": "doc.md", "title": "Refunds"}, vectors[0])
     answer, used = extract_answer(question, vectors[1], [hit], embedder)
     assert PLANTED_ADDRESS not in answer and "30 days" in answer and used == [1]
+
+
+async def test_the_replay_store_keeps_only_the_screened_answer(
+    agent_configs: dict[str, AgentConfig],
+    agent_cards: list[AgentCard],
+    card_index: EmbeddingIndex,
+    embedder: MiniLMEmbedder,
+    base_store: InMemoryStore,
+    db: Store,
+    tmp_path: Path,
+    fake: FakeAnthropic,
+) -> None:
+    """A prompt-echoing model behind a served agent and the supervisor's request ledger: the
+    caller, the stored result and its replay all hold the screened (offline) answer."""
+    fake.default = hostile_model.echo_system_prompt
+    config = agent_configs["billing"]
+    async with (
+        billing_agent(config, embedder, base_store, db, tmp_path / "agent", fake=fake) as agent,
+    ):
+        server = await agent.app.serve()
+        entries = apps.entries(
+            [c for c in agent_cards if c.name == "billing"],
+            {"billing": f"127.0.0.1:{server.port}"},
+        )
+        async with apps.supervisor(
+            tmp_path / "supervisor", entries, embedder=embedder, card_index=card_index, store=db
+        ) as supervisor:
+            first = await apps.ask(supervisor, QUESTION, agent="billing", request_id="replay-1")
+            again = await apps.ask(supervisor, QUESTION, agent="billing", request_id="replay-1")
+            stored = await db.idempotency.get("", "replay-1")
+    assert first.outcome == Outcome.DEGRADED and again.answer == first.answer
+    assert stored is not None and stored.response and b"Billing Specialist" not in stored.response
+    assert "Billing Specialist" not in first.answer
+    (output,) = agent.screened("output")
+    assert output.detail["reason"] == "prompt_leak"
