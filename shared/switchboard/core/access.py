@@ -151,7 +151,7 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):
             },
         )
         self._audit.refused(
-            (kind.value, _host(peer), reason, tenant or ""),
+            (kind.value, _host(peer), reason, tenant or "", method),
             AuditEvent(
                 kind=kind,
                 tenant=tenant,

@@ -1,7 +1,7 @@
 """Audit rows for refused calls, aggregated, so a flood of bad calls cannot flood the audit log.
 
-The first refusal of a kind (say ``auth_failure``, reason ``unknown_token``, from one peer
-address) within a window is written at once; the ones after it in that window are only
+The first refusal of a kind (say ``auth_failure``, reason ``unknown_token``, for one method,
+from one peer address) within a window is written at once; the ones after it in that window are only
 counted, and one summary row (``detail.repeats``, ``detail.window_s``) is written when the
 window has passed (at the next refusal, or when the service stops). 3,000 bad calls in three
 seconds from one address are two rows, not 3,000.
