@@ -21,15 +21,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from switchboard.guard.links import unsupported_links
 from switchboard.guard.rules import match_rules
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_URL = re.compile(r"https?://[^\s)\]>\"']+|\bwww\.[^\s)\]>\"']+", re.IGNORECASE)
-_HOST = re.compile(
-    r"\b(?:[a-z0-9-]+\.)+(?:com|net|org|io|example|co|app|dev|info|biz|xyz|ru|cn|tk|top|me)\b",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)
@@ -50,17 +45,6 @@ def _shingles(words: Sequence[str], n: int) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
-def _links(text: str) -> set[str]:
-    """E-mail addresses, and the hosts of URLs and bare domain names, lower-cased."""
-    found = {m.lower().rstrip(".,;:") for m in _EMAIL.findall(text)}
-    without_emails = _EMAIL.sub(" ", text)
-    for url in _URL.findall(without_emails):
-        host = re.sub(r"^(?:https?://)?", "", url.lower()).split("/")[0].split("?")[0]
-        found.add(host.rstrip(".,;:"))
-    found.update(h.lower() for h in _HOST.findall(_URL.sub(" ", without_emails)))
-    return {f for f in found if f}
-
-
 class OutputScreen:
     def __init__(self, system_prompt: str, *, max_chars: int, leak_words: int = 10) -> None:
         self._max_chars = max_chars
@@ -78,10 +62,9 @@ class OutputScreen:
         )
         if leaked:
             return OutputVerdict(True, "prompt_leak", " ".join(next(iter(sorted(leaked))))[:120])
-        known = corpus.lower() + "\n" + self._prompt_text
-        for link in sorted(_links(text)):
-            if link not in known:
-                return OutputVerdict(True, "unsupported_link", link[:120])
+        unsupported = unsupported_links(text, corpus + "\n" + self._prompt_text)
+        if unsupported:
+            return OutputVerdict(True, "unsupported_link", unsupported[0][:120])
         hits = match_rules(text, "indirect")
         if hits:
             return OutputVerdict(True, f"rule:{hits[0].rule}", hits[0].excerpt)
