@@ -7,6 +7,7 @@ from typing import Any
 
 from switchboard.core import errors
 from switchboard.core.audit import AuditKind, AuditSink, event
+from switchboard.core.auth import AccessDenied
 from switchboard.core.context import RequestContext
 from switchboard.core.types import AgentAnswer
 from switchboard.supervisor.routing.router import RouteResult
@@ -100,6 +101,10 @@ class RequestAudit:
         self.record(AuditKind.CLARIFICATION, outcome=method)
 
     def error(self, exc: errors.SwitchboardError) -> None:
+        """A request that ended in an error; a refused permission is an ``auth_failure``."""
+        if isinstance(exc, AccessDenied):
+            self.denied(exc, customer_id=self._ctx.customer_id)
+            return
         self.record(
             AuditKind.ERROR, outcome=type(exc).__name__, detail={"message": exc.message[:500]}
         )

@@ -18,7 +18,7 @@ from opentelemetry import trace
 
 from switchboard.core import errors
 from switchboard.core.audit import AuditSink, NoAudit
-from switchboard.core.auth import AccessDenied, Principal
+from switchboard.core.auth import Principal
 from switchboard.core.budget import Budget
 from switchboard.core.context import Deadline, RequestContext
 from switchboard.core.embeddings import Vector
@@ -156,10 +156,7 @@ class SupervisorService:
                 seconds=time.monotonic() - started,
                 error=type(exc).__name__,
             )
-            if isinstance(exc, AccessDenied):
-                audit.denied(exc, customer_id=ctx.customer_id)
-            else:
-                audit.error(exc)
+            audit.error(exc)
             raise
         finally:
             otel_context.detach(token)
