@@ -74,15 +74,20 @@ class SupervisorClient:
         return listing
 
 
-async def check_health(address: str, service: str = "", timeout: float = 2.0) -> bool:
-    """True when the server at ``address`` reports SERVING for ``service``."""
+async def check_health(
+    address: str, service: str = "", timeout: float = 2.0, *, token: str | None = None
+) -> bool:
+    """True when the server at ``address`` reports SERVING for ``service`` (a named service
+    needs the caller's ``token`` when the server requires credentials)."""
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     async with grpc.aio.insecure_channel(address) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
             reply = await stub.Check(
-                health_pb2.HealthCheckRequest(service=service), timeout=timeout
+                health_pb2.HealthCheckRequest(service=service),
+                timeout=timeout,
+                metadata=[("authorization", f"Bearer {token}")] if token else None,
             )
         except grpc.aio.AioRpcError:
             return False

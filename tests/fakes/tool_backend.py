@@ -28,7 +28,8 @@ class CountingBackend:
     ``await`` (atomically), as a real backend's single write would.
     """
 
-    def __init__(self, *, latency_s: float = 0.0, seed: int = 7) -> None:
+    def __init__(self, *, latency_s: float = 0.0, seed: int = 7, tenant: str = "acme") -> None:
+        self.tenant = tenant  # every customer belongs to this tenant
         self.refunds: Counter[tuple[str, str, str]] = Counter()
         self.two_factor: Counter[tuple[str, str]] = Counter()
         self._latency = latency_s
@@ -47,6 +48,9 @@ class CountingBackend:
             status="Paid",
             refund_eligible=True,
         )
+
+    async def customer_tenant(self, customer_id: str) -> str | None:
+        return self.tenant
 
     async def list_invoices(self, customer_id: str) -> list[Invoice]:
         return [self._invoice("BL-2025-000001")]

@@ -19,14 +19,24 @@ class _CallDetails(NamedTuple):
     compression: Any
 
 
-class MetadataInterceptor(grpc.UnaryUnaryClientInterceptor):  # type: ignore[misc]
-    """Adds fixed metadata (credentials, say) to every unary call on a channel."""
+class MetadataInterceptor(
+    grpc.UnaryUnaryClientInterceptor,  # type: ignore[misc]
+    grpc.StreamStreamClientInterceptor,  # type: ignore[misc]
+):
+    """Adds fixed metadata (credentials, say) to every unary and streaming call on a channel
+    (reflection is a stream)."""
 
     def __init__(self, metadata: Callable[[], list[tuple[str, str]]]) -> None:
         self._metadata = metadata
 
     def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
-        new = _CallDetails(
+        return continuation(self._with(details), request)
+
+    def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return continuation(self._with(details), requests)
+
+    def _with(self, details: Any) -> _CallDetails:
+        return _CallDetails(
             details.method,
             details.timeout,
             [*(details.metadata or ()), *self._metadata()],
@@ -34,7 +44,6 @@ class MetadataInterceptor(grpc.UnaryUnaryClientInterceptor):  # type: ignore[mis
             details.wait_for_ready,
             getattr(details, "compression", None),
         )
-        return continuation(new, request)
 
 
 def with_metadata(

@@ -36,6 +36,7 @@ from switchboard.core.auth import (
 )
 from switchboard.core.embeddings import Embedder
 from switchboard.core.llm import LLM
+from switchboard.core.settings import LimitSettings
 from switchboard.core.types import AgentCard
 from switchboard.guard import Guard, GuardSettings, load_guard
 from switchboard.store import Store
@@ -129,6 +130,11 @@ class Credentials:
         return ActionSigner(self.action_secret, ttl_s=3600.0)
 
 
+#: Fuzzing sends hundreds of bad credentials from one address; the per-address limit on failed
+#: authentications has its own tests (tests/component/test_access_limits.py).
+UNLIMITED_FAILURES = LimitSettings(auth_failure_rate_per_s=0)
+
+
 def guard_settings(cache: Path) -> GuardSettings:
     return GuardSettings(cache_dir=cache, examples="")
 
@@ -162,7 +168,7 @@ async def served_agent(
     async with apps.agent(
         config,
         workdir,
-        settings=apps.agent_settings(workdir, guard=GuardSettings()),
+        settings=apps.agent_settings(workdir, guard=GuardSettings(), limits=UNLIMITED_FAILURES),
         serve=True,
         embedder=embedder,
         guard=guard,
@@ -192,6 +198,7 @@ async def served_supervisor(
 ) -> AsyncIterator[SupervisorApp]:
     """The supervisor over ``addresses`` (agent name -> host:port), requiring ``creds.token``;
     ``settings`` are SupervisorSettings values (breaker thresholds, timeouts...)."""
+    settings.setdefault("limits", UNLIMITED_FAILURES)
     async with apps.supervisor(
         workdir,
         apps.entries(cards, addresses),

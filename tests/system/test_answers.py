@@ -7,14 +7,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
 import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from switchboard.devtools.stack import SERVICE_TOKEN_ENV
 from switchboard.v1 import common_pb2, supervisor_pb2
 from tests.conftest import DOMAINS, FACTS_DIR
+from tests.harness.grpc_auth import supervisor_channel
 from tests.system.conftest import Stack
 
 pytestmark = pytest.mark.integration
@@ -111,8 +112,11 @@ def test_route_and_list_agents(offline_stack: Stack) -> None:
 
 
 def test_every_server_has_health_and_reflection(offline_stack: Stack) -> None:
+    secret = offline_stack.env.get(SERVICE_TOKEN_ENV)
     for service in [offline_stack.supervisor, *offline_stack.agents.values()]:
-        with grpc.insecure_channel(service.address) as channel:
+        # Reflection needs the service's credentials (agents: the supervisor's token).
+        is_agent = service is not offline_stack.supervisor
+        with supervisor_channel(service.address, secret if is_agent else None) as channel:
             health = health_pb2_grpc.HealthStub(channel)
             assert health.Check(health_pb2.HealthCheckRequest(), timeout=5).status == (
                 health_pb2.HealthCheckResponse.SERVING

@@ -19,8 +19,10 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from switchboard.devtools.stack import SERVICE_TOKEN_ENV
 from switchboard.v1 import common_pb2, supervisor_pb2
 from tests.fakes.fake_anthropic import FakeAnthropic, Reply
+from tests.harness.grpc_auth import supervisor_channel
 from tests.system.conftest import FAKE_KEY, Stack, _start, base_env, grounded_responder
 
 QUESTIONS = [
@@ -71,7 +73,8 @@ def storm_stack(data_copy, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 def llm_health(stack: Stack, agent: str) -> int:
-    with grpc.insecure_channel(stack.agents[agent].address) as channel:
+    secret = stack.env.get(SERVICE_TOKEN_ENV)  # per-service health needs credentials
+    with supervisor_channel(stack.agents[agent].address, secret) as channel:
         reply = health_pb2_grpc.HealthStub(channel).Check(
             health_pb2.HealthCheckRequest(service="switchboard.v1.Agent/llm"), timeout=5
         )

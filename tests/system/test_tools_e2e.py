@@ -29,11 +29,12 @@ from switchboard.agent.screening import WITHHELD_TOOL_OUTPUT
 from switchboard.agent.settings import AgentSettings
 from switchboard.agent.tools.demo_backend import DEMO_DATA
 from switchboard.core.embeddings import MiniLMEmbedder
-from switchboard.devtools.stack import stack, with_service_token
+from switchboard.devtools.stack import SERVICE_TOKEN_ENV, stack, with_service_token
 from switchboard.store import AuditKind, AuditRecord
 from switchboard.v1 import common_pb2, supervisor_pb2, supervisor_pb2_grpc
 from tests.conftest import AGENTS_DIR
 from tests.fakes.fake_anthropic import JSON, FakeAnthropic, Reply
+from tests.harness.grpc_auth import supervisor_channel
 from tests.harness.store import open_data_dir_store
 from tests.system.conftest import FAKE_KEY, Stack, base_env, grounded_responder
 
@@ -190,7 +191,8 @@ def test_llm_health_is_reported_per_agent(llm_stack: Stack, offline_stack: Stack
         (llm_stack, health_pb2.HealthCheckResponse.SERVING),
         (offline_stack, health_pb2.HealthCheckResponse.NOT_SERVING),
     ):
-        with grpc.insecure_channel(s.agents["billing"].address) as channel:
+        secret = s.env.get(SERVICE_TOKEN_ENV)  # per-service health needs credentials
+        with supervisor_channel(s.agents["billing"].address, secret) as channel:
             health = health_pb2_grpc.HealthStub(channel)
             llm_status = health.Check(health_pb2.HealthCheckRequest(service=HEALTH_SERVICE))
             overall = health.Check(health_pb2.HealthCheckRequest(service=""))
@@ -221,7 +223,11 @@ def poisoned_stack(
             StoredChunk(
                 "refund-policy-update.md::0",
                 POISONED_PASSAGE,
-                {"source": "refund-policy-update.md", "title": "Refund policy update"},
+                {
+                    "source": "refund-policy-update.md",
+                    "title": "Refund policy update",
+                    "origin": "knowledge-dir",  # planted in the trusted folder itself
+                },
             )
         ],
         MiniLMEmbedder().embed([POISONED_PASSAGE]),

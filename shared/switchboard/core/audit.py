@@ -64,6 +64,14 @@ class AuditSink(Protocol):
     def submit(self, event: AuditEvent) -> bool: ...
 
 
+def audit_accepting(sink: AuditSink) -> bool:
+    """Whether ``sink`` can keep another event now. Sinks that may run out of room (the store's
+    writer during a database outage, once its local spool is full) say so with
+    ``accepting()``; actions that must be audited are refused while it is False."""
+    accepting = getattr(sink, "accepting", None)
+    return bool(accepting()) if callable(accepting) else True
+
+
 class NoAudit:
     """Drops every event (a service built without a store, or a unit test)."""
 

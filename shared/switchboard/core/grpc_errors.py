@@ -100,12 +100,30 @@ async def abort(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException)
     await context.abort(grpc.StatusCode.INTERNAL, "internal error; the failure has been logged")
 
 
+#: Trailer naming why access was denied (``customer_not_owned``...): lets the supervisor tell
+#: an agent's refusal of the caller's customer from a refusal of its own credentials.
+REASON_TRAILER = "x-switchboard-reason"
+
+
 def _trailers(exc: errors.SwitchboardError) -> tuple[tuple[str, str], ...]:
-    """``retry-after`` (seconds) when the error says how long to wait (a rate limit)."""
+    """``retry-after`` (seconds) when the error says how long to wait (a rate limit), and the
+    reason code of an access refusal."""
+    out: list[tuple[str, str]] = []
     retry_after = getattr(exc, "retry_after_s", None)
-    if retry_after is None:
-        return ()
-    return (("retry-after", f"{max(0.0, retry_after):.3f}"),)
+    if retry_after is not None:
+        out.append(("retry-after", f"{max(0.0, retry_after):.3f}"))
+    reason = getattr(exc, "reason", None)
+    if isinstance(exc, errors.PermissionDenied) and isinstance(reason, str) and reason:
+        out.append((REASON_TRAILER, reason))
+    return tuple(out)
+
+
+def trailer(exc: grpc.aio.AioRpcError, key: str) -> str:
+    """One trailing-metadata value of a failed call ("" when absent)."""
+    for k, v in exc.trailing_metadata() or ():
+        if k == key:
+            return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+    return ""
 
 
 Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Any]])

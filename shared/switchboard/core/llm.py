@@ -202,7 +202,13 @@ class AnthropicLLM:
             except anthropic.APIConnectionError as exc:
                 recorder.failed(type(exc).__name__)
                 raise UpstreamError(f"LLM provider unreachable: {exc}") from exc
-            except (anthropic.APIResponseValidationError, MalformedResponse, ValueError) as exc:
+            except (
+                anthropic.APIResponseValidationError,
+                MalformedResponse,
+                ValueError,
+                TypeError,
+                AttributeError,
+            ) as exc:
                 # A body that does not parse, or content of the wrong shape: the provider's
                 # fault, not the agent's, so the LLM breaker counts it and the answer goes
                 # offline (never INTERNAL from the agent).
@@ -233,31 +239,50 @@ def _our_fault(status: int) -> bool:
 
 
 def _completion(response: anthropic.types.Message) -> Completion:
-    texts: list[str] = []
-    calls: list[ToolCall] = []
+    """The response as a Completion, or MalformedResponse for any shape the API never sends
+    (the SDK does not validate bodies strictly: a hostile or broken provider can send
+    anything that parses)."""
     if not isinstance(response, anthropic.types.Message) or not isinstance(response.content, list):
         raise MalformedResponse(f"expected a message, got {type(response).__name__}")
+    texts: list[str] = []
+    calls: list[ToolCall] = []
     for block in response.content:
-        if block.type == "text":
-            texts.append(block.text)
-        elif block.type == "tool_use":
-            if not isinstance(block.input, dict):
+        kind = getattr(block, "type", None)
+        if kind == "text":
+            text = getattr(block, "text", None)
+            if not isinstance(text, str):
+                raise MalformedResponse(f"a text block holds {type(text).__name__}, not text")
+            texts.append(text)
+        elif kind == "tool_use":
+            call_id, name, args = (getattr(block, k, None) for k in ("id", "name", "input"))
+            if not isinstance(args, dict):
                 raise MalformedResponse(
-                    f"tool_use {block.name!r} input is {type(block.input).__name__}, not an object"
+                    f"tool_use {name!r} input is {type(args).__name__}, not an object"
                 )
-            calls.append(ToolCall(id=block.id, name=block.name, input=dict(block.input)))
+            if not isinstance(call_id, str) or not isinstance(name, str):
+                raise MalformedResponse("a tool_use block lacks its id or name")
+            calls.append(ToolCall(id=call_id, name=name, input=dict(args)))
+        elif not isinstance(kind, str):
+            raise MalformedResponse("a content block has no type")
     u = response.usage
-    if u is None:
-        raise MalformedResponse("the response has no usage")
+    counts = [getattr(u, k, None) for k in ("input_tokens", "output_tokens")]
+    cached = [
+        getattr(u, k, None) or 0 for k in ("cache_read_input_tokens", "cache_creation_input_tokens")
+    ]
+    if not all(isinstance(c, int) and c >= 0 for c in [*counts, *cached]):
+        raise MalformedResponse("the response's usage is missing or not token counts")
+    model, stop = response.model, response.stop_reason
+    if not isinstance(model, str) or not isinstance(stop, str | None):
+        raise MalformedResponse("the response's model or stop reason is not text")
     return Completion(
         text="".join(texts),
-        model=response.model,
-        stop_reason=response.stop_reason or "",
+        model=model,
+        stop_reason=stop or "",
         usage=TokenUsage(
-            input_tokens=u.input_tokens,
-            output_tokens=u.output_tokens,
-            cache_read_input_tokens=u.cache_read_input_tokens or 0,
-            cache_creation_input_tokens=u.cache_creation_input_tokens or 0,
+            input_tokens=int(counts[0]),  # type: ignore[arg-type]
+            output_tokens=int(counts[1]),  # type: ignore[arg-type]
+            cache_read_input_tokens=int(cached[0]),
+            cache_creation_input_tokens=int(cached[1]),
         ),
         tool_calls=calls,
     )

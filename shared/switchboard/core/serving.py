@@ -1,7 +1,9 @@
 """Runs a grpc.aio server the same way for every service.
 
-Health and reflection are always on; requests that do not parse are answered
-INVALID_ARGUMENT (not INTERNAL); SIGTERM/SIGINT drain in-flight calls within a grace period.
+Health and reflection are always on (per-service health and reflection need credentials:
+``access.py``); requests that do not parse are answered INVALID_ARGUMENT (not INTERNAL);
+connections that stay idle, never finish their handshake, or hold a call open past their age
+are closed (``ServerSettings``); SIGTERM/SIGINT drain in-flight calls within a grace period.
 """
 
 from __future__ import annotations
@@ -21,20 +23,40 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from switchboard.core.grpc_errors import tolerant_deserializer
+from switchboard.core.settings import ServerSettings
 
 log = logging.getLogger(__name__)
 
-# Server-side keepalive and connection ageing: clients re-resolve and spread over new replicas.
+# Message and header limits (connection timing comes from ServerSettings: server_options).
 SERVER_OPTIONS: list[tuple[str, Any]] = [
-    ("grpc.max_connection_age_ms", 5 * 60 * 1000),
-    ("grpc.max_connection_age_grace_ms", 30 * 1000),
-    ("grpc.keepalive_time_ms", 60 * 1000),
     ("grpc.max_receive_message_length", 4 * 1024 * 1024),
     # Request headers (metadata) beyond 16 KiB are refused (RESOURCE_EXHAUSTED) before any
     # handler runs; soft and hard limit alike, so the cut is not probabilistic.
     ("grpc.max_metadata_size", 16 * 1024),
     ("grpc.absolute_max_metadata_size", 16 * 1024),
 ]
+
+
+def server_options(settings: ServerSettings | None = None) -> list[tuple[str, Any]]:
+    """Every server option: connection ageing (clients re-resolve and spread over new
+    replicas), idle and handshake timeouts, keepalive, message and header limits."""
+    s = settings or ServerSettings()
+
+    def ms(seconds: float) -> int:
+        return int(seconds * 1000)
+
+    return [
+        ("grpc.max_connection_idle_ms", ms(s.max_connection_idle_s)),
+        ("grpc.max_connection_age_ms", ms(s.max_connection_age_s)),
+        ("grpc.max_connection_age_grace_ms", ms(s.max_connection_age_grace_s)),
+        ("grpc.server_handshake_timeout_ms", ms(s.handshake_timeout_s)),
+        ("grpc.keepalive_time_ms", ms(s.keepalive_time_s)),
+        ("grpc.keepalive_timeout_ms", ms(s.keepalive_timeout_s)),
+        # Clients may ping at most every 10 s without calls; more gets them disconnected.
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ("grpc.http2.max_ping_strikes", 2),
+        *SERVER_OPTIONS,
+    ]
 
 
 def generic_handler(descriptor: ServiceDescriptor, servicer: object) -> grpc.GenericRpcHandler:
@@ -76,8 +98,9 @@ async def start_grpc(
     host: str,
     port: int,
     interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    settings: ServerSettings | None = None,
 ) -> GrpcService:
-    server = grpc.aio.server(interceptors=list(interceptors), options=SERVER_OPTIONS)
+    server = grpc.aio.server(interceptors=list(interceptors), options=server_options(settings))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [d.full_name for d, _ in services]

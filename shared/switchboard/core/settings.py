@@ -109,6 +109,22 @@ class LimitSettings(BaseSettings):
     )
     shed_retry_after_s: float = Field(1.0, gt=0, description="The retry-after a shed call is told.")
 
+    auth_failure_rate_per_s: float = Field(
+        1.0,
+        ge=0,
+        description="Failed authentications per second one peer address may make (on "
+        "average) before its calls are refused outright; 0 turns this off.",
+    )
+    auth_failure_burst: int = Field(
+        20, ge=1, description="Failed authentications one peer address may make at once."
+    )
+    refusal_audit_window_s: float = Field(
+        10.0,
+        ge=0,
+        description="Repeated refusals of one kind from one peer within this window become "
+        "one audit row with a count (0: a row for every refusal).",
+    )
+
 
 class EmbeddingSettings(BaseSettings):
     """The embedding model's threads and the micro-batching of concurrent queries
@@ -182,6 +198,32 @@ class TelemetrySettings(BaseSettings):
         return specific or self.endpoint
 
 
+class ServerSettings(BaseSettings):
+    """How long the gRPC server keeps connections that do nothing or never finish a call."""
+
+    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_GRPC_", extra="ignore")
+
+    max_connection_idle_s: float = Field(
+        300.0, gt=0, description="A connection with no call for this long is closed (GOAWAY)."
+    )
+    max_connection_age_s: float = Field(
+        300.0, gt=0, description="Connections are closed after this long (clients reconnect)."
+    )
+    max_connection_age_grace_s: float = Field(
+        30.0,
+        ge=0,
+        description="Calls still open on an aged connection (one half-sent, say) get this "
+        "long, then the connection is cut.",
+    )
+    handshake_timeout_s: float = Field(
+        10.0, gt=0, description="A connection that has not completed its handshake is closed."
+    )
+    keepalive_time_s: float = Field(60.0, gt=0, description="Server keepalive ping interval.")
+    keepalive_timeout_s: float = Field(
+        20.0, gt=0, description="A keepalive ping unanswered this long closes the connection."
+    )
+
+
 class ServiceSettings(BaseSettings):
     """What every service's root settings object holds; each service adds its own parts
     (the store and guard sections, and its own options)."""
@@ -194,4 +236,5 @@ class ServiceSettings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)

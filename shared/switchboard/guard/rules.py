@@ -120,7 +120,7 @@ RULES: tuple[Rule, ...] = (
     ),
     _rule(
         "persona_switch",
-        r"\byou\s*(?:are|'re)\s+(?:now|no\s+longer)\s+(?:a|an|in|my|the|not)?\s*(?:\w+\s+){0,3}?"
+        r"\byou\s*(?:are|'re)\s+(?:now|no\s+longer)\s+(?!my\s+(?:favou?rite|best)\b)(?:a|an|in|my|the|not)?\s*(?:\w+\s+){0,3}?"
         r"(?:ai|assistant|bot|chatbot|model|gpt|character|persona|mode|pirate|hacker|translator|"
         r"interpreter|terminal|unrestricted|free|jailbroken|human|editor|journalist)\b"
         r"|\bstay\s+in\s+character\b"
@@ -220,10 +220,38 @@ RULES: tuple[Rule, ...] = (
         "tries (in German) to switch the model into another persona",
     ),
     _rule(
+        "de_roleplay_exfiltration",
+        r"\b(?:rollenspiel|spielen\s+wir\s+ein\s+(?:spiel|rollenspiel))\b"
+        r"|\bverhalte\s+dich\s+(?:wie|als)\b|\bgib\s+dich\s+als\b"
+        r"|\b(?:ohne|keine)\s+(?:jegliche\s+)?(?:einschränkungen|filter|zensur|regeln)\b"
+        r"[^.?!\n]{0,40}\b(?:antworte|ki|bot|assistent|modus)"
+        r"|\b(?:zeig|gib|nenn|verrat|sag|schreib|druck|kopier|wiederhol)\w*\b[^.?!\n]{0,30}"
+        r"\b(?:deine[nmrs]?|den|die|ihre[nmrs]?)\s+(?:\w+\s+)?(?:system\s*-?\s*prompt|"
+        r"systemanweisung\w*|anweisungen|instruktionen|konfiguration|eingabeaufforderung)\b"
+        r"|\bwas\s+(?:sind|waren)\s+deine\s+(?:\w+\s+)?(?:anweisungen|instruktionen|regeln)\b"
+        r"|\bvergiss\s+deine\s+rolle\b",
+        "role-play, a persona without limits, or the system prompt asked for (in German)",
+    ),
+    _rule(
         "fr_es_ignore_instructions",
         r"\b(?:ignorez|ignore|oubliez|oublie)\s+(?:toutes\s+)?(?:les\s+)?instructions\b"
-        r"|\b(?:olvida|ignora)\s+(?:todas\s+)?(?:las\s+)?instrucciones\b",
+        r"|\b(?:olvida|ignora|omite|descarta)\s+(?:todas\s+|todo\s+)?(?:las\s+|tus\s+)?"
+        r"(?:instrucciones|reglas|indicaciones|lo\s+anterior|normas)\b"
+        r"|\bolvida(?:te\s+de)?\s+tu\s+(?:papel|rol)\b",
         "asks (in French or Spanish) to ignore the instructions",
+    ),
+    _rule(
+        "es_roleplay_exfiltration",
+        r"\b(?:a\s+partir\s+de\s+ahora|desde\s+ahora|de\s+ahora\s+en\s+adelante)\b"
+        r"[^.?!\n]{0,20}\b(?:eres|serás|actúa\w*|actuarás|responde\w*|finge)\b"
+        r"|\bfinge\s+(?:que\s+eres|ser)\b|\bhaz\s+de\s+cuenta\s+que\b"
+        r"|\bactúa\s+como\s+(?:un|una|si)\b|\binterpreta\s+(?:el|un)\s+papel\b"
+        r"|\bjuego\s+de\s+rol\b|\bjuguemos\s+a\b"
+        r"|\bsin\s+(?:restricciones|filtros|censura|reglas|límites)\b"
+        r"|\b(?:muestra|muéstrame|revela|revélame|dime|repite|imprime|escribe|dame|comparte)\b"
+        r"[^.?!\n]{0,40}\b(?:instrucciones|indicaciones|reglas\s+internas|prompt|"
+        r"mensaje\s+del\s+sistema|configuración)\b",
+        "role-play, a persona without limits, or the system prompt asked for (in Spanish)",
     ),
     # --- Indirect: instructions addressed to an AI inside data ------------------------------
     _rule(
@@ -242,6 +270,33 @@ RULES: tuple[Rule, ...] = (
         r"|\b(?:hinweis|nachricht)\s+(?:für|an)\s+(?:den|die|das)\s+(?:ki|assistenten|sprachmodell|"
         r"bot|chatbot)\b|\ban\s+das\s+sprachmodell\b|\bwenn\s+du\s+eine\s+ki\s+bist\b",
         "a document or tool output that addresses the AI with instructions",
+        indirect_only=True,
+    ),
+    _rule(
+        "credential_handover",
+        r"\b(?:send|e-?mail|share|give|provide|forward|submit|post|reply\s+with|text|enter|"
+        r"paste|upload|type)\b[^.!?\n]{0,60}?\b(?:passwords?|passcodes?|passphrases?|"
+        r"credentials?|login\s+details|(?:2fa|mfa|one-time|verification|security|backup|"
+        r"recovery|sms)\s+codes?|api\s+(?:keys?|tokens?)|access\s+tokens?|secret\s+keys?|"
+        r"card\s+(?:numbers?|details)|photo\s+of\s+their\s+card|cvv|cvc)\b[^.!?\n]{0,60}?"
+        r"\b(?:to|at|via|on|into|with)\s+(?:[\w.+-]+@[\w-]+(?:\.[\w-]+)+|https?://|www\.)",
+        "tells the reader to hand credentials or card data to an address",
+        indirect_only=True,
+    ),
+    _rule(
+        "instructs_the_answerer",
+        r"\b(?:when|while|before|after|if)\s+(?:you\s+)?(?:answering|responding|replying|"
+        r"answer|respond|reply)\b[^.!?\n]{0,60}\b(?:tell|instruct|ask|advise|remind|direct|"
+        r"recommend|say)\b"
+        r"|\b(?:tell|instruct|advise|remind|direct)\s+(?:the\s+|all\s+|any\s+|every\s+)?"
+        r"(?:users?|customers?|readers?|callers?|them|admins?)\s+to\s+(?:e-?mail|send|share|"
+        r"forward|visit|log\s*in|sign\s*in|go\s+to|paste|reply|call|contact)\b"
+        r"|\b(?:in|for)\s+(?:every|each|all|any)\s+(?:answers?|responses?|replies)\b"
+        r"|\b(?:support|your)\s+(?:answers|replies|responses)\s+should\b"
+        r"|\bnote\s+for\s+(?:support\s+)?(?:replies|answers|responses)\b"
+        r"|\b(?:always|should\s+always)\s+(?:ask|tell|instruct|remind|recommend\s+that)\s+"
+        r"(?:the\s+|every\s+)?(?:users?|customers?|readers?)\b",
+        "a document telling whoever answers from it what to tell users (planted instructions)",
         indirect_only=True,
     ),
     _rule(

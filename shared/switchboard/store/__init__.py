@@ -12,7 +12,9 @@ SQLAlchemy 2 async over SQLite (default, ``<data_dir>/switchboard.db``) or Postg
 Every failure raises :class:`StoreError`.
 """
 
-from switchboard.store.audit import AuditEvent, AuditKind, AuditLog, AuditRecord, AuditWriter
+from switchboard.store.audit import AuditEvent, AuditKind, AuditLog, AuditRecord
+from switchboard.store.audit_spool import AuditSpool
+from switchboard.store.audit_writer import AuditWriter
 from switchboard.store.database import Store, create_engine
 from switchboard.store.effects import EffectResult, ToolEffects
 from switchboard.store.errors import EffectMismatch, EffectPending, StoreError
@@ -34,6 +36,7 @@ __all__ = [
     "AuditKind",
     "AuditLog",
     "AuditRecord",
+    "AuditSpool",
     "AuditWriter",
     "Candidate",
     "CandidateSource",

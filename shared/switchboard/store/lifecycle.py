@@ -1,8 +1,8 @@
 """Opening the store and its audit writer for a service, closed with the service.
 
 Both services' composition roots do the same: open the store (unless one is given), start
-the batched audit writer (unless an audit sink is given), and have both closed, writer first,
-when the service stops.
+the batched audit writer with its local-disk spool (unless an audit sink is given), and have
+both closed, writer first, when the service stops.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import contextlib
 from pathlib import Path
 
 from switchboard.core.audit import AuditSink
-from switchboard.store.audit import AuditWriter
+from switchboard.store.audit_spool import AuditSpool
+from switchboard.store.audit_writer import AuditWriter
 from switchboard.store.database import Store
 from switchboard.store.settings import StoreSettings
 
@@ -29,7 +30,11 @@ async def open_for_service(
         store = await Store.open(settings, url=settings.url(data_dir))
         stack.push_async_callback(store.close)
     if audit is None:
-        writer = AuditWriter(store.audit)
+        spool = AuditSpool(
+            settings.audit_spool_dir or data_dir / "audit-spool",
+            max_bytes=settings.audit_spool_max_bytes,
+        )
+        writer = AuditWriter(store.audit, spool=spool)
         writer.start()
         stack.push_async_callback(writer.close)
         audit = writer

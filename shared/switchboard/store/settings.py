@@ -60,6 +60,17 @@ class StoreSettings(BaseSettings):
         description="Finished review items older than this are removed by 'db purge' (open "
         "ones are kept).",
     )
+    audit_spool_dir: Path | None = Field(
+        None,
+        description="Where audit events wait on local disk while the database is down "
+        "(replayed when it is back); unset: <data dir>/audit-spool.",
+    )
+    audit_spool_max_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=0,
+        description="Most bytes the audit spool holds per process; past it events are dropped "
+        "(counted, logged) and actions that must be audited are refused.",
+    )
     db_pool_size: int = Field(5, ge=1, description="Connections kept open (PostgreSQL).")
     db_writers: int = Field(
         2,

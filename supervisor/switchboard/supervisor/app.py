@@ -12,25 +12,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 import grpc
 from grpc_health.v1 import health_pb2
 
-from switchboard.core.access import AccessInterceptor
+from switchboard.core.access import access_interceptor
 from switchboard.core.admission import admission
 from switchboard.core.audit import AuditSink
 from switchboard.core.auth import Authenticator, CallerAuthenticator, ServiceTokenIssuer
 from switchboard.core.auth import service_secret as configured_secret
 from switchboard.core.breaker import BreakerState, Publisher
-from switchboard.core.embedding_queue import EmbeddingQueue
-from switchboard.core.embeddings import Embedder, MiniLMEmbedder
+from switchboard.core.embedding_queue import start_embedding_queue
+from switchboard.core.embeddings import Embedder
 from switchboard.core.llm import LLM, AnthropicLLM, anthropic_llm
 from switchboard.core.ratelimit import build_rate_limiter
 from switchboard.core.serving import GrpcService, start_grpc
-from switchboard.core.settings import ServiceSettings
 from switchboard.core.textcheck import MetadataLimits
 from switchboard.core.types import AgentCard
 from switchboard.guard import Guard, load_guard
@@ -104,6 +102,7 @@ class SupervisorApp:
             host=host,
             port=port,
             interceptors=self.interceptors,
+            settings=self.settings.server,
         )
         await self.service.gateway.publish_all()
         return self.server
@@ -139,7 +138,7 @@ async def build_supervisor(
         limiter = build_rate_limiter(settings.limits)
         if limiter is not None:
             stack.push_async_callback(limiter.close)
-        embedder = await _embedding_queue(stack, settings, o.embedder)
+        embedder = await start_embedding_queue(stack, settings.embeddings, o.embedder)
         llm: LLM | None = o.router_llm
         if llm is None:
             claude = _router_llm(settings)
@@ -214,6 +213,14 @@ async def build_supervisor(
             agent_timeout_s=settings.agent_timeout_s,
         )
         stack.push_async_callback(service.close)  # queued candidates, then agent channels
+        access = access_interceptor(
+            authenticator,
+            settings.limits,
+            audit,
+            limiter,
+            admission=admission(settings.limits, "supervisor", audit),
+        )
+        stack.callback(access.flush)  # aggregated refusals, before the audit writer closes
         await service.load_cards()
         app = SupervisorApp(
             settings=settings,
@@ -237,15 +244,7 @@ async def build_supervisor(
                 desk, gaps=store.gaps, feedback=store.feedback, audit=store.audit
             ),
             desk=desk,
-            interceptors=[
-                AccessInterceptor(
-                    authenticator,
-                    audit=audit,
-                    limiter=limiter,
-                    admission=admission(settings.limits, "supervisor", audit),
-                ),
-                *o.interceptors,
-            ],
+            interceptors=[access, *o.interceptors],
             store=store,
             audit=audit,
         )
@@ -329,23 +328,3 @@ async def _screener(
             load_guard, settings.guard, embedder, data_dir=settings.data_dir
         )
     return GuardScreener(guard, suspicious_fraction=settings.guard.suspicious_fraction)
-
-
-async def _embedding_queue(
-    stack: contextlib.AsyncExitStack, settings: ServiceSettings, given: Embedder | None
-) -> EmbeddingQueue:
-    """The process's one embedding executor, over the given model or MiniLM (loaded off the
-    event loop: ~0.3 s, ~90 MB); closed with the service."""
-    e = settings.embeddings
-    model = given
-    if model is None:
-        threads = e.intra_op_threads(os.cpu_count())
-        model = await asyncio.to_thread(
-            lambda: MiniLMEmbedder(threads=threads, spinning=e.embed_spinning)
-        )
-    queue = EmbeddingQueue(
-        model, max_batch=e.embed_max_batch, window_s=e.embed_batch_window_ms / 1000
-    )
-    queue.start()
-    stack.push_async_callback(queue.close)
-    return queue

@@ -7,6 +7,7 @@ from typing import Any
 
 from switchboard.core import errors
 from switchboard.core.audit import AuditKind, AuditSink, event
+from switchboard.core.auth import AccessDenied
 from switchboard.core.context import RequestContext
 from switchboard.core.types import AgentAnswer
 from switchboard.supervisor.routing.router import RouteResult
@@ -100,8 +101,21 @@ class RequestAudit:
         self.record(AuditKind.CLARIFICATION, outcome=method)
 
     def error(self, exc: errors.SwitchboardError) -> None:
+        """A request that ended in an error; a refused permission is an ``auth_failure``."""
+        if isinstance(exc, AccessDenied):
+            self.denied(exc, customer_id=self._ctx.customer_id)
+            return
         self.record(
             AuditKind.ERROR, outcome=type(exc).__name__, detail={"message": exc.message[:500]}
+        )
+
+    def denied(self, exc: errors.PermissionDenied, **detail: Any) -> None:
+        """A refusal of what the caller asked for (a customer not its own, an agent outside
+        its allow-list): an ``auth_failure`` row with the reason code."""
+        self.record(
+            AuditKind.AUTH_FAILURE,
+            outcome="permission_denied",
+            detail={"reason": getattr(exc, "reason", "permission_denied"), **detail},
         )
 
     def replay(self) -> None:

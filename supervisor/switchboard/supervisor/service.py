@@ -189,6 +189,9 @@ class SupervisorService:
 
     async def _answer(self, ctx: RequestContext, ask: AskInput, audit: RequestAudit) -> AskResult:
         text = validate_text(ask.text, max_chars=self._max_text_chars)
+        if ctx.principal is not None:
+            # The tenant's configured customers; the agent checks the backend's data too.
+            ctx.principal.check_customer(ctx.customer_id)
         if ask.agent:
             self.gateway.check_known(ask.agent)
         confirm_agent = self.gateway.confirmation_agent(ask.confirm_action, ask.agent)

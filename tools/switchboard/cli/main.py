@@ -31,9 +31,7 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one parser per comm
     a.add_argument("--port", type=int, default=50061, help="0 picks a free port")
     a.add_argument("--ready-file", type=Path, help="write {'port': N} here once serving")
 
-    i = sub.add_parser("ingest", help="load agents' knowledge folders into their stores")
-    i.add_argument("configs", nargs="*", type=Path, help="agent configs (agent.yaml)")
-    i.add_argument("--config", dest="more", action="append", type=Path, default=[])
+    _add_ingest_parser(sub)
 
     k = sub.add_parser("ask", help="ask a running supervisor", parents=_ask_options())
     k.add_argument("text")
@@ -54,7 +52,9 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one parser per comm
     )
     ls.add_argument("--address", default=DEFAULT_ADDRESS)
 
-    h = sub.add_parser("health", help="exit 0 when a server reports SERVING")
+    h = sub.add_parser(
+        "health", help="exit 0 when a server reports SERVING", parents=_ask_options(budget=False)
+    )
     h.add_argument("--address", default=DEFAULT_ADDRESS)
     h.add_argument("--service", default="")
 
@@ -113,6 +113,25 @@ def _add_console_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     co.add_argument("--ready-file", type=Path, help="write the bound port here (tools)")
 
 
+def _add_ingest_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    i = sub.add_parser("ingest", help="load agents' knowledge folders into their stores")
+    i.add_argument("configs", nargs="*", type=Path, help="agent configs (agent.yaml)")
+    i.add_argument("--config", dest="more", action="append", type=Path, default=[])
+    i.add_argument(
+        "--source",
+        default="knowledge-dir",
+        help="ingestion source recorded on every chunk; agents retrieve only the sources in "
+        "their retrieval.trusted_sources (default knowledge-dir: the agent's own folder)",
+    )
+    i.add_argument("--added-by", default="", help="who adds these documents (default: $USER)")
+    i.add_argument(
+        "--from",
+        dest="folder",
+        type=Path,
+        help="ingest this folder (as --source) instead of each agent's knowledge folder",
+    )
+
+
 def _ask_options(*, budget: bool = True) -> list[argparse.ArgumentParser]:
     """Options of the commands that call the supervisor: its token and a request's budget."""
     p = argparse.ArgumentParser(add_help=False)
@@ -158,14 +177,14 @@ async def _client_command(args: argparse.Namespace) -> int:
     from switchboard.devtools.settings import ToolSettings
     from switchboard.devtools.stack import format_answer
 
-    if args.command == "health":
-        ok = await check_health(args.address, args.service)
-        print("SERVING" if ok else "NOT SERVING")
-        return 0 if ok else 1
     token = args.token
     if token is None:
         env_token = ToolSettings().token
         token = env_token.get_secret_value() if env_token is not None else None
+    if args.command == "health":
+        ok = await check_health(args.address, args.service, token=token)
+        print("SERVING" if ok else "NOT SERVING")
+        return 0 if ok else 1
     try:
         async with SupervisorClient(
             args.address, timeout=getattr(args, "timeout", 30.0), token=token
@@ -214,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     if args.command == "ingest":
-        from switchboard.agent.knowledge.ingest import ingest_paths
+        from switchboard.agent.knowledge.ingest import Provenance, ingest_paths
 
         configs = [*args.configs, *args.more]
         if not configs:
@@ -223,7 +242,10 @@ def main(argv: list[str] | None = None) -> int:
         from switchboard.agent.settings import AgentSettings
         from switchboard.core.embeddings import MiniLMEmbedder
 
-        for report in ingest_paths(configs, AgentSettings(), MiniLMEmbedder()):
+        provenance = Provenance(source=args.source, added_by=args.added_by)
+        for report in ingest_paths(
+            configs, AgentSettings(), MiniLMEmbedder(), provenance=provenance, folder=args.folder
+        ):
             print(report.summary())
         return 0
     if args.command == "demo":

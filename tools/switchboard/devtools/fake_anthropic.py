@@ -109,6 +109,7 @@ class Reply:
     message: str = ""
     retry_after: float | None = None
     delay_seconds: float = 0.0
+    raw: bytes | None = None  # sent as the body verbatim (a truncated JSON body, say)
 
     @classmethod
     def text(
@@ -177,6 +178,16 @@ class Reply:
         """``then``, answered only after sleeping ``seconds`` (for client timeout tests)."""
         return dataclasses.replace(then, delay_seconds=then.delay_seconds + seconds)
 
+    @classmethod
+    def blocks(cls, *content: JSON, stop_reason: str = "end_turn") -> Reply:
+        """Content blocks exactly as given (no checks: a hostile model's wrong shapes too)."""
+        return cls(content=content, stop_reason=stop_reason)
+
+    @classmethod
+    def body(cls, raw: bytes, *, status: int = 200) -> Reply:
+        """A response whose body is ``raw`` bytes, JSON or not."""
+        return cls(status=status, raw=raw)
+
     def render(self, body: JSON) -> tuple[int, dict[str, str], JSON]:
         """Status, extra headers and JSON payload answering the request ``body``."""
         if self.status != 200:
@@ -244,7 +255,7 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(int(self.headers.get("content-length") or 0))
         headers = {key.lower(): value for key, value in self.headers.items()}
         status, extra, payload = self.fake._respond(self.path.split("?", 1)[0], headers, raw)
-        data = json.dumps(payload).encode()
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         try:
             self.send_response(status)
             self.send_header("content-type", "application/json")
@@ -361,7 +372,7 @@ class FakeAnthropic:
 
     def _respond(
         self, path: str, headers: dict[str, str], raw: bytes
-    ) -> tuple[int, dict[str, str], JSON]:
+    ) -> tuple[int, dict[str, str], JSON | bytes]:
         try:
             parsed = json.loads(raw or b"{}")
         except ValueError:
@@ -392,6 +403,8 @@ class FakeAnthropic:
                 reply = Reply.error(500, message=f"FakeAnthropic responder raised {exc!r}")
         if reply.delay_seconds > 0:
             self._stopping.wait(reply.delay_seconds)
+        if reply.raw is not None:
+            return reply.status, {}, reply.raw
         return reply.render(body or {})
 
     def _next_reply(self, body: JSON) -> Reply:

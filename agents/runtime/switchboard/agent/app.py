@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -20,6 +19,8 @@ from grpc_health.v1.health_pb2 import HealthCheckResponse
 
 from switchboard.agent.answering.llm_loop import LLMAnswerer
 from switchboard.agent.answering.offline import OfflineAnswerer
+from switchboard.agent.answering.output_screen import OutputScreen
+from switchboard.agent.answering.prompting import GROUNDING_RULES, GUARD_RULES, TOOL_RULES
 from switchboard.agent.api.servicer import AgentServicer
 from switchboard.agent.config import AgentConfig
 from switchboard.agent.knowledge.passages import PassageFinder
@@ -30,17 +31,18 @@ from switchboard.agent.screening import PassageScreen
 from switchboard.agent.settings import AgentSettings
 from switchboard.agent.tools import BrightlaneBackend, DemoBackend, brightlane_tools
 from switchboard.agent.tools.actions import ActionSigner
+from switchboard.agent.tools.ownership import CustomerOwnership
 from switchboard.agent.tools.runner import ToolRunner
-from switchboard.core.access import AccessInterceptor
+from switchboard.core.access import access_interceptor
 from switchboard.core.admission import admission
 from switchboard.core.audit import AuditSink
-from switchboard.core.auth import Authenticator, ServiceAuthenticator
+from switchboard.core.auth import Authenticator, ServiceAuthenticator, TokenTable
 from switchboard.core.breaker import BreakerMetrics, BreakerState, CircuitBreaker, Publisher
-from switchboard.core.embedding_queue import EmbeddingQueue
-from switchboard.core.embeddings import Embedder, MiniLMEmbedder
+from switchboard.core.embedding_queue import start_embedding_queue
+from switchboard.core.embeddings import Embedder
+from switchboard.core.errors import ConfigurationError
 from switchboard.core.llm import LLM, anthropic_llm
 from switchboard.core.serving import GrpcService, start_grpc
-from switchboard.core.settings import ServiceSettings
 from switchboard.guard import Guard, load_guard
 from switchboard.store import Store
 from switchboard.store.lifecycle import open_for_service
@@ -90,6 +92,7 @@ class AgentApp:
             host=host,
             port=port,
             interceptors=self.interceptors,
+            settings=self.settings.server,
         )
         if self.llm_enabled:
             await self.runtime.breaker.publish(force=True)
@@ -116,7 +119,7 @@ async def build_agent(
     o = overrides or Overrides()
     async with contextlib.AsyncExitStack() as stack:
         authenticator = o.authenticator or _authenticator(settings)  # bad config fails here
-        embedder = await _embedding_queue(stack, settings, o.embedder)
+        embedder = await start_embedding_queue(stack, settings.embeddings, o.embedder)
         vectors = (
             o.vector_store
             if o.vector_store is not None
@@ -156,6 +159,13 @@ async def build_agent(
             config, settings, embedder, vectors, llm, audit, screen, tools, publish
         )
         await runtime.retriever.load()  # hybrid: builds BM25 from the store; no-op for dense
+        access = access_interceptor(
+            authenticator,
+            settings.limits,
+            audit,
+            admission=admission(settings.limits, f"agent {config.name}", audit),
+        )
+        stack.callback(access.flush)  # aggregated refusals, before the audit writer closes
         servicer: object = AgentServicer(runtime, await asyncio.to_thread(config.card))
         if o.wrap is not None:
             servicer = o.wrap(servicer)  # type: ignore[arg-type]
@@ -164,14 +174,7 @@ async def build_agent(
             settings=settings,
             runtime=runtime,
             servicer=servicer,
-            interceptors=[
-                AccessInterceptor(
-                    authenticator,
-                    audit=audit,
-                    admission=admission(settings.limits, f"agent {config.name}", audit),
-                ),
-                *o.interceptors,
-            ],
+            interceptors=[access, *o.interceptors],
             store=store,
             audit=audit,
             llm_enabled=llm is not None,
@@ -218,9 +221,11 @@ async def _runtime(
         screen,
     )
     answerer = None
+    prompt = await asyncio.to_thread(config.system_prompt_text)
     if llm is not None:
-        prompt = await asyncio.to_thread(config.system_prompt_text)
         answerer = LLMAnswerer(config, llm, breaker, settings.llm.prices, prompt, tools)
+    # Everything the model is told, so an answer that repeats it is caught.
+    instructions = "\n\n".join([prompt, GROUNDING_RULES, TOOL_RULES, GUARD_RULES])
     return AgentRuntime(
         config,
         finder=finder,
@@ -229,6 +234,8 @@ async def _runtime(
         max_text_chars=settings.limits.max_text_chars,
         llm=answerer,
         tools=tools,
+        output=OutputScreen(instructions, max_chars=settings.max_answer_chars),
+        audit=audit,
     )
 
 
@@ -282,24 +289,18 @@ def _tool_runner(
         screen=screen,
         effects=store.effects,
         approvals=config.approvals,
+        ownership=CustomerOwnership(backend, _configured_customers(settings)),
     )
 
 
-async def _embedding_queue(
-    stack: contextlib.AsyncExitStack, settings: ServiceSettings, given: Embedder | None
-) -> EmbeddingQueue:
-    """The process's one embedding executor, over the given model or MiniLM (loaded off the
-    event loop: ~0.3 s, ~90 MB); closed with the service."""
-    e = settings.embeddings
-    model = given
-    if model is None:
-        threads = e.intra_op_threads(os.cpu_count())
-        model = await asyncio.to_thread(
-            lambda: MiniLMEmbedder(threads=threads, spinning=e.embed_spinning)
+def _configured_customers(settings: AgentSettings) -> dict[str, frozenset[str]]:
+    """Tenants' customers from the caller tokens file, when the agent is given it too; the
+    backend's data is the other source of ownership (tools/ownership.py)."""
+    try:
+        return TokenTable.from_settings(settings.auth).customer_lists()
+    except ConfigurationError as exc:
+        log.warning(
+            "caller tokens unreadable: ownership comes from the tool backend's data only",
+            extra={"error": exc.message},
         )
-    queue = EmbeddingQueue(
-        model, max_batch=e.embed_max_batch, window_s=e.embed_batch_window_ms / 1000
-    )
-    queue.start()
-    stack.push_async_callback(queue.close)
-    return queue
+        return {}

@@ -43,6 +43,12 @@ class RetrievalConfig(BaseModel):
     mode: Literal["dense", "hybrid"] = Field(
         "dense", description="dense: vector search; hybrid: dense + BM25 fused by RRF."
     )
+    trusted_sources: list[str] = Field(
+        default_factory=lambda: ["knowledge-dir"],
+        description="Ingestion sources (`switchboard ingest --source`) whose chunks may be "
+        "retrieved; chunks from any other source, or with no recorded source, are dropped "
+        "and audited. knowledge-dir is the agent's reviewed knowledge folder.",
+    )
 
     @model_validator(mode="after")
     def _overlap_fits(self) -> RetrievalConfig:
@@ -59,6 +65,13 @@ class LLMConfig(BaseModel):
     context_token_budget: int = Field(3000, ge=200, description="Tokens of retrieved context.")
     max_turns: int = Field(
         4, ge=1, le=12, description="Most model calls per request when tools are used."
+    )
+    max_tool_calls_per_turn: int = Field(
+        4,
+        ge=1,
+        le=32,
+        description="Most tool calls run from one model turn; further calls in that turn "
+        "are answered 'not run' (a hostile or confused model cannot fan out).",
     )
 
 

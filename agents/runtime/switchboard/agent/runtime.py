@@ -3,7 +3,9 @@
 Confirmations of proposed actions skip retrieval and the LLM: the tool runner carries them
 out once. With nothing relevant retrieved the request is escalated to a person. The LLM sits
 behind a circuit breaker: while it is open, or when the provider fails, the answer comes from
-the offline backend at once. Each step is its own module; this one only orders them.
+the offline backend at once. Every answer is screened before it leaves (``output_screen``):
+a flagged LLM answer is replaced by the offline one, a flagged offline answer escalates, and
+each is audited with its reason. Each step is its own module; this one only orders them.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ from switchboard.agent.answering import answers
 from switchboard.agent.answering.answers import Tally
 from switchboard.agent.answering.llm_loop import LLMAnswerer
 from switchboard.agent.answering.offline import OfflineAnswerer
+from switchboard.agent.answering.output_screen import OutputScreen
+from switchboard.agent.auditing import screened_event
 from switchboard.agent.config import AgentConfig
 from switchboard.agent.knowledge.passages import PassageFinder
 from switchboard.agent.knowledge.store import Hit
 from switchboard.agent.tools import ToolContext
 from switchboard.agent.tools.runner import ToolRunner
+from switchboard.core.audit import AuditSink, NoAudit
 from switchboard.core.breaker import CircuitBreaker
 from switchboard.core.context import RequestContext
 from switchboard.core.errors import InvalidRequest, UpstreamError
@@ -42,6 +47,8 @@ class AgentRuntime:
         max_text_chars: int,
         llm: LLMAnswerer | None = None,
         tools: ToolRunner | None = None,
+        output: OutputScreen | None = None,
+        audit: AuditSink | None = None,
     ) -> None:
         self.config = config
         self.finder = finder
@@ -51,6 +58,8 @@ class AgentRuntime:
         self._llm = llm
         self._tools = tools
         self._max_text_chars = max_text_chars
+        self._output = output
+        self._audit: AuditSink = audit or NoAudit()
 
     async def answer(self, ctx: RequestContext, request: AgentRequest) -> AgentAnswer:
         """Answers one request within ``ctx``'s deadline and budget."""
@@ -58,6 +67,9 @@ class AgentRuntime:
         text = validate_text(request.text, max_chars=self._max_text_chars)
         if request.confirm_action:
             return await self._confirm(ctx, request)
+        if self._tools is not None and ctx.customer_id:
+            # Before any retrieval or model call: a foreign customer id is refused outright.
+            await self._tools.check_customer(ToolContext.of(ctx, self.config.name), stage="request")
         found = await self.finder.find(ctx, text, request.query_embedding)
         floor = self.config.retrieval.min_score
         if not found.relevant:
@@ -69,9 +81,42 @@ class AgentRuntime:
         tally = Tally()
         if self._llm is not None:
             answer = await self._with_llm(self._llm, ctx, request, text, found.relevant, tally)
-            if answer is not None:
+            if answer is not None and self._passes(ctx, answer, found.relevant, tally):
                 return answer
-        return await self._offline.answer(ctx, text, found.query, found.relevant, tally)
+        offline = await self._offline.answer(ctx, text, found.query, found.relevant, tally)
+        if self._passes(ctx, offline, found.relevant, tally):
+            return offline
+        return answers.escalated(self.config.name, found.hits, floor)
+
+    def _passes(
+        self, ctx: RequestContext, answer: AgentAnswer, hits: list[Hit], tally: Tally
+    ) -> bool:
+        """True when the output screen lets ``answer`` leave; a flagged one is audited."""
+        if self._output is None:
+            return True
+        verdict = self._output.check(answer.text, [*(h.text for h in hits), *tally.tool_outputs])
+        if not verdict.flagged:
+            return True
+        log.warning(
+            "answer withheld by output screening",
+            extra={"reason": verdict.reason, "mode": answer.mode.value},
+        )
+        span = trace.get_current_span()
+        span.set_attribute("switchboard.output.blocked", verdict.reason)
+        self._audit.submit(
+            screened_event(
+                agent=self.config.name,
+                request_id=ctx.request_id,
+                tenant=ctx.tenant,
+                source="output",
+                reason=verdict.reason,
+                score=1.0,
+                mode=answer.mode.value,
+                status=answer.outcome.value,
+                evidence=verdict.evidence,
+            )
+        )
+        return False
 
     async def _with_llm(
         self,

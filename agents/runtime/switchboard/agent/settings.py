@@ -45,6 +45,12 @@ class AgentSettings(ServiceSettings):
     tools_data: Path | None = Field(
         None, description="Fixture file of the demo tool backend; the shipped demo data if unset."
     )
+    max_answer_chars: int = Field(
+        8000,
+        ge=200,
+        description="Longest answer that may leave the agent; a longer one is withheld by "
+        "output screening (answered offline instead).",
+    )
     llm_breaker_threshold: int = Field(
         5, ge=1, description="Consecutive LLM failures that open the LLM circuit breaker."
     )

@@ -29,9 +29,11 @@ from switchboard.core.auth.constants import (
 )
 from switchboard.core.auth.principal import (
     ANONYMOUS,
+    CUSTOMER_NOT_OWNED,
     ROLE_POLICY,
     AccessDenied,
     CredentialError,
+    CustomerDenied,
     Principal,
     PrincipalKind,
     Role,
@@ -57,6 +59,7 @@ __all__ = [
     "ANONYMOUS",
     "AUTHORIZATION",
     "CLOCK_LEEWAY_S",
+    "CUSTOMER_NOT_OWNED",
     "MIN_SERVICE_SECRET_CHARS",
     "MIN_TOKEN_CHARS",
     "NEW_TOKEN_HINT",
@@ -68,6 +71,7 @@ __all__ = [
     "Authenticator",
     "CallerAuthenticator",
     "CredentialError",
+    "CustomerDenied",
     "Metadata",
     "Principal",
     "PrincipalKind",

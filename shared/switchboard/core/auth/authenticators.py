@@ -88,6 +88,7 @@ class CallerAuthenticator:
             PrincipalKind.TENANT,
             entry.tenant,
             entry.agents,
+            entry.customers,
             role=entry.role,
             person=entry.name or "",
         )

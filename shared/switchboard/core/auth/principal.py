@@ -41,6 +41,7 @@ class Principal:
     kind: PrincipalKind
     name: str
     agents: frozenset[str] | None = None  # a tenant's allow-list; None: every agent
+    customers: frozenset[str] | None = None  # its configured customers; None: not listed here
     role: Role = Role.CALLER
     person: str = ""  # who holds the token (the entry's ``name``), for audit
 
@@ -91,6 +92,12 @@ class Principal:
                 tenant=self.name,
             )
 
+    def check_customer(self, customer_id: str) -> None:
+        """Raises CustomerDenied when this tenant's token lists its customers and
+        ``customer_id`` is not one of them (the agent also checks the backend's data)."""
+        if customer_id and self.customers is not None and customer_id not in self.customers:
+            raise CustomerDenied(self.name, customer_id)
+
 
 ANONYMOUS = Principal(PrincipalKind.ANONYMOUS, "anonymous")
 
@@ -128,6 +135,22 @@ class AccessDenied(PermissionDenied):
         super().__init__(message)
         self.reason = reason
         self.tenant = tenant
+
+
+CUSTOMER_NOT_OWNED = "customer_not_owned"
+
+
+class CustomerDenied(AccessDenied):
+    """The caller named an end customer that is not its tenant's own."""
+
+    def __init__(self, tenant: str, customer_id: str) -> None:
+        super().__init__(
+            f"tenant {tenant!r} may not act for customer {customer_id!r}: it is not one of "
+            "this tenant's customers",
+            reason=CUSTOMER_NOT_OWNED,
+            tenant=tenant,
+        )
+        self.customer_id = customer_id
 
 
 # -- caller tokens ---------------------------------------------------------------------------

@@ -55,6 +55,11 @@ class TokenEntry(BaseModel):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._@:-]{0,63}$",
         description="Who holds the token (a reviewer's name), recorded with their decisions.",
     )
+    customers: frozenset[str] | None = Field(
+        None,
+        description="End customers this tenant may act for (its own); unset: whichever the "
+        "tool backend says belong to the tenant. Never another tenant's (docs/security.md).",
+    )
 
     @model_validator(mode="after")
     def _one_secret(self) -> TokenEntry:
@@ -156,6 +161,23 @@ class TokenTable:
     @property
     def tenants(self) -> list[str]:
         return sorted({e.tenant for e in self._entries})
+
+    def customer_lists(self) -> dict[str, frozenset[str]]:
+        """Each tenant's configured customers (the union of its entries' ``customers``), for
+        the tenants whose entries list any; a customer listed for two tenants is an error."""
+        lists: dict[str, frozenset[str]] = {}
+        for entry in self._entries:
+            if entry.customers is not None:
+                lists[entry.tenant] = lists.get(entry.tenant, frozenset()) | entry.customers
+        owner: dict[str, str] = {}
+        for tenant, customers in lists.items():
+            for customer in customers:
+                if owner.setdefault(customer, tenant) != tenant:
+                    raise ConfigurationError(
+                        f"customer {customer!r} is listed for tenants {owner[customer]!r} and "
+                        f"{tenant!r}; a customer belongs to one tenant"
+                    )
+        return lists
 
     def lookup(self, token: str) -> TokenEntry | None:
         presented = digest(token)

@@ -33,6 +33,8 @@ from switchboard.core.types import (
     PendingAction,
     UsageReport,
 )
+from switchboard.guard.links import unsupported_links
+from switchboard.guard.rules import match_rules
 from switchboard.supervisor.routing.router import SubRoute
 
 log = logging.getLogger(__name__)
@@ -318,7 +320,17 @@ def _prompt(
 
 
 def _check(text: str, answers: Sequence[AgentAnswer], texts: Sequence[str]) -> str:
-    """Why the LLM's merge cannot be used ("" when it can)."""
+    """Why the LLM's merge cannot be used ("" when it can). The parts were screened by their
+    agents; the merge must add no link, instruction or bulk of its own."""
+    parts = "\n".join(texts)
+    if len(text) > 2 * len(parts) + 500:
+        return f"is far longer ({len(text)} characters) than its parts ({len(parts)})"
+    added = unsupported_links(text, parts)
+    if added:
+        return f"adds links no part gives ({', '.join(added[:3])})"
+    flagged = match_rules(text, "indirect")
+    if flagged:
+        return f"carries text the guard flags ({flagged[0].rule})"
     lowered = text.lower()
     missing = [team(a.agent) for a in answers if team(a.agent).lower() not in lowered]
     if missing:

@@ -25,7 +25,7 @@ from switchboard.core.genai import AGENT_NAME, INPUT_TOKENS, OPERATION, OUTPUT_T
 from switchboard.core.telemetry import mark_error, tracer
 from switchboard.core.types import AgentAnswer, AgentCard, AgentRequest
 from switchboard.supervisor.config import AgentEntry
-from switchboard.supervisor.gateway.client import AgentClient
+from switchboard.supervisor.gateway.client import AgentClient, AgentFault
 from switchboard.supervisor.metrics import SupervisorMetrics
 
 log = logging.getLogger(__name__)
@@ -232,7 +232,10 @@ class AgentGateway:
             return answer
 
     def _counts_against_agent(self, exc: errors.SwitchboardError, timeout: float) -> bool:
-        """Transport failures, and timeouts the agent had time for; nothing the caller did."""
+        """Transport failures, and timeouts the agent had time for; nothing the caller did,
+        and no failure the agent reported itself (INTERNAL: a bug, not an outage)."""
+        if isinstance(exc, AgentFault):
+            return False
         if isinstance(exc, errors.Unavailable):
             return True
         return isinstance(exc, errors.DeadlineExceeded) and timeout >= self.policy.min_timeout_s

@@ -13,9 +13,9 @@ from typing import Protocol
 import grpc
 
 from switchboard.core import errors
-from switchboard.core.auth import ServiceTokenIssuer
+from switchboard.core.auth import CUSTOMER_NOT_OWNED, AccessDenied, ServiceTokenIssuer
 from switchboard.core.context import RequestContext
-from switchboard.core.grpc_errors import error_from_status
+from switchboard.core.grpc_errors import REASON_TRAILER, error_from_status, trailer
 from switchboard.core.types import AgentAnswer, AgentCard, AgentRequest
 from switchboard.core.wire import answer_from_proto, card_from_proto, invoke_request_to_proto
 from switchboard.v1 import agent_pb2, agent_pb2_grpc
@@ -48,6 +48,11 @@ CHANNEL_OPTIONS = [
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 2_000),
 ]
+
+
+class AgentFault(errors.Unavailable):
+    """The agent answered INTERNAL/UNKNOWN: it is up but failed on this request. Escalated
+    like an outage, never counted against the agent's circuit breaker."""
 
 
 class AgentClient(Protocol):
@@ -121,6 +126,17 @@ class GrpcAgentClient:
         """The agent's status as a Switchboard error, with a message naming the agent."""
         code, details = exc.code(), exc.details()
         where = f"agent {agent!r} at {self._addresses.get(agent)}"
+        if (
+            code == grpc.StatusCode.PERMISSION_DENIED
+            and trailer(exc, REASON_TRAILER) == CUSTOMER_NOT_OWNED
+        ):
+            # The agent refused the caller's end customer (ownership), not our credentials.
+            return AccessDenied(details or "not this tenant's customer", reason=CUSTOMER_NOT_OWNED)
+        if code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN):
+            # A bug in the agent, not an outage: the request is escalated, but the agent's
+            # breaker (shared by every tenant) does not count it.
+            log.error("agent failed internally", extra={"agent": agent, "code": code.name})
+            return AgentFault(f"{where} failed ({code.name}: {details})")
         if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
             # Not the caller's fault: the supervisor and the agent disagree on credentials.
             log.error("agent refused the supervisor's credentials", extra={"agent": agent})

@@ -10,7 +10,11 @@
    ``tests/data/facts``): false-positive rate; shipped examples that are near-duplicates of
    them (cosine ≥ 0.9) are left out of training so the figure is not flattered. The agents'
    knowledge chunks go through indirect screening for its false-positive rate.
-4. Latency of one screening, embedding included and with a precomputed vector.
+4. The security cases written with the guard (``tests/data/security/guard_cases.jsonl``:
+   tricky benign requests, German and Spanish role-play and exfiltration, planted
+   instructions that read like documentation), per split: ``dev`` was looked at while
+   tuning, ``heldout`` was not (``guard_cases.py``).
+5. Latency of one screening, embedding included and with a precomputed vector.
 
 The datasets and the embedding cache are :mod:`~switchboard.devtools.evals.guard_data`; the
 command (printing and writing the report) is :mod:`~switchboard.devtools.evals.guard_cli`.
@@ -30,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from switchboard.core.embeddings import Embedder, Matrix
+from switchboard.devtools.evals.guard_cases import evaluate_cases, load_cases
 from switchboard.devtools.evals.guard_data import (
     CachedEmbedder,
     benign_in_domain,
@@ -273,5 +278,6 @@ def run_guard_eval(
         )
     texts = [e.text for e in shipped]
     guard = Guard(_fit(shipped, cached, target_fpr, config), embedder)
+    report["security_cases"] = evaluate_cases(guard, load_cases())
     report["latency"] = measure_latency(guard, embedder, texts[:: max(1, len(texts) // 100)])
     return report

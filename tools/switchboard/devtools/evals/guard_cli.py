@@ -49,6 +49,11 @@ def print_report(report: dict[str, Any]) -> None:
         if "knowledge_passages_indirect" in v:
             k = v["knowledge_passages_indirect"]
             print(f"  knowledge passages (indirect) FPR {k['fpr']:.3f} (n={k['n']})")
+    for split, m in report.get("security_cases", {}).items():
+        print(
+            f"security cases {split}: benign {m['benign']} FPR {m['fpr']}, "
+            f"injections {m['injections']} recall {m['recall']}"
+        )
     lat = report["latency"]
     print(
         f"latency: {lat['screen_with_embedding_p50_ms']} ms p50 with embedding, "

@@ -63,6 +63,7 @@ class Tally:
     calls: int = 0
     verdict: bool = False  # the breaker recorded a success or failure for this request
     tools: list[str] = field(default_factory=list)
+    tool_outputs: list[str] = field(default_factory=list)  # what the answer may draw on too
 
     def add(self, completion: Completion, model: str, cost: float) -> None:
         u = completion.usage

@@ -3,7 +3,9 @@
 Used when no API key is set or the LLM fails. It never writes anything the knowledge base
 does not say, and the answer says that it was produced without the LLM. The sentences and
 their embeddings come with the hits (stored at ingest, ``knowledge.sentences``), so choosing
-them is one matrix product and a few set intersections: no model run per request.
+them is one matrix product and a few set intersections: no model run per request. It never
+quotes a sentence the guard's rules flag (instructions planted in a document that reads
+otherwise benign), even from a passage that passed screening as a whole.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 from switchboard.agent.knowledge.sentences import SentenceSet, split_sentences
 from switchboard.agent.knowledge.store import Hit
 from switchboard.core.embeddings import Embedder, Matrix, Vector
+from switchboard.guard.rules import match_rules
 
 OFFLINE_NOTICE = "Offline answer (no LLM was used; quoted from the knowledge base):"
 
@@ -84,8 +87,14 @@ def _terms(text: str) -> set[str]:
 
 def usable(sentence: str) -> bool:
     """Lead-ins ("To do this:") and list fragments ("already be an Admin") say nothing on
-    their own; short pieces rarely answer anything."""
-    return len(sentence) >= 20 and not sentence.endswith(":") and not sentence[0].islower()
+    their own; short pieces rarely answer anything; a sentence the guard's rules flag is
+    never quoted (planted instructions)."""
+    return (
+        len(sentence) >= 20
+        and not sentence.endswith(":")
+        and not sentence[0].islower()
+        and not match_rules(sentence, "indirect")
+    )
 
 
 def sentence_set(hit: Hit, embedder: Embedder) -> SentenceSet:

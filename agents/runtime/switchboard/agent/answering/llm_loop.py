@@ -1,14 +1,17 @@
 """The LLM path: Claude, its tool calls and their results, until a final answer.
 
-A bounded loop within the agent's turn limit and the request's token and cost budget. A tool
-that changes something ends the loop with NEEDS_CONFIRMATION. Every model call reports to the
-LLM circuit breaker, except a rejection of our own request (HTTP 4xx), which says nothing of
-the provider.
+A bounded loop within the agent's turn limit and the request's token and cost budget, and at
+most ``max_tool_calls_per_turn`` tool calls run per model turn (the rest are answered "not
+run"). A tool that changes something ends the loop with NEEDS_CONFIRMATION. Every model call
+reports to the LLM circuit breaker, except a rejection of our own request (HTTP 4xx), which
+says nothing of the provider; anything unexpected the LLM client raises is a provider fault
+(an ``UpstreamError``), never an agent failure.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 
 from opentelemetry import trace
@@ -23,16 +26,21 @@ from switchboard.agent.tools.runner import ToolRunner
 from switchboard.core.breaker import CircuitBreaker
 from switchboard.core.budget import Budget
 from switchboard.core.context import RequestContext
-from switchboard.core.errors import UpstreamError, UpstreamRejected
-from switchboard.core.llm import LLM, Block, Completion, Message, ToolSpec
+from switchboard.core.errors import SwitchboardError, UpstreamError, UpstreamRejected
+from switchboard.core.llm import LLM, Block, Completion, Message, ToolResult, ToolSpec
 from switchboard.core.pricing import ModelPrice, estimate_cost
 from switchboard.core.types import AgentAnswer, AgentRequest, PendingAction, Screening
+
+log = logging.getLogger(__name__)
 
 MIN_OUTPUT_TOKENS = 16
 #: A model or tool call needs at least this long left to start. It gets all the time left:
 #: when the caller's deadline passes first, gRPC cancels the call, which is not the
 #: provider's failure (the breaker does not count it).
 CALL_MARGIN_S = 0.05
+
+
+_OVER_CAP = "not run: at most {cap} tool calls are run per turn; ask for fewer at once"
 
 
 @dataclass
@@ -84,7 +92,19 @@ class LLMAnswerer:
             blocks: list[Block] = [completion.text] if completion.text else []
             messages.append(Message("assistant", (*blocks, *completion.tool_calls)))
             results: list[Block] = []
-            for call in completion.tool_calls:
+            cap = c.max_tool_calls_per_turn
+            if len(completion.tool_calls) > cap:
+                log.warning(
+                    "too many tool calls in one model turn: only the first ones run",
+                    extra={"calls": len(completion.tool_calls), "cap": cap},
+                )
+                trace.get_current_span().set_attribute(
+                    "switchboard.tools.refused_over_cap", len(completion.tool_calls) - cap
+                )
+            for i, call in enumerate(completion.tool_calls):
+                if i >= cap:  # every tool_use needs its tool_result; these did not run
+                    results.append(ToolResult(call.id, _OVER_CAP.format(cap=cap), is_error=True))
+                    continue
                 step += 1
                 tally.tools.append(call.name)
                 outcome = await self.tools.call(
@@ -94,6 +114,8 @@ class LLMAnswerer:
                 )
                 if isinstance(outcome, PendingAction):
                     return answers.proposed(self.config.name, outcome, hits, floor, tally)
+                if not outcome.is_error:
+                    tally.tool_outputs.append(outcome.content)
                 results.append(outcome)
             messages.append(Message("user", tuple(results)))
         return None
@@ -135,6 +157,15 @@ class LLMAnswerer:
             tally.verdict = True
             await self.breaker.failed()
             raise
+        except SwitchboardError:
+            raise  # a budget or deadline of ours, not the provider's doing
+        except Exception as exc:
+            # The LLM interface promises UpstreamError; anything else from it is a provider
+            # response it did not expect: an LLM fault, never INTERNAL from the agent.
+            log.warning("LLM client raised unexpectedly", extra={"error": type(exc).__name__})
+            tally.verdict = True
+            await self.breaker.failed()
+            raise UpstreamError(f"LLM call failed unexpectedly: {type(exc).__name__}") from exc
         tally.verdict = True
         await self.breaker.succeeded()
         model = completion.model or self.llm.model

@@ -1,16 +1,23 @@
-"""Loads an agent's knowledge folder into its vector store, idempotently.
+"""Loads an agent's knowledge folder into its vector store, idempotently, recording provenance.
 
 A document's chunks carry the hash of its content, of the chunking settings and of the
 sentence-data schema; re-ingesting skips unchanged documents, replaces edited ones (and every
 document once when the schema changes) and removes deleted ones, so running it twice never
 duplicates anything. Each chunk is stored with its sentences and their embeddings
-(``knowledge.sentences``), so an offline answer embeds nothing but the question.
+(``knowledge.sentences``), so an offline answer embeds nothing but the question. Each chunk
+also records where it came from (``origin``: the ingestion source, ``knowledge-dir`` for the
+agent's own folder), who added this version (``added_by``) and when: retrieval only serves
+chunks whose origin the agent trusts (``retrieval.trusted_sources``), so a document slipped in
+through another route is never retrieved. Each source is ingested (and its deleted documents
+removed) on its own.
 """
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from switchboard.agent.config import AgentConfig
@@ -22,6 +29,25 @@ from switchboard.core.embeddings import Embedder
 from switchboard.core.errors import ConfigurationError
 
 DOC_SUFFIXES = (".md", ".markdown", ".txt")
+#: The agent's own knowledge folder, reviewed with the code: the one source trusted by default.
+DEFAULT_SOURCE = "knowledge-dir"
+PROVENANCE_VERSION = "p1"  # part of each document's hash: chunks from before provenance redo
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Who added documents, through which route (an ingestion source name)."""
+
+    source: str = DEFAULT_SOURCE
+    added_by: str = ""
+
+    def resolved_added_by(self) -> str:
+        if self.added_by:
+            return self.added_by
+        try:
+            return getpass.getuser()
+        except (KeyError, OSError):
+            return "unknown"
 
 
 @dataclass
@@ -64,17 +90,33 @@ def knowledge_topics(folder: Path) -> list[str]:
     return topics
 
 
-def _doc_hash(text: str, config: AgentConfig) -> str:
+def _doc_hash(text: str, config: AgentConfig, source: str) -> str:
     r = config.retrieval
-    recipe = f"{r.chunking}:{r.chunk_size}:{r.chunk_overlap}:sentences-v{SENTENCE_SCHEMA}\n"
+    recipe = (
+        f"{r.chunking}:{r.chunk_size}:{r.chunk_overlap}:sentences-v{SENTENCE_SCHEMA}"
+        f":{PROVENANCE_VERSION}:{source}\n"
+    )
     return hashlib.sha256((recipe + text).encode()).hexdigest()
 
 
-def ingest(config: AgentConfig, store: VectorStore, embedder: Embedder) -> IngestReport:
+def ingest(
+    config: AgentConfig,
+    store: VectorStore,
+    embedder: Embedder,
+    *,
+    provenance: Provenance | None = None,
+    folder: Path | None = None,
+) -> IngestReport:
+    """Ingests ``folder`` (default: the agent's knowledge folder) as ``provenance.source``."""
     report = IngestReport(agent=config.name)
-    docs = _documents(config.knowledge_dir)
+    prov = provenance or Provenance()
+    added_by = prov.resolved_added_by()
+    added_at = datetime.now(UTC).isoformat(timespec="seconds")
+    docs = _documents(folder or config.knowledge_dir)
     existing: dict[str, tuple[str, set[str]]] = {}
     for chunk_id, meta in store.metadata_by_id().items():
+        if str(meta.get("origin", DEFAULT_SOURCE)) != prov.source:
+            continue  # another source's documents: not this run's to replace or remove
         source = str(meta.get("source", ""))
         digest, ids = existing.setdefault(source, (str(meta.get("doc_hash", "")), set()))
         ids.add(chunk_id)
@@ -83,7 +125,7 @@ def ingest(config: AgentConfig, store: VectorStore, embedder: Embedder) -> Inges
 
     r = config.retrieval
     for source, text in docs.items():
-        digest = _doc_hash(text, config)
+        digest = _doc_hash(text, config, prov.source)
         old_hash, old_ids = existing.get(source, ("", set()))
         if old_hash == digest:
             report.unchanged.append(source)
@@ -104,6 +146,9 @@ def ingest(config: AgentConfig, store: VectorStore, embedder: Embedder) -> Inges
                 "heading": c.heading,
                 "chunk": c.index,
                 "doc_hash": digest,
+                "origin": prov.source,
+                "added_by": added_by,
+                "added_at": added_at,
             }
             metadata.update(encode(group, sentence_vectors[start : start + len(group)]))
             start += len(group)
@@ -125,11 +170,17 @@ def ingest(config: AgentConfig, store: VectorStore, embedder: Embedder) -> Inges
 
 
 def ingest_paths(
-    configs: list[Path], settings: AgentSettings, embedder: Embedder
+    configs: list[Path],
+    settings: AgentSettings,
+    embedder: Embedder,
+    *,
+    provenance: Provenance | None = None,
+    folder: Path | None = None,
 ) -> list[IngestReport]:
-    """Ingests each agent config's knowledge folder into that agent's own store."""
+    """Ingests each agent config's knowledge folder (or ``folder``) into its own store."""
     reports = []
     for path in configs:
         config = AgentConfig.load(path)
-        reports.append(ingest(config, open_store(config, settings), embedder))
+        store = open_store(config, settings)
+        reports.append(ingest(config, store, embedder, provenance=provenance, folder=folder))
     return reports

@@ -1,8 +1,11 @@
-"""Finds the passages a request may be answered from: retrieve, keep the relevant, screen.
+"""Finds the passages a request may be answered from: retrieve, keep the trusted and the
+relevant, screen.
 
 The query vector is the supervisor's (it embedded the text once for routing) or, when the
-agent is called directly, the agent's own. A passage the injection guard flags is dropped,
-logged and audited; it never reaches a prompt or an offline answer.
+agent is called directly, the agent's own. A chunk whose recorded ingestion source is not
+trusted (``retrieval.trusted_sources``; no recorded source is not trusted) and a passage the
+injection guard flags are dropped, logged and audited; neither reaches a prompt or an offline
+answer.
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ class PassageFinder:
         ctx.deadline.check("retrieval")
         query = await self.query_vector(text, given)
         r = self._config
-        hits = await self._retrieve(text, query, r.top_k)
+        hits = self._trusted(ctx, await self._retrieve(text, query, r.top_k))
         top = max((h.score for h in hits), default=0.0)
         floor = r.passage_min_score if top >= r.min_score else float("inf")
         ctx.deadline.check("screening the retrieved passages")
@@ -98,6 +101,33 @@ class PassageFinder:
                 }
             )
             return hits
+
+    def _trusted(self, ctx: RequestContext, hits: list[Hit]) -> list[Hit]:
+        """The hits from trusted ingestion sources; the rest are dropped and audited."""
+        trusted = set(self._config.trusted_sources)
+        kept: list[Hit] = []
+        for hit in hits:
+            origin = str(hit.metadata.get("origin", ""))
+            if origin in trusted:
+                kept.append(hit)
+                continue
+            log.warning(
+                "retrieved passage dropped: its source is not trusted",
+                extra={"passage": hit.id, "origin": origin or "(none recorded)"},
+            )
+            self._audit.submit(
+                screened_event(
+                    agent=self._agent,
+                    request_id=ctx.request_id,
+                    tenant=ctx.tenant,
+                    source="provenance",
+                    reason=f"untrusted_source:{origin or 'none'}",
+                    score=1.0,
+                    passage=hit.id,
+                    added_by=str(hit.metadata.get("added_by", "")),
+                )
+            )
+        return kept
 
     async def _screened(self, ctx: RequestContext, hits: list[Hit]) -> list[Hit]:
         """The passages the guard lets through; the rest are dropped, logged and audited."""

@@ -1,7 +1,10 @@
 """What the tools need from Brightlane's systems: an interface and its data types.
 
 Every method that touches account data takes the customer id from the tool context (the
-request), so an implementation can scope every query to that one customer.
+request), so an implementation can scope every query to that one customer. Whether the
+caller may act for that customer at all is not the backend's call to make: the runtime asks
+:meth:`BrightlaneBackend.customer_tenant` who owns the customer and refuses another tenant's
+before any tool runs (``ownership.py``), so a backend cannot forget the check.
 """
 
 from __future__ import annotations
@@ -65,6 +68,11 @@ class BackendError(Exception):
 
 class BrightlaneBackend(Protocol):
     """Brightlane's billing, account and status systems, as the tools see them."""
+
+    async def customer_tenant(self, customer_id: str) -> str | None:
+        """The tenant (the calling business) this end customer belongs to, or None when the
+        backend does not know the customer. Used by the runtime's ownership check only."""
+        ...
 
     async def list_invoices(self, customer_id: str) -> list[Invoice]: ...
 

@@ -33,6 +33,7 @@ class _Customer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
+    tenant: str | None = None  # the tenant (calling business) this customer belongs to
     plan: str
     invoices: list[Invoice] = Field(default_factory=list)
     security: SecuritySettings
@@ -80,6 +81,10 @@ class DemoBackend:
         if customer is None:
             raise BackendError("no Brightlane account matches this customer")
         return customer
+
+    async def customer_tenant(self, customer_id: str) -> str | None:
+        customer = self._data.customers.get(customer_id)
+        return None if customer is None else customer.tenant
 
     async def list_invoices(self, customer_id: str) -> list[Invoice]:
         return list(self._customer(customer_id).invoices)

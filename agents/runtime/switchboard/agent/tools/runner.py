@@ -21,7 +21,9 @@ from switchboard.agent.config import ApprovalPolicy
 from switchboard.agent.screening import WITHHELD_TOOL_OUTPUT, PassageScreen
 from switchboard.agent.tools import Tool, ToolContext, ToolRegistry
 from switchboard.agent.tools.actions import ActionSigner
-from switchboard.core.audit import AuditEvent, AuditKind, AuditSink, NoAudit
+from switchboard.agent.tools.ownership import CustomerOwnership
+from switchboard.core.audit import AuditEvent, AuditKind, AuditSink, NoAudit, audit_accepting
+from switchboard.core.auth import CustomerDenied
 from switchboard.core.errors import (
     Conflict,
     FailedPrecondition,
@@ -60,9 +62,11 @@ class ToolRunner:
         screen: PassageScreen | None = None,
         effects: ToolEffects | None = None,
         approvals: Mapping[str, ApprovalPolicy] | None = None,
+        ownership: CustomerOwnership | None = None,
     ) -> None:
         self.tools = tools
         self._approvals = dict(approvals or {})
+        self._ownership = ownership
         self._agent = agent
         self._signer = signer
         self._audit: AuditSink = audit or NoAudit()
@@ -74,7 +78,10 @@ class ToolRunner:
     async def call(
         self, call: ToolCall, ctx: ToolContext, *, timeout: float | None
     ) -> ToolResult | PendingAction:
-        """One tool call from the model: a result for the model, or a proposed action."""
+        """One tool call from the model: a result for the model, or a proposed action.
+
+        A customer the tenant does not own ends the request (CustomerDenied), audited."""
+        await self.check_customer(ctx, tool=call.name, stage="tool_call")
         description = self.tools.get(call.name).description if call.name in self.tools else ""
         with tool_span(call.name, call.id, description=description) as span:
             stage = "validate"
@@ -142,6 +149,34 @@ class ToolRunner:
         self._record(ctx, tool.name, call.id, "proposed", args=arguments, approval=approver.value)
         return pending
 
+    async def check_customer(self, ctx: ToolContext, *, tool: str = "", stage: str) -> None:
+        """Raises CustomerDenied (audited) unless the request's tenant owns its customer."""
+        if self._ownership is None:
+            return
+        try:
+            await self._ownership.check(ctx.tenant, ctx.customer_id)
+        except CustomerDenied as exc:
+            log.warning(
+                "customer not owned by the tenant: refused",
+                extra={"tenant": ctx.tenant, "stage": stage, "tool": tool},
+            )
+            self._audit.submit(
+                AuditEvent(
+                    kind=AuditKind.AUTH_FAILURE,
+                    request_id=ctx.request_id[:128] or None,
+                    tenant=ctx.tenant or None,
+                    agent=self._agent,
+                    outcome="permission_denied",
+                    detail={
+                        "reason": exc.reason,
+                        "stage": stage,
+                        "tool": tool,
+                        "customer_id": ctx.customer_id,
+                    },
+                )
+            )
+            raise
+
     # -- the caller's confirmations -----------------------------------------------------
 
     async def confirm(
@@ -163,6 +198,7 @@ class ToolRunner:
             raise InvalidRequest(
                 "this action was proposed to another tenant or customer; only they can confirm it"
             )
+        await self.check_customer(ctx, tool=claims.tool, stage="confirmation")
         if claims.approval == Approver.REVIEWER.value and approval is None:
             self._record(ctx, claims.tool, claims.action_id, "refused", error="needs a reviewer")
             raise FailedPrecondition(
@@ -182,6 +218,13 @@ class ToolRunner:
             ) from None
         if self._effects is None:
             raise Unavailable("this agent has no store for tool effects; it cannot run actions")
+        if not audit_accepting(self._audit):
+            # An action that changes an account must leave an audit trail: refuse it rather
+            # than run it unrecorded (the database is down and the local spool full).
+            raise Unavailable(
+                "the audit log cannot record actions right now, so this action was not carried "
+                "out; retry shortly with the same confirm_action"
+            )
         ctx = replace(ctx, step=claims.step)
         key = f"action:{claims.action_id}"
         with tool_span(tool.name, claims.action_id, description=tool.description) as span:
