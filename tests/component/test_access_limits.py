@@ -43,6 +43,12 @@ class Supervisor:
     async def Route(self, request: Any, context: Any) -> Any:  # noqa: N802
         return supervisor_pb2.RouteDecision()
 
+    async def GetResult(self, request: Any, context: Any) -> Any:  # noqa: N802
+        return supervisor_pb2.AskResponse()
+
+    async def Feedback(self, request: Any, context: Any) -> Any:  # noqa: N802
+        return supervisor_pb2.FeedbackResponse()
+
 
 async def serve(
     audit: AuditRecorder, server: ServerSettings | None = None
