@@ -174,6 +174,7 @@ class SupervisorService:
                 "switchboard.status": result.outcome.value,
                 "switchboard.agent": result.agent,
                 "switchboard.route.method": result.route.method,
+                "switchboard.prompt.version": result.prompt_version,
                 INPUT_TOKENS: result.usage.input_tokens,
                 OUTPUT_TOKENS: result.usage.output_tokens,
                 "switchboard.cost_usd": result.usage.cost_usd,
@@ -184,6 +185,7 @@ class SupervisorService:
             method=result.route.method,
             status=result.outcome.value,
             seconds=time.monotonic() - started,
+            prompt_version=result.prompt_version,
         )
         return result
 
@@ -320,6 +322,7 @@ class SupervisorService:
             mode=answer.mode,
             pending_action=answer.pending_action,
             uncited=answer.uncited,
+            prompt_version=answer.prompt_version,
             answered_by=AnsweredBy(kind="agent", name=answer.agent)
             if answer.outcome != Outcome.ESCALATED
             else None,

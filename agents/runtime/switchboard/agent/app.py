@@ -26,6 +26,7 @@ from switchboard.agent.config import AgentConfig
 from switchboard.agent.knowledge.passages import PassageFinder
 from switchboard.agent.knowledge.retrieval import Retriever
 from switchboard.agent.knowledge.store import VectorStore, open_store
+from switchboard.agent.prompt_versions import VersionScreens, prompt_resolver
 from switchboard.agent.runtime import AgentRuntime
 from switchboard.agent.screening import PassageScreen
 from switchboard.agent.settings import AgentSettings
@@ -71,6 +72,7 @@ class Overrides:
     authenticator: Authenticator | None = None
     signer: ActionSigner | None = None
     wrap: Callable[[AgentServicer], object] | None = None  # e.g. a fault-injecting servicer
+    prompt_clock: Callable[[], float] | None = None  # the prompt cache's clock (tests)
     interceptors: Sequence[grpc.aio.ServerInterceptor] = field(default_factory=tuple)
 
 
@@ -158,6 +160,7 @@ async def build_agent(
         runtime = await _runtime(
             config, settings, embedder, vectors, llm, audit, screen, tools, publish
         )
+        runtime.prompts = await prompt_resolver(config, settings, store, o.prompt_clock)
         await runtime.retriever.load()  # hybrid: builds BM25 from the store; no-op for dense
         access = access_interceptor(
             authenticator,
@@ -236,6 +239,7 @@ async def _runtime(
         tools=tools,
         output=OutputScreen(instructions, max_chars=settings.max_answer_chars),
         audit=audit,
+        screens=VersionScreens(max_chars=settings.max_answer_chars),
     )
 
 

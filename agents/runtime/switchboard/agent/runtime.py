@@ -23,13 +23,14 @@ from switchboard.agent.auditing import screened_event
 from switchboard.agent.config import AgentConfig
 from switchboard.agent.knowledge.passages import PassageFinder
 from switchboard.agent.knowledge.store import Hit
+from switchboard.agent.prompt_versions import PromptChoice, PromptResolver, VersionScreens
 from switchboard.agent.tools import ToolContext
 from switchboard.agent.tools.runner import ToolRunner
 from switchboard.core.audit import AuditSink, NoAudit
 from switchboard.core.breaker import CircuitBreaker
 from switchboard.core.context import RequestContext
 from switchboard.core.errors import InvalidRequest, UpstreamError
-from switchboard.core.genai import AGENT_NAME
+from switchboard.core.genai import AGENT_NAME, PROMPT_VERSION
 from switchboard.core.textcheck import validate_text
 from switchboard.core.types import AgentAnswer, AgentRequest
 
@@ -49,6 +50,8 @@ class AgentRuntime:
         tools: ToolRunner | None = None,
         output: OutputScreen | None = None,
         audit: AuditSink | None = None,
+        prompts: PromptResolver | None = None,
+        screens: VersionScreens | None = None,
     ) -> None:
         self.config = config
         self.finder = finder
@@ -60,10 +63,32 @@ class AgentRuntime:
         self._max_text_chars = max_text_chars
         self._output = output
         self._audit: AuditSink = audit or NoAudit()
+        self.prompts = prompts
+        self._screens = screens
 
     async def answer(self, ctx: RequestContext, request: AgentRequest) -> AgentAnswer:
-        """Answers one request within ``ctx``'s deadline and budget."""
-        trace.get_current_span().set_attribute(AGENT_NAME, self.config.name)
+        """Answers one request within ``ctx``'s deadline and budget, stamped with the prompt
+        version that answered (``prompt_versions``)."""
+        span = trace.get_current_span()
+        span.set_attribute(AGENT_NAME, self.config.name)
+        if self.prompts is None:
+            return await self._answer(ctx, request, None)
+        version = await self.prompts.choose(ctx)
+        span.set_attributes(
+            {
+                PROMPT_VERSION: version.ref,
+                "switchboard.prompt.version": version.ref,
+                "switchboard.prompt.label": self.prompts.label,
+                "switchboard.prompt.source": version.source,
+            }
+        )
+        answer = await self._answer(ctx, request, version)
+        self.prompts.answered(version.ref)
+        return answer.model_copy(update={"prompt_version": version.ref})
+
+    async def _answer(
+        self, ctx: RequestContext, request: AgentRequest, version: PromptChoice | None
+    ) -> AgentAnswer:
         text = validate_text(request.text, max_chars=self._max_text_chars)
         if request.confirm_action:
             return await self._confirm(ctx, request)
@@ -80,21 +105,31 @@ class AgentRuntime:
             return answers.escalated(self.config.name, found.hits, floor)
         tally = Tally()
         if self._llm is not None:
-            answer = await self._with_llm(self._llm, ctx, request, text, found.relevant, tally)
-            if answer is not None and self._passes(ctx, answer, found.relevant, tally):
+            answer = await self._with_llm(
+                self._llm, ctx, request, text, found.relevant, tally, version
+            )
+            if answer is not None and self._passes(ctx, answer, found.relevant, tally, version):
                 return answer
         offline = await self._offline.answer(ctx, text, found.query, found.relevant, tally)
-        if self._passes(ctx, offline, found.relevant, tally):
+        if self._passes(ctx, offline, found.relevant, tally, version):
             return offline
         return answers.escalated(self.config.name, found.hits, floor)
 
     def _passes(
-        self, ctx: RequestContext, answer: AgentAnswer, hits: list[Hit], tally: Tally
+        self,
+        ctx: RequestContext,
+        answer: AgentAnswer,
+        hits: list[Hit],
+        tally: Tally,
+        version: PromptChoice | None = None,
     ) -> bool:
         """True when the output screen lets ``answer`` leave; a flagged one is audited."""
-        if self._output is None:
+        output = self._output
+        if version is not None and self._screens is not None and output is not None:
+            output = self._screens.of(version)  # leaks of the version's own text
+        if output is None:
             return True
-        verdict = self._output.check(answer.text, [*(h.text for h in hits), *tally.tool_outputs])
+        verdict = output.check(answer.text, [*(h.text for h in hits), *tally.tool_outputs])
         if not verdict.flagged:
             return True
         log.warning(
@@ -126,6 +161,7 @@ class AgentRuntime:
         text: str,
         hits: list[Hit],
         tally: Tally,
+        version: PromptChoice | None = None,
     ) -> AgentAnswer | None:
         """Claude's answer, or None: answer offline (breaker open, provider failed, no final
         answer within the turn limit)."""
@@ -137,7 +173,7 @@ class AgentRuntime:
             trace.get_current_span().set_attribute("switchboard.breaker.llm", "open")
             return None
         try:
-            answer = await llm.answer(ctx, request, text, hits, tally)
+            answer = await llm.answer(ctx, request, text, hits, tally, version=version)
         except UpstreamError as exc:
             log.warning("LLM failed; answering offline", extra={"error": exc.message})
             return None

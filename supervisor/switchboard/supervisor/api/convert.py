@@ -91,6 +91,7 @@ def part_to_proto(p: AnswerPart) -> supervisor_pb2.AnswerPart:
         confidence=p.confidence,
         mode=p.mode.value,
         uncited=p.uncited,
+        prompt_version=p.prompt_version,
     )
 
 
@@ -113,4 +114,5 @@ def result_to_proto(result: AskResult) -> supervisor_pb2.AskResponse:
         uncited=result.uncited,
         answered_by=supervisor_pb2.AnsweredBy(**answered_by(result).model_dump()),
         review=review_to_proto(result.review),
+        prompt_version=result.prompt_version,
     )

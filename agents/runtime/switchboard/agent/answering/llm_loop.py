@@ -18,9 +18,15 @@ from opentelemetry import trace
 
 from switchboard.agent.answering import answers
 from switchboard.agent.answering.answers import Tally
-from switchboard.agent.answering.prompting import Prompt, build_prompt, estimate_tokens
+from switchboard.agent.answering.prompting import (
+    GROUNDING_RULES,
+    Prompt,
+    build_prompt,
+    estimate_tokens,
+)
 from switchboard.agent.config import AgentConfig
 from switchboard.agent.knowledge.store import Hit
+from switchboard.agent.prompt_versions import PromptChoice
 from switchboard.agent.tools import ToolContext
 from switchboard.agent.tools.runner import ToolRunner
 from switchboard.core.breaker import CircuitBreaker
@@ -63,26 +69,33 @@ class LLMAnswerer:
         text: str,
         hits: list[Hit],
         tally: Tally,
+        *,
+        version: PromptChoice | None = None,
     ) -> AgentAnswer | None:
-        """The final answer, or None when the turn limit ran out before one."""
+        """The final answer, or None when the turn limit ran out before one. ``version``:
+        the prompt version that answers (prompt text, rules, max tokens); else prompt.md."""
         c = self.config.llm
+        max_tokens = c.max_tokens if version is None else version.max_tokens
         guarded = request.screening == Screening.SUSPICIOUS
         if guarded:
             trace.get_current_span().set_attribute("switchboard.guard.prompt", True)
         prompt: Prompt = build_prompt(
-            self.system_prompt,
+            self.system_prompt if version is None else version.system_prompt,
             text,
             hits,
             c.context_token_budget,
             tools=bool(self._specs),
             guarded=guarded,
+            rules=GROUNDING_RULES if version is None else version.rules,
         )
         messages: list[Message] = [Message(role="user", content=prompt.user)]
         budget = ctx.budget
         floor = self.config.retrieval.min_score
         step = 0
         for _turn in range(c.max_turns if self._specs else 1):
-            completion, budget = await self._complete(ctx, prompt.system, messages, budget, tally)
+            completion, budget = await self._complete(
+                ctx, prompt.system, messages, budget, tally, max_tokens
+            )
             if not completion.tool_calls or self.tools is None:
                 if not completion.text.strip():
                     return None
@@ -127,6 +140,7 @@ class LLMAnswerer:
         messages: list[Message],
         budget: Budget,
         tally: Tally,
+        output_tokens: int,
     ) -> tuple[Completion, Budget]:
         """One model call within the deadline and the budget; reports to the breaker.
 
@@ -140,9 +154,7 @@ class LLMAnswerer:
             + (self._specs_tokens if self._specs else 0)
         )
         budget.require_llm("the agent's answer", min_tokens=estimated + MIN_OUTPUT_TOKENS)
-        max_tokens = max(
-            MIN_OUTPUT_TOKENS, budget.cap_output(self.config.llm.max_tokens, estimated)
-        )
+        max_tokens = max(MIN_OUTPUT_TOKENS, budget.cap_output(output_tokens, estimated))
         try:
             completion = await self.llm.complete(
                 system=system,
