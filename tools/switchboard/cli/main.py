@@ -91,6 +91,9 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one parser per comm
     from switchboard.cli.examples import add_parser as add_examples_parser
 
     add_examples_parser(sub)  # examples list | confirm | accept | reject | apply
+    from switchboard.cli.prompts import add_parser as add_prompts_parser
+
+    add_prompts_parser(sub)  # prompts list | show | diff | create | label | promote | rollback
     return p
 
 
@@ -243,10 +246,15 @@ def main(argv: list[str] | None = None) -> int:
         from switchboard.core.embeddings import MiniLMEmbedder
 
         provenance = Provenance(source=args.source, added_by=args.added_by)
+        agent_settings = AgentSettings()
         for report in ingest_paths(
-            configs, AgentSettings(), MiniLMEmbedder(), provenance=provenance, folder=args.folder
+            configs, agent_settings, MiniLMEmbedder(), provenance=provenance, folder=args.folder
         ):
             print(report.summary())
+        from switchboard.agent.prompt_seed import seed_registry
+
+        for line in asyncio.run(seed_registry(configs, agent_settings)):
+            print(line)
         return 0
     if args.command == "demo":
         from switchboard.devtools.stack import run_demo
@@ -291,6 +299,10 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(serve_console(settings, ready_file=args.ready_file))
         return 0
+    if args.command == "prompts":
+        from switchboard.cli.prompts import run_prompts_command
+
+        return run_prompts_command(args)
     if args.command in ("gaps", "feedback", "review"):
         from switchboard.cli.review import run_review_command
 
