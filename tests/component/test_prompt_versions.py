@@ -272,6 +272,33 @@ async def test_ask_response_and_audit_carry_the_prompt_version(
             timeout=30,
         )
         assert reply.prompt_version == "billing@v1"
+        # The caller's feedback on it is joined to the version (the request id makes the
+        # result kept for replay), so feedback can be compared per version.
+        stub = supervisor_pb2_grpc.SupervisorStub(channel)
+        auth = [("authorization", f"Bearer {creds.token}")]
+        await stub.Feedback(
+            supervisor_pb2.FeedbackRequest(request_id="pv-1", thumb=supervisor_pb2.THUMB_UP),
+            metadata=auth,
+            timeout=30,
+        )
+        # Without a request id nothing is kept for replay: the audit rows give the version.
+        unkept = await stub.Ask(
+            supervisor_pb2.AskRequest(text=QUESTION, agent="billing"), metadata=auth, timeout=30
+        )
+        for _ in range(50):  # until the audit writer's batch reaches the store
+            if await db.audit.query(request_id=unkept.request_id, limit=5):
+                break
+            await asyncio.sleep(0.1)
+        await stub.Feedback(
+            supervisor_pb2.FeedbackRequest(request_id=unkept.request_id, score=2),
+            metadata=auth,
+            timeout=30,
+        )
+    for request_id in ("pv-1", unkept.request_id):
+        rating = await db.feedback.get(creds.tenant, request_id)
+        assert rating is not None and rating.prompt_version == "billing@v1"
+    by_version = await db.prompts.feedback("billing")
+    assert by_version["billing@v1"].count == 2 and by_version["billing@v1"].rate == 0.5
     rows = await db.audit.query(request_id="pv-1", limit=20)
     calls = [r for r in rows if r.kind is AuditKind.AGENT_CALL]
     assert calls and calls[0].detail["prompt_version"] == "billing@v1"

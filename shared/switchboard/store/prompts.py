@@ -13,7 +13,7 @@ import contextlib
 import random
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -162,11 +162,17 @@ class PromptRegistry(PromptLabels):
                 )
         return version, new
 
-    async def feedback(self, agent: str) -> dict[str, VersionFeedback]:
+    async def feedback(
+        self, agent: str, *, days: float | None = None, tenant: str | None = None
+    ) -> dict[str, VersionFeedback]:
         """Feedback counts per prompt version (``agent@vN``) of ``agent``'s answers."""
         stmt = select(FeedbackRow.prompt_version, FeedbackRow.positive).where(
             FeedbackRow.agent == agent, FeedbackRow.prompt_version.is_not(None)
         )
+        if days is not None:
+            stmt = stmt.where(FeedbackRow.created_at >= utcnow() - timedelta(days=days))
+        if tenant is not None:
+            stmt = stmt.where(FeedbackRow.tenant == tenant)
         async with store_errors("reading feedback per prompt version"), self._sessions() as s:
             rows = (await s.execute(stmt)).all()
         tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
