@@ -241,7 +241,11 @@ async def build_supervisor(
                 ),
             ),
             review=ReviewServicer(
-                desk, gaps=store.gaps, feedback=store.feedback, audit=store.audit
+                desk,
+                gaps=store.gaps,
+                feedback=store.feedback,
+                audit=store.audit,
+                prompts=store.prompts,
             ),
             desk=desk,
             interceptors=[access, *o.interceptors],

@@ -329,4 +329,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     pages.env.filters["when"] = views.when
     pages.env.filters["waited"] = views.seconds_since
     app.include_router(router)
+    from switchboard.console.prompt_pages import router as prompt_router
+
+    app.include_router(prompt_router)  # versions, labels, feedback per version
     return app
