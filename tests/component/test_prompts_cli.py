@@ -193,3 +193,42 @@ async def test_bad_input_is_refused_and_changes_nothing(
         assert message in capsys.readouterr().err, argv
     assert [v.number for v in await db.prompts.versions("billing")] == [1]
     assert len(await db.prompts.history("billing")) == 1  # only the seed
+
+
+async def test_a_label_moved_while_the_gate_ran_is_not_overwritten(
+    agent_configs: dict[str, AgentConfig],
+    db: Store,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Compare-and-set: promote read the label before its (slow) gate; a colleague's move in
+    between makes promote fail instead of silently replacing it."""
+    from switchboard.agent.prompt_versions import seed_values
+    from switchboard.devtools.evals.prompt_gate import Evaluation
+
+    billing = agent_configs["billing"]
+    v1, _ = await db.prompts.seed(
+        agent="billing", **seed_values(billing, billing.system_prompt_text())
+    )
+    for n in (2, 3):
+        await db.prompts.create(
+            agent="billing", system_prompt=f"{v1.system_prompt}\nVariant {n}.", rules=v1.rules,
+            model=v1.model, params=v1.params, author="a", note=f"variant {n}",
+        )  # fmt: skip
+
+    class ColleagueMovesDuringTheGate:
+        config, backend = billing, "offline"
+
+        async def evaluate(self, version: object, baseline: object) -> Evaluation:
+            label = await db.prompts.label("billing", "production")
+            assert label is not None
+            if label.version == 1:  # the colleague promotes v3 meanwhile
+                await db.prompts.move(
+                    "billing", "production", to=3, expect_revision=label.revision, actor="bob"
+                )
+            return Evaluation(getattr(version, "ref", ""), [], {"behaviour cases passed": 1.0})
+
+    args = _parser().parse_args(["prompts", "--actor", "alice", "promote", "billing", "2"])
+    assert await run(db, args, lambda *_: ColleagueMovesDuringTheGate()) == 1  # type: ignore[arg-type,return-value]
+    assert "someone else moved it" in capsys.readouterr().err
+    label = await db.prompts.label("billing", "production")
+    assert label is not None and (label.version, label.updated_by) == (3, "bob")

@@ -119,6 +119,13 @@ async def test_a_reviewer_resolves_an_escalation_in_the_browser(
             await page.goto(base + "/stats")
             await page.goto(base + "/gaps")
             assert "Commodore 64" in await page.content()
+            # Prompts: the versions each label serves (both agents seeded v1 at start).
+            await page.goto(base + "/prompts")
+            versions = await page.inner_text("#prompt-versions")
+            assert "support@v1" in versions and "production" in versions
+            await page.click("a[href='/prompts/support/1']")
+            assert (await page.inner_text("#prompt-text")).strip()
+            await page.screenshot(path=str(SHOTS / "prompt.png"), full_page=True)
             await browser.close()
         result = await get_result(stack, "ui-1")
     assert result.status == common_pb2.ANSWERED
