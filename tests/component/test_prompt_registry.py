@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, inspect, select
@@ -149,7 +150,7 @@ async def test_canary_split_is_stored_and_resolved(store: Store) -> None:
     ],
 )
 async def test_bad_moves_are_refused_and_write_nothing(
-    store: Store, kwargs: dict[str, int], error: type[Exception], message: str
+    store: Store, kwargs: dict[str, Any], error: type[Exception], message: str
 ) -> None:
     await _create(store, "a")
     await _create(store, "b")
@@ -184,7 +185,9 @@ def test_version_names_belong_to_their_agent() -> None:
 
 
 async def test_seeding_is_idempotent_and_labels_production_once(store: Store) -> None:
-    args = {"system_prompt": "You are billing.", "rules": "r", "model": "m", "params": PARAMS}
+    args: dict[str, Any] = {
+        "system_prompt": "You are billing.", "rules": "r", "model": "m", "params": PARAMS,
+    }  # fmt: skip
     v1, new = await store.prompts.seed(agent="billing", **args)
     again, new_again = await store.prompts.seed(agent="billing", **args)
     assert (v1.number, new, again.number, new_again) == (1, True, 1, False)
