@@ -202,3 +202,27 @@ async def test_seeding_is_idempotent_and_labels_production_once(store: Store) ->
 async def _count(store: Store, model: type) -> int:
     async with store.sessions() as s:
         return int(await s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_ingest_seeds_each_agent_once(tmp_path: Path) -> None:
+    """``switchboard ingest`` records prompt.md + the llm: block as v1 and labels it."""
+    from switchboard.agent.prompt_seed import seed_registry
+    from switchboard.agent.settings import AgentSettings
+    from tests.conftest import AGENTS_DIR
+
+    configs = [AGENTS_DIR / name / "agent.yaml" for name in ("billing", "support")]
+    settings = AgentSettings(data_dir=tmp_path)
+    assert await seed_registry(configs, settings) == [
+        "billing: prompt recorded as billing@v1",
+        "support: prompt recorded as support@v1",
+    ]
+    assert (await seed_registry(configs, settings))[0] == "billing: prompt unchanged: billing@v1"
+    store = await open_sqlite_store(tmp_path)
+    try:
+        v1 = await store.prompts.get("billing", 1)
+        label = await store.prompts.label("billing", "production")
+        assert label is not None and label.version == 1
+        assert v1.system_prompt == (AGENTS_DIR / "billing" / "prompt.md").read_text()
+        assert v1.params == {"max_tokens": 700} and "## How to answer" in v1.rules
+    finally:
+        await store.close()
