@@ -164,7 +164,10 @@ class PromptResolver:
         self.fallbacks = 0  # failed registry reads (also counted as a metric)
 
     async def choose(self, ctx: RequestContext) -> PromptChoice:
-        snapshot = await self._current()
+        """The version for this request; never raises. A registry read takes at most a
+        quarter of the time the request has left (the answer needs the rest)."""
+        left = ctx.deadline.remaining()
+        snapshot = await self._current(None if left is None else left / 4)
         if snapshot.canary is not None:
             key = ctx.session_id or ctx.request_id
             if bucket(self.agent, self.label, key) < snapshot.percent:
@@ -181,14 +184,17 @@ class PromptResolver:
             1, {"switchboard.agent": self.agent, "switchboard.prompt.version": ref}
         )
 
-    async def _current(self) -> _Snapshot:
+    async def _current(self, limit_s: float | None = None) -> _Snapshot:
         if self._registry is None or self._clock() < self._fresh_until:
             return self._snapshot
-        async with self._lock:  # one read per replica at a time; the rest wait for it
+        if self._lock.locked():
+            return self._snapshot  # another request is reading: use what we have meanwhile
+        async with self._lock:
             if self._clock() < self._fresh_until:
                 return self._snapshot
+            timeout = self._fetch_timeout if limit_s is None else min(self._fetch_timeout, limit_s)
             try:
-                async with asyncio.timeout(self._fetch_timeout):
+                async with asyncio.timeout(max(0.0, timeout)):
                     fresh = await self._read(self._registry)
             except (SwitchboardError, OSError, TimeoutError) as exc:
                 self._fresh_until = self._clock() + min(self._ttl, RETRY_AFTER_S)
