@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from switchboard.core.errors import InvalidRequest, NotFound
@@ -49,10 +50,7 @@ async def create(store: Store, args: argparse.Namespace, actor: str) -> int:
     return 0
 
 
-def _read(path: object) -> str:
-    from pathlib import Path
-
-    assert isinstance(path, Path)
+def _read(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
