@@ -44,6 +44,7 @@ from switchboard.supervisor.gateway.agents import AgentGateway, BreakerPolicy, C
 from switchboard.supervisor.gateway.client import AgentClient, GrpcAgentClient
 from switchboard.supervisor.learning import example_recorder
 from switchboard.supervisor.ledger import RequestLedger
+from switchboard.supervisor.memory.wiring import conversation_memory
 from switchboard.supervisor.metrics import SupervisorMetrics
 from switchboard.supervisor.review.callers import CallerResults
 from switchboard.supervisor.review.desk import ReviewDesk
@@ -74,6 +75,7 @@ class Overrides:
     authenticator: Authenticator | None = None
     service_tokens: ServiceTokenIssuer | None = None
     card_index: EmbeddingIndex | None = None  # a router index built once and shared
+    memory_llm: LLM | None = None  # writes conversation summaries (default: from settings)
     interceptors: Sequence[grpc.aio.ServerInterceptor] = field(default_factory=tuple)
 
 
@@ -199,6 +201,7 @@ async def build_supervisor(
             examples=example_recorder(store.examples, settings),
             inbox=inbox,
             audit_request_text=settings.audit_request_text,
+            memory=conversation_memory(stack, settings, store.conversations, o.memory_llm),
         )
         desk = ReviewDesk(
             items=store.review,
