@@ -87,7 +87,13 @@ class AgentRuntime:
             answer = await self._with_llm(self._llm, ctx, request, text, found.relevant, tally)
             if answer is not None and self._passes(ctx, answer, found.relevant, tally):
                 return answer
-        offline = await self._offline.answer(ctx, text, found.query, found.relevant, tally)
+        # Quote what answers the turn itself; the conversation only chose the passages.
+        turn_vector = (
+            found.query
+            if query_text == text
+            else await self.finder.query_vector(text, request.query_embedding)
+        )
+        offline = await self._offline.answer(ctx, text, turn_vector, found.relevant, tally)
         if self._passes(ctx, offline, found.relevant, tally):
             return offline
         return answers.escalated(self.config.name, found.hits, floor)
