@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from switchboard.store._common import store_errors, utcnow
@@ -238,6 +238,32 @@ class Conversations:
                     )
                 )
         return out
+
+    async def footprint(
+        self, tenant: str, *, session_id: str = "", user_id: str = ""
+    ) -> tuple[list[str], list[str]]:
+        """(session ids, request ids) stored for a session or for an end user: what else to
+        erase with them (routing state, example candidates)."""
+        async with store_errors("reading a conversation's footprint"), self._sessions() as session:
+            if session_id:
+                sessions = [session_id]
+            else:
+                found = await session.scalars(
+                    select(ConversationRow.session_id).where(
+                        ConversationRow.tenant == tenant, ConversationRow.user_id == user_id
+                    )
+                )
+                sessions = list(found.all())
+            which = or_(
+                ConversationTurnRow.session_id.in_(sessions),
+                ConversationTurnRow.user_id == user_id if user_id else false(),
+            )
+            requests = await session.scalars(
+                select(ConversationTurnRow.request_id).where(
+                    ConversationTurnRow.tenant == tenant, which
+                )
+            )
+            return sessions, sorted({r for r in requests.all() if r})
 
     async def forget_session(self, tenant: str, session_id: str) -> int:
         """Deletes a session's turns and summary; returns the rows deleted."""
