@@ -4,6 +4,7 @@ audited, and after ForgetUser nothing of the user is recalled or left in the sto
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import grpc
 import pytest
 
 from switchboard.agent.config import AgentConfig
+from switchboard.cli.main import main
 from switchboard.core.audit import AuditKind
 from switchboard.core.embeddings import MiniLMEmbedder
 from switchboard.core.types import AgentCard
@@ -51,6 +53,7 @@ async def test_list_and_forget_a_user_in_ones_own_tenant_only(
     agent_configs: dict[str, AgentConfig],
     agent_cards: list[AgentCard],
     card_index: EmbeddingIndex,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     creds = Credentials()
     async with review_stack(
@@ -120,6 +123,14 @@ async def test_list_and_forget_a_user_in_ones_own_tenant_only(
         again = await _ask(stack, "And after two weeks?", token=creds.token)
         assert again.conversation.state == "new"
         assert await stack.db.conversations.count_user("globex", "alice") == 2
+        # The command line goes through the same service: globex erases its own alice.
+        args = ["memory", "forget", "--user", "alice", "--address", stack.address]
+        assert await asyncio.to_thread(main, [*args, "--token", creds.other_token]) == 0
+        assert "erased 1 session(s)" in capsys.readouterr().out
+        assert await stack.db.conversations.count_user("globex", "alice") == 0
+        listing = ["memory", "list", "--user", "alice", "--address", stack.address]
+        assert await asyncio.to_thread(main, [*listing, "--token", creds.token]) == 0
+        assert "And after two weeks?" in capsys.readouterr().out  # the new turn only
         audited = await stack.audit(AuditKind.MEMORY, "forgot_user")
-        assert audited and audited[0].tenant == "acme"
-        assert audited[0].detail["by"] == "acme/caller" and audited[0].detail["rows"] >= 5
+        mine = [a for a in audited if a.tenant == "acme"]
+        assert mine and mine[0].detail["by"] == "acme/caller" and mine[0].detail["rows"] >= 5

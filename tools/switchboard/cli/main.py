@@ -88,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one parser per comm
 
     add_review_parsers(sub)  # gaps | feedback report | review export
     _add_store_parsers(sub)
+    from switchboard.cli.memory import add_parser as add_memory_parser
+
+    add_memory_parser(sub, _ask_options(budget=False), DEFAULT_ADDRESS)  # list | forget
     from switchboard.cli.examples import add_parser as add_examples_parser
 
     add_examples_parser(sub)  # examples list | confirm | accept | reject | apply
@@ -291,6 +294,10 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(serve_console(settings, ready_file=args.ready_file))
         return 0
+    if args.command == "memory":
+        from switchboard.cli.memory import run_memory_command
+
+        return run_memory_command(args)
     if args.command in ("gaps", "feedback", "review"):
         from switchboard.cli.review import run_review_command
 
