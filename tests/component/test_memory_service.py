@@ -133,4 +133,5 @@ async def test_list_and_forget_a_user_in_ones_own_tenant_only(
         assert "And after two weeks?" in capsys.readouterr().out  # the new turn only
         audited = await stack.audit(AuditKind.MEMORY, "forgot_user")
         mine = [a for a in audited if a.tenant == "acme"]
-        assert mine and mine[0].detail["by"] == "acme/caller" and mine[0].detail["rows"] >= 5
+        assert mine and mine[0].detail["by"] == "acme/caller"
+        assert int(str(mine[0].detail["rows"])) >= 5
