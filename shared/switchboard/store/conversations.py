@@ -13,14 +13,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, false, func, or_, select
+from sqlalchemy import Table, delete, false, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from switchboard.store._common import store_errors, utcnow
 from switchboard.store.models import ConversationRow, ConversationTurnRow
 from switchboard.store.writer import GroupWriter, write
+
+# Core tables: the request path's writes skip the ORM's bulk-statement machinery.
+_CONVERSATIONS = cast(Table, ConversationRow.__table__)
+_TURNS = cast(Table, ConversationTurnRow.__table__)
 
 
 @dataclass(frozen=True)
@@ -79,13 +83,14 @@ class Conversations:
     ) -> StoredConversation | None:
         """The session's state and its ``recent`` last turns; None when never seen."""
         now = now or utcnow()
+        c, t = ConversationRow.__table__.c, ConversationTurnRow.__table__.c
         async with store_errors("reading the conversation"), self._sessions() as session:
             self.reads += 1
             row = (
-                await session.scalars(
-                    select(ConversationRow).where(
-                        ConversationRow.tenant == tenant, ConversationRow.session_id == session_id
-                    )
+                await session.execute(
+                    select(
+                        c.user_id, c.turns, c.summary, c.summarized, c.updated_at, c.expires_at
+                    ).where(c.tenant == tenant, c.session_id == session_id)
                 )
             ).one_or_none()
             if row is None:
@@ -94,16 +99,40 @@ class Conversations:
             turns: list[StoredTurn] = []
             if live and row.turns > 0:
                 self.reads += 1
-                found = await session.scalars(
-                    select(ConversationTurnRow)
-                    .where(
-                        ConversationTurnRow.tenant == tenant,
-                        ConversationTurnRow.session_id == session_id,
+                found = await session.execute(
+                    select(
+                        t.seq,
+                        t.user_text,
+                        t.answer,
+                        t.agent,
+                        t.sources,
+                        t.status,
+                        t.pending_action,
+                        t.request_id,
+                        t.input_tokens,
+                        t.output_tokens,
+                        t.created_at,
                     )
-                    .order_by(ConversationTurnRow.seq.desc())
+                    .where(t.tenant == tenant, t.session_id == session_id)
+                    .order_by(t.seq.desc())
                     .limit(recent)
                 )
-                turns = [_turn(t) for t in reversed(found.all())]
+                turns = [
+                    StoredTurn(
+                        seq=r.seq,
+                        user_text=r.user_text,
+                        answer=r.answer,
+                        agent=r.agent,
+                        sources=list(r.sources or []),
+                        status=r.status,
+                        pending_action=r.pending_action,
+                        request_id=r.request_id,
+                        input_tokens=r.input_tokens,
+                        output_tokens=r.output_tokens,
+                        created_at=r.created_at,
+                    )
+                    for r in reversed(found.all())
+                ]
         return StoredConversation(
             user_id=row.user_id,
             turns=row.turns if live else 0,
@@ -137,38 +166,30 @@ class Conversations:
 
         async def op(session: AsyncSession) -> int:
             self.writes += 1
-            row = (
-                await session.scalars(
-                    select(ConversationRow).where(
-                        ConversationRow.tenant == tenant, ConversationRow.session_id == session_id
-                    )
-                )
-            ).one_or_none()
-            if row is None:
-                row = ConversationRow(
-                    tenant=tenant,
-                    session_id=session_id,
-                    user_id=user_id,
-                    turns=0,
-                    summary="",
-                    summarized=0,
-                    created_at=now,
+            c = ConversationRow.__table__.c
+            # The common case, one statement: a live conversation moves on by one turn.
+            advanced = await session.execute(
+                update(_CONVERSATIONS)
+                .where(c.tenant == tenant, c.session_id == session_id, c.expires_at > now)
+                .values(
+                    turns=c.turns + 1,
+                    summary=summary,  # the caller's, from the conversation it loaded
+                    summarized=summarized,
                     updated_at=now,
                     expires_at=expires,
                 )
-                session.add(row)
-            elif row.expires_at <= now:  # an expired conversation: start afresh
-                await _delete_turns(session, tenant, session_id)
-                row.turns, row.summary, row.summarized, row.created_at = 0, "", 0, now
-            seq = row.turns + 1
-            row.turns = seq
-            row.summary = summary  # the caller's, from the conversation it loaded
-            row.summarized = min(summarized, seq)
-            row.updated_at = now
-            row.expires_at = expires
-            row.user_id = user_id or row.user_id
-            session.add(
-                ConversationTurnRow(
+                .returning(c.turns)
+            )
+            seq = advanced.scalar_one_or_none()
+            if seq is None:
+                seq = await _start(session, tenant, session_id, user_id, now, expires)
+                await session.execute(
+                    update(_CONVERSATIONS)
+                    .where(c.tenant == tenant, c.session_id == session_id)
+                    .values(summary=summary, summarized=min(summarized, 1))
+                )
+            await session.execute(
+                insert(_TURNS).values(
                     tenant=tenant,
                     session_id=session_id,
                     user_id=user_id,
@@ -188,14 +209,13 @@ class Conversations:
             )
             if seq > max_turns:
                 await session.execute(
-                    delete(ConversationTurnRow).where(
-                        ConversationTurnRow.tenant == tenant,
-                        ConversationTurnRow.session_id == session_id,
-                        ConversationTurnRow.seq <= seq - max_turns,
+                    delete(_TURNS).where(
+                        ConversationTurnRow.__table__.c.tenant == tenant,
+                        ConversationTurnRow.__table__.c.session_id == session_id,
+                        ConversationTurnRow.__table__.c.seq <= seq - max_turns,
                     )
                 )
-            await session.flush()
-            return seq
+            return int(seq)
 
         return await write(self._writer, self._sessions, "saving the conversation turn", op)
 
@@ -323,6 +343,44 @@ class Conversations:
                 delete(ConversationRow).where(ConversationRow.expires_at <= now)
             )
         return _count(turns) + _count(convs)
+
+
+async def _start(
+    session: AsyncSession,
+    tenant: str,
+    session_id: str,
+    user_id: str,
+    now: datetime,
+    expires: datetime,
+) -> int:
+    """A new conversation, or an expired one taken over (its old turns deleted): turn 1."""
+    row = (
+        await session.scalars(
+            select(ConversationRow).where(
+                ConversationRow.tenant == tenant, ConversationRow.session_id == session_id
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        session.add(
+            ConversationRow(
+                tenant=tenant,
+                session_id=session_id,
+                user_id=user_id,
+                turns=1,
+                summary="",
+                summarized=0,
+                created_at=now,
+                updated_at=now,
+                expires_at=expires,
+            )
+        )
+    else:
+        await _delete_turns(session, tenant, session_id)
+        row.turns, row.summary, row.summarized, row.created_at = 1, "", 0, now
+        row.updated_at, row.expires_at, row.user_id = now, expires, user_id or row.user_id
+    await session.flush()
+    return 1
 
 
 async def _delete_turns(session: AsyncSession, tenant: str, session_id: str) -> int:
