@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from switchboard.core.conversation import ConversationWindow, HandoffBrief
 from switchboard.core.llm import TokenUsage
 
 
@@ -129,6 +130,8 @@ class AgentRequest(BaseModel):
     confirm_action: str = ""
     screening: Screening = Screening.UNSCREENED
     approval: Approval | None = None  # set by the supervisor's Review service only
+    conversation: ConversationWindow | None = None  # earlier turns of the session (memory)
+    handoff: HandoffBrief | None = None  # set when the session moved to this agent
 
 
 class AgentAnswer(BaseModel):

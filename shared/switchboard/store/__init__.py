@@ -15,6 +15,12 @@ Every failure raises :class:`StoreError`.
 from switchboard.store.audit import AuditEvent, AuditKind, AuditLog, AuditRecord
 from switchboard.store.audit_spool import AuditSpool
 from switchboard.store.audit_writer import AuditWriter
+from switchboard.store.conversations import (
+    ConversationListing,
+    Conversations,
+    StoredConversation,
+    StoredTurn,
+)
 from switchboard.store.database import Store, create_engine
 from switchboard.store.effects import EffectResult, ToolEffects
 from switchboard.store.errors import EffectMismatch, EffectPending, StoreError
@@ -45,6 +51,8 @@ __all__ = [
     "CandidateStatus",
     "Claim",
     "ClaimOutcome",
+    "ConversationListing",
+    "Conversations",
     "DailyRate",
     "EffectMismatch",
     "EffectPending",
@@ -70,7 +78,9 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreSettings",
+    "StoredConversation",
     "StoredResult",
+    "StoredTurn",
     "ToolEffects",
     "create_engine",
     "current_revision",

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from switchboard.store.audit import AuditLog
+from switchboard.store.conversations import Conversations
 from switchboard.store.effects import ToolEffects
 from switchboard.store.errors import StoreError
 from switchboard.store.examples import ExampleCandidates
@@ -93,6 +94,7 @@ class Store:
         self.feedback = FeedbackLog(self.sessions)
         self.gaps = KnowledgeGaps(self.sessions)
         self.prompts = PromptRegistry(self.sessions)
+        self.conversations = Conversations(self.sessions, self.writer)
 
     @classmethod
     async def open(cls, settings: StoreSettings, *, url: str, upgrade: bool = True) -> Store:
@@ -134,6 +136,7 @@ class Store:
                     + self.settings.idempotency_lease_s
                 ),
                 "session_state": await self.session_states.purge_expired(),
+                "conversations": await self.conversations.purge_expired(),
                 "example_candidates": await self.examples.purge(
                     older_than_s=self.settings.example_retention_days * 86400
                 ),

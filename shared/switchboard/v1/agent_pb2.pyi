@@ -18,7 +18,7 @@ SCREENING_CLEAN: Screening
 SCREENING_SUSPICIOUS: Screening
 
 class InvokeRequest(_message.Message):
-    __slots__ = ("request_id", "session_id", "text", "metadata", "query_embedding", "confirm_action", "tenant", "customer_id", "user_id", "screening", "approval")
+    __slots__ = ("request_id", "session_id", "text", "metadata", "query_embedding", "confirm_action", "tenant", "customer_id", "user_id", "screening", "approval", "conversation", "handoff")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -37,6 +37,8 @@ class InvokeRequest(_message.Message):
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     SCREENING_FIELD_NUMBER: _ClassVar[int]
     APPROVAL_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_FIELD_NUMBER: _ClassVar[int]
+    HANDOFF_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     session_id: str
     text: str
@@ -48,7 +50,45 @@ class InvokeRequest(_message.Message):
     user_id: str
     screening: Screening
     approval: Approval
-    def __init__(self, request_id: _Optional[str] = ..., session_id: _Optional[str] = ..., text: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., query_embedding: _Optional[_Iterable[float]] = ..., confirm_action: _Optional[str] = ..., tenant: _Optional[str] = ..., customer_id: _Optional[str] = ..., user_id: _Optional[str] = ..., screening: _Optional[_Union[Screening, str]] = ..., approval: _Optional[_Union[Approval, _Mapping]] = ...) -> None: ...
+    conversation: ConversationWindow
+    handoff: HandoffBrief
+    def __init__(self, request_id: _Optional[str] = ..., session_id: _Optional[str] = ..., text: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., query_embedding: _Optional[_Iterable[float]] = ..., confirm_action: _Optional[str] = ..., tenant: _Optional[str] = ..., customer_id: _Optional[str] = ..., user_id: _Optional[str] = ..., screening: _Optional[_Union[Screening, str]] = ..., approval: _Optional[_Union[Approval, _Mapping]] = ..., conversation: _Optional[_Union[ConversationWindow, _Mapping]] = ..., handoff: _Optional[_Union[HandoffBrief, _Mapping]] = ...) -> None: ...
+
+class ConversationTurn(_message.Message):
+    __slots__ = ("user", "answer", "agent", "sources")
+    USER_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    user: str
+    answer: str
+    agent: str
+    sources: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, user: _Optional[str] = ..., answer: _Optional[str] = ..., agent: _Optional[str] = ..., sources: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ConversationWindow(_message.Message):
+    __slots__ = ("summary", "turns", "turns_total")
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    TURNS_FIELD_NUMBER: _ClassVar[int]
+    TURNS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    summary: str
+    turns: _containers.RepeatedCompositeFieldContainer[ConversationTurn]
+    turns_total: int
+    def __init__(self, summary: _Optional[str] = ..., turns: _Optional[_Iterable[_Union[ConversationTurn, _Mapping]]] = ..., turns_total: _Optional[int] = ...) -> None: ...
+
+class HandoffBrief(_message.Message):
+    __slots__ = ("from_agent", "customer_wants", "facts", "pending_actions", "turns")
+    FROM_AGENT_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_WANTS_FIELD_NUMBER: _ClassVar[int]
+    FACTS_FIELD_NUMBER: _ClassVar[int]
+    PENDING_ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    TURNS_FIELD_NUMBER: _ClassVar[int]
+    from_agent: str
+    customer_wants: str
+    facts: _containers.RepeatedScalarFieldContainer[str]
+    pending_actions: _containers.RepeatedScalarFieldContainer[str]
+    turns: int
+    def __init__(self, from_agent: _Optional[str] = ..., customer_wants: _Optional[str] = ..., facts: _Optional[_Iterable[str]] = ..., pending_actions: _Optional[_Iterable[str]] = ..., turns: _Optional[int] = ...) -> None: ...
 
 class Approval(_message.Message):
     __slots__ = ("approved_by", "reason")

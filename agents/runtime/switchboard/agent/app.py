@@ -26,6 +26,7 @@ from switchboard.agent.config import AgentConfig
 from switchboard.agent.knowledge.passages import PassageFinder
 from switchboard.agent.knowledge.retrieval import Retriever
 from switchboard.agent.knowledge.store import VectorStore, open_store
+from switchboard.agent.memory.window import CONVERSATION_RULES
 from switchboard.agent.prompt_versions import VersionScreens, prompt_resolver
 from switchboard.agent.runtime import AgentRuntime
 from switchboard.agent.screening import PassageScreen
@@ -226,9 +227,19 @@ async def _runtime(
     answerer = None
     prompt = await asyncio.to_thread(config.system_prompt_text)
     if llm is not None:
-        answerer = LLMAnswerer(config, llm, breaker, settings.llm.prices, prompt, tools)
+        answerer = LLMAnswerer(
+            config,
+            llm,
+            breaker,
+            settings.llm.prices,
+            prompt,
+            tools,
+            window_share=settings.memory.window_share,
+        )
     # Everything the model is told, so an answer that repeats it is caught.
-    instructions = "\n\n".join([prompt, GROUNDING_RULES, TOOL_RULES, GUARD_RULES])
+    instructions = "\n\n".join(
+        [prompt, GROUNDING_RULES, TOOL_RULES, GUARD_RULES, CONVERSATION_RULES]
+    )
     return AgentRuntime(
         config,
         finder=finder,

@@ -23,6 +23,7 @@ from switchboard.agent.auditing import screened_event
 from switchboard.agent.config import AgentConfig
 from switchboard.agent.knowledge.passages import PassageFinder
 from switchboard.agent.knowledge.store import Hit
+from switchboard.agent.memory.followup import standalone_query
 from switchboard.agent.prompt_versions import PromptChoice, PromptResolver, VersionScreens
 from switchboard.agent.tools import ToolContext
 from switchboard.agent.tools.runner import ToolRunner
@@ -95,7 +96,10 @@ class AgentRuntime:
         if self._tools is not None and ctx.customer_id:
             # Before any retrieval or model call: a foreign customer id is refused outright.
             await self._tools.check_customer(ToolContext.of(ctx, self.config.name), stage="request")
-        found = await self.finder.find(ctx, text, request.query_embedding)
+        # A follow-up is retrieved as a standalone question (memory/followup.py).
+        query_text = standalone_query(text, request.conversation)
+        given = request.query_embedding if query_text == text else None
+        found = await self.finder.find(ctx, query_text, given)
         floor = self.config.retrieval.min_score
         if not found.relevant:
             log.info(
@@ -110,7 +114,13 @@ class AgentRuntime:
             )
             if answer is not None and self._passes(ctx, answer, found.relevant, tally, version):
                 return answer
-        offline = await self._offline.answer(ctx, text, found.query, found.relevant, tally)
+        # Quote what answers the turn itself; the conversation only chose the passages.
+        turn_vector = (
+            found.query
+            if query_text == text
+            else await self.finder.query_vector(text, request.query_embedding)
+        )
+        offline = await self._offline.answer(ctx, text, turn_vector, found.relevant, tally)
         if self._passes(ctx, offline, found.relevant, tally, version):
             return offline
         return answers.escalated(self.config.name, found.hits, floor)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from switchboard.devtools.bench import micro
+from switchboard.devtools.bench.memory import memory_per_turn
 from switchboard.devtools.bench.system import system_figures
 
 
@@ -37,6 +38,7 @@ def main(agents_dir: Path, out: Path, rounds: int, *, full: bool = False) -> int
         "in_process": micro.routing_in_process(agents_dir),
         "session_state_sqlite": micro.session_state_latency(),
     }
+    report["memory"] = memory_per_turn()
     if full:
         report["tracing"] = micro.tracing_overhead(agents_dir, rounds)
         report["routing"]["end_to_end"] = micro.routing_end_to_end(agents_dir, rounds * 2)

@@ -26,6 +26,7 @@ from switchboard.agent.answering.prompting import (
 )
 from switchboard.agent.config import AgentConfig
 from switchboard.agent.knowledge.store import Hit
+from switchboard.agent.memory.window import render_window, with_conversation
 from switchboard.agent.prompt_versions import PromptChoice
 from switchboard.agent.tools import ToolContext
 from switchboard.agent.tools.runner import ToolRunner
@@ -57,6 +58,7 @@ class LLMAnswerer:
     prices: dict[str, ModelPrice]
     system_prompt: str
     tools: ToolRunner | None = None
+    window_share: float = 0.35  # of context_token_budget, for the conversation (memory)
 
     def __post_init__(self) -> None:
         self._specs: list[ToolSpec] = self.tools.tools.specs() if self.tools is not None else []
@@ -79,15 +81,22 @@ class LLMAnswerer:
         guarded = request.screening == Screening.SUSPICIOUS
         if guarded:
             trace.get_current_span().set_attribute("switchboard.guard.prompt", True)
+        # The conversation takes at most its share of the context budget; passages the rest.
+        window = render_window(
+            request.conversation,
+            request.handoff,
+            int(c.context_token_budget * self.window_share),
+        )
         prompt: Prompt = build_prompt(
             self.system_prompt if version is None else version.system_prompt,
             text,
             hits,
-            c.context_token_budget,
+            c.context_token_budget - window.tokens,
             tools=bool(self._specs),
             guarded=guarded,
             rules=GROUNDING_RULES if version is None else version.rules,
         )
+        prompt = with_conversation(prompt, window)
         messages: list[Message] = [Message(role="user", content=prompt.user)]
         budget = ctx.budget
         floor = self.config.retrieval.min_score

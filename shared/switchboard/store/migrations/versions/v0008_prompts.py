@@ -1,7 +1,7 @@
 """The prompt registry: immutable prompt versions, labels, and the audit of label moves.
 
 Revision ID: 0008
-Revises: v0006_review (re-chained onto 0007 at merge)
+Revises: 0007
 Create Date: 2026-12-06
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision: str = "0008"
-down_revision: str | None = "v0006_review"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
