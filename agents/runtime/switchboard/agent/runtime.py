@@ -19,6 +19,7 @@ from switchboard.agent.answering.answers import Tally
 from switchboard.agent.answering.llm_loop import LLMAnswerer
 from switchboard.agent.answering.offline import OfflineAnswerer
 from switchboard.agent.answering.output_screen import OutputScreen
+from switchboard.agent.answering.streaming import AnswerStream
 from switchboard.agent.auditing import screened_event
 from switchboard.agent.config import AgentConfig
 from switchboard.agent.knowledge.passages import PassageFinder
@@ -30,6 +31,7 @@ from switchboard.core.breaker import CircuitBreaker
 from switchboard.core.context import RequestContext
 from switchboard.core.errors import InvalidRequest, UpstreamError
 from switchboard.core.genai import AGENT_NAME
+from switchboard.core.streaming import RESET_LLM_FAILED, RESET_OUTPUT_SCREENED
 from switchboard.core.textcheck import validate_text
 from switchboard.core.types import AgentAnswer, AgentRequest
 
@@ -61,8 +63,12 @@ class AgentRuntime:
         self._output = output
         self._audit: AuditSink = audit or NoAudit()
 
-    async def answer(self, ctx: RequestContext, request: AgentRequest) -> AgentAnswer:
-        """Answers one request within ``ctx``'s deadline and budget."""
+    async def answer(
+        self, ctx: RequestContext, request: AgentRequest, events: AnswerStream | None = None
+    ) -> AgentAnswer:
+        """Answers one request within ``ctx``'s deadline and budget; with ``events``, streams
+        the answer as it is written (``answering/streaming.py``; the caller sends the final
+        answer after ``events.finish``)."""
         trace.get_current_span().set_attribute(AGENT_NAME, self.config.name)
         text = validate_text(request.text, max_chars=self._max_text_chars)
         if request.confirm_action:
@@ -79,12 +85,23 @@ class AgentRuntime:
             )
             return answers.escalated(self.config.name, found.hits, floor)
         tally = Tally()
+        if events is not None and self._output is not None:
+            hits = found.relevant
+            events.screen_with(
+                self._output.streaming(lambda: [*(h.text for h in hits), *tally.tool_outputs])
+            )
         if self._llm is not None:
-            answer = await self._with_llm(self._llm, ctx, request, text, found.relevant, tally)
+            answer = await self._with_llm(
+                self._llm, ctx, request, text, found.relevant, tally, events
+            )
             if answer is not None and self._passes(ctx, answer, found.relevant, tally):
                 return answer
+            if events is not None:  # what was shown is not the answer
+                await events.reset(RESET_LLM_FAILED if answer is None else RESET_OUTPUT_SCREENED)
         offline = await self._offline.answer(ctx, text, found.query, found.relevant, tally)
         if self._passes(ctx, offline, found.relevant, tally):
+            if events is not None:
+                await events.sentences(offline.text)
             return offline
         return answers.escalated(self.config.name, found.hits, floor)
 
@@ -126,6 +143,7 @@ class AgentRuntime:
         text: str,
         hits: list[Hit],
         tally: Tally,
+        events: AnswerStream | None = None,
     ) -> AgentAnswer | None:
         """Claude's answer, or None: answer offline (breaker open, provider failed, no final
         answer within the turn limit)."""
@@ -137,7 +155,7 @@ class AgentRuntime:
             trace.get_current_span().set_attribute("switchboard.breaker.llm", "open")
             return None
         try:
-            answer = await llm.answer(ctx, request, text, hits, tally)
+            answer = await llm.answer(ctx, request, text, hits, tally, events)
         except UpstreamError as exc:
             log.warning("LLM failed; answering offline", extra={"error": exc.message})
             return None
