@@ -247,6 +247,13 @@ class StreamingSettings(BaseSettings):
     max_held_events: int = Field(
         4000, ge=16, description="Supervisor: events held per stream for resuming."
     )
+    detach_grace_s: float = Field(
+        0.0,
+        ge=0,
+        description="Supervisor: how long a stream with a caller-chosen request_id keeps "
+        "running after its caller went away, for ResumeStream (0: stopped at once, and the "
+        "agent's LLM stream with it).",
+    )
 
 
 class ServiceSettings(BaseSettings):
