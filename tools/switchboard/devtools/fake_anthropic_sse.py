@@ -17,7 +17,8 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from io import BufferedIOBase
+from typing import Any
 
 JSON = dict[str, Any]
 
@@ -63,7 +64,7 @@ class SSEWriter:
     """Writes one streamed message to ``out`` (the handler's socket file)."""
 
     def __init__(
-        self, out: BinaryIO, plan: StreamPlan, record: StreamRecord, stop: threading.Event
+        self, out: BufferedIOBase, plan: StreamPlan, record: StreamRecord, stop: threading.Event
     ):
         self._out = out
         self._plan = plan
