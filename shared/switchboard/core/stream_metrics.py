@@ -18,6 +18,7 @@ TPOT_METRIC = "gen_ai.server.time_per_output_token"
 TTFT_ATTRIBUTE = "switchboard.stream.time_to_first_token_s"
 TPOT_ATTRIBUTE = "switchboard.stream.time_per_output_token_s"
 DELTAS_ATTRIBUTE = "switchboard.stream.text_deltas"
+CANCELLED_ATTRIBUTE = "switchboard.stream.cancelled"
 
 TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0,
                 7.5, 10.0]  # fmt: skip
@@ -49,11 +50,13 @@ class StreamMetrics:
 
 
 class StreamClock:
-    """Times one stream: call :meth:`text` for each text delta, :meth:`done` at the end."""
+    """Times one stream: call :meth:`text` for each text delta, :meth:`done` at the end.
+    Create it at the start of the server's handler: its figures go on that span."""
 
     def __init__(self, metrics: StreamMetrics) -> None:
         self._metrics = metrics
         self._started = time.perf_counter()
+        self.span = trace.get_current_span()
         self.first: float | None = None  # seconds to the first text
         self.deltas = 0
 
@@ -63,11 +66,11 @@ class StreamClock:
             self.first = time.perf_counter() - self._started
             attrs = {"switchboard.service": self._metrics.service}
             self._metrics.ttft.record(self.first, attrs)
-            trace.get_current_span().set_attribute(TTFT_ATTRIBUTE, round(self.first, 6))
+            self.span.set_attribute(TTFT_ATTRIBUTE, round(self.first, 6))
 
     def done(self, output_tokens: int) -> None:
         """The stream ended; ``output_tokens`` as reported (the text deltas when 0)."""
-        span = trace.get_current_span()
+        span = self.span
         span.set_attribute(DELTAS_ATTRIBUTE, self.deltas)
         tokens = output_tokens or self.deltas
         if self.first is None or tokens < 2:
@@ -75,3 +78,11 @@ class StreamClock:
         per_token = (time.perf_counter() - self._started - self.first) / (tokens - 1)
         self._metrics.tpot.record(per_token, {"switchboard.service": self._metrics.service})
         span.set_attribute(TPOT_ATTRIBUTE, round(per_token, 6))
+
+    def cancelled(self) -> None:
+        """The caller went away (cancelled, deadline passed) before the stream ended."""
+        self.span.add_event(
+            "switchboard.stream.cancelled",
+            {"elapsed_s": round(time.perf_counter() - self._started, 6), "deltas": self.deltas},
+        )
+        self.span.set_attribute(CANCELLED_ATTRIBUTE, True)

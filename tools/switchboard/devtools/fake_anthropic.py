@@ -20,7 +20,9 @@ runs it so, in its own process). Two control paths serve a fake run from another
 ``POST /_fake/config`` with ``{"delay_s": 0.2}`` delays every default answer
 (``"token_delay_s"``: between streamed tokens; ``"reply_words"``: default answers of that
 many words), and
-``GET /_fake/stats`` returns ``{"messages": n, "input_tokens": n}`` (Messages calls so far).
+``GET /_fake/stats`` returns ``{"messages": n, "input_tokens": n}`` (Messages calls so far),
+``GET /_fake/streams`` every stream's record (``time.monotonic()`` stamps: one clock for every
+process of the machine).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ MESSAGES_PATH = "/v1/messages"
 COUNT_TOKENS_PATH = "/v1/messages/count_tokens"
 CONFIG_PATH = "/_fake/config"
 STATS_PATH = "/_fake/stats"
+STREAMS_PATH = "/_fake/streams"
 _ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -314,7 +317,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def do_GET(self) -> None:
-        status, payload = (200, self.fake.stats()) if self.path == STATS_PATH else (404, {})
+        if self.path == STREAMS_PATH:  # every stream so far (the bench's time to first token)
+            status, payload = 200, {"streams": [dataclasses.asdict(r) for r in self.fake.streams]}
+        else:
+            status, payload = (200, self.fake.stats()) if self.path == STATS_PATH else (404, {})
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json")

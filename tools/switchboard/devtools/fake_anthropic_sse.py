@@ -49,6 +49,7 @@ class StreamRecord:
 
     started: float
     tokens: int = 0
+    first_token: float | None = None  # time.monotonic() when the first token was written
     finished: float | None = None  # all events written
     failed: bool = False  # ended with an error event
     client_gone: float | None = None  # time.monotonic() when a write found the client gone
@@ -92,6 +93,8 @@ class SSEWriter:
         self._send("content_block_delta", {"type": "content_block_delta", "index": index,
                                            "delta": delta})  # fmt: skip
         self._record.tokens += 1
+        if self._record.first_token is None:
+            self._record.first_token = time.monotonic()
         return True
 
     def write(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -76,13 +77,17 @@ class SupervisorServicer:
         """Writes each event as it comes; times the first text (TTFT) and the rest."""
         clock = self._stream_metrics.clock()
         output_tokens = 0
-        async for numbered in events:
-            event = numbered.event
-            if isinstance(event, PartEvent) and isinstance(event.event, TextDelta):
-                clock.text()
-            elif isinstance(event, Finished):
-                output_tokens = event.result.usage.output_tokens
-            await context.write(ask_event_to_proto(numbered))
+        try:
+            async for numbered in events:
+                event = numbered.event
+                if isinstance(event, PartEvent) and isinstance(event.event, TextDelta):
+                    clock.text()
+                elif isinstance(event, Finished):
+                    output_tokens = event.result.usage.output_tokens
+                await context.write(ask_event_to_proto(numbered))
+        except asyncio.CancelledError:
+            clock.cancelled()
+            raise
         clock.done(output_tokens)
 
     def _streaming(self) -> StreamingAsk:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -86,7 +87,11 @@ class AgentServicer:
             await context.write(invoke_event_to_proto(sequence, event))
 
         stream = AnswerStream(write, hold_sentences=self._hold)
-        answer = await self._runtime.answer(ctx, invoke_request_from_proto(request), stream)
+        try:
+            answer = await self._runtime.answer(ctx, invoke_request_from_proto(request), stream)
+        except asyncio.CancelledError:
+            clock.cancelled()  # the supervisor went away: the LLM stream was closed with it
+            raise
         await stream.finish(answer)
         clock.done(answer.usage.output_tokens)
         await context.write(final_event_to_proto(sequence + 1, answer))
