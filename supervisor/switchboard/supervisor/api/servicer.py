@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import grpc
@@ -73,18 +74,19 @@ class SupervisorServicer:
         events = self._streaming().resume(ctx, request.request_id, request.after_sequence)
         await self._write(events, context)
 
-    async def _write(self, events: AsyncIterator[Numbered], context: Context) -> None:
+    async def _write(self, events: AsyncGenerator[Numbered, None], context: Context) -> None:
         """Writes each event as it comes; times the first text (TTFT) and the rest."""
         clock = self._stream_metrics.clock()
         output_tokens = 0
         try:
-            async for numbered in events:
-                event = numbered.event
-                if isinstance(event, PartEvent) and isinstance(event.event, TextDelta):
-                    clock.text()
-                elif isinstance(event, Finished):
-                    output_tokens = event.result.usage.output_tokens
-                await context.write(ask_event_to_proto(numbered))
+            async with contextlib.aclosing(events):  # stop listening at once when cancelled
+                async for numbered in events:
+                    event = numbered.event
+                    if isinstance(event, PartEvent) and isinstance(event.event, TextDelta):
+                        clock.text()
+                    elif isinstance(event, Finished):
+                        output_tokens = event.result.usage.output_tokens
+                    await context.write(ask_event_to_proto(numbered))
         except asyncio.CancelledError:
             clock.cancelled()
             raise

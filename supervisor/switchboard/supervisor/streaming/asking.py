@@ -12,7 +12,7 @@ under the same id is ALREADY_EXISTS. A budget spent mid-stream ends the stream w
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from switchboard.core import errors
 from switchboard.core.context import RequestContext
@@ -57,7 +57,7 @@ class StreamingAsk:
 
     async def resume(
         self, ctx: RequestContext, request_id: str, after: int
-    ) -> AsyncIterator[Numbered]:
+    ) -> AsyncGenerator[Numbered, None]:
         """The run's events after ``after``; for a run no longer held, its final answer alone
         (sequence 0), or NOT_FOUND."""
         run = self._hub.get((ctx.tenant, request_id)) if request_id else None

@@ -136,7 +136,6 @@ class AskEvents:
             return
         if isinstance(event, TextDelta) and self.first_text_s is None:
             self.first_text_s = time.perf_counter() - self._started
-            trace.get_current_span().set_attribute(TTFT_ATTRIBUTE, round(self.first_text_s, 6))
         self._shown.setdefault(part, StreamedText()).apply(event)
         await self._send(PartEvent(agent, part, event))
 
@@ -186,11 +185,16 @@ class PartEvents:
         self.agent = agent
         self.part = part
         self.text = text
+        self._first = False
 
     async def started(self) -> None:
         await self._events._send(AgentStarted(self.agent, self.part, self.text))
 
     async def emit(self, event: AnswerEvent) -> None:
+        if isinstance(event, TextDelta) and not self._first:
+            self._first = True  # on this agent call's span (``invoke_agent``)
+            elapsed = time.perf_counter() - self._events._started
+            trace.get_current_span().set_attribute(TTFT_ATTRIBUTE, round(elapsed, 6))
         await self._events.relay(self.agent, self.part, event)
 
     async def answered(self, answer: AgentAnswer) -> None:

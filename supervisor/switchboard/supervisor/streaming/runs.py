@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from functools import partial
 
 from switchboard.core import errors
@@ -62,7 +62,7 @@ class StreamRun:
             self.finished_at = time.monotonic()
             self._changed.notify_all()
 
-    async def listen(self, after: int = 0) -> AsyncIterator[Numbered]:
+    async def listen(self, after: int = 0) -> AsyncGenerator[Numbered, None]:
         """Events with a sequence above ``after``, as they come, until the run ends."""
         self._listeners += 1
         if self._orphaned is not None:
