@@ -72,17 +72,30 @@ class StreamRun:
             while True:
                 async with self._changed:
                     await self._changed.wait_for(partial(self._ready, after))
-                    fresh = [e for e in self.events if e.sequence > after]
+                    fresh = self._after(after)
                     finished = self.done
                 for event in fresh:
                     yield event
                     after = event.sequence
-                if finished and not [e for e in self.events if e.sequence > after]:
+                if finished and not self._after(after):
                     return
         finally:
             self._listeners -= 1
             if self._listeners == 0 and not self.done:
                 self._abandoned()
+
+    def _after(self, after: int) -> list[Numbered]:
+        """The held events after sequence ``after`` (FAILED_PRECONDITION if some of them are
+        no longer held: a listener that far behind cannot be given an unbroken stream)."""
+        if not self.events:
+            return []
+        first = self.events[0].sequence
+        if after + 1 < first:
+            raise errors.FailedPrecondition(
+                f"events after sequence {after} of request {self.key[1]!r} are no longer held; "
+                "read its answer with GetResult, or send the request again"
+            )
+        return self.events[after + 1 - first :]
 
     def _ready(self, after: int) -> bool:
         return self.done or (bool(self.events) and self.events[-1].sequence > after)
