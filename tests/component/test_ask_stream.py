@@ -239,6 +239,26 @@ async def test_cancelling_stops_the_agents_llm_stream_within_100ms(stack: Stack)
     assert gone is not None and gone - cancelled < 0.1, "the agent's LLM stream kept running"
 
 
+async def test_a_passed_deadline_stops_the_agents_llm_stream_within_100ms(stack: Stack) -> None:
+    stack.fake.default = Reply.text(" ".join(["word"] * 600)).streaming(token_delay_s=0.01)
+    async with stack.stub() as stub:
+        started = time.monotonic()
+        call = stub.AskStream(
+            supervisor_pb2.AskRequest(text=QUESTION, agent="billing"),
+            metadata=stack.auth,
+            timeout=2.0,
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            _ = [e async for e in call]
+        for _ in range(100):
+            if stack.fake.streams[-1].client_gone is not None:
+                break
+            await asyncio.sleep(0.005)
+    assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    gone = stack.fake.streams[-1].client_gone
+    assert gone is not None and gone - (started + 2.0) < 0.1, "the LLM stream outlived the deadline"
+
+
 async def test_budget_spent_mid_stream_ends_resource_exhausted_after_a_partial(
     stack: Stack,
 ) -> None:
