@@ -179,11 +179,12 @@ async def streaming_figures(
 def streaming_report(agents_dir: Path) -> dict[str, Any]:
     """Starts a fake Messages API and a Claude-path stack sized for streams, and measures."""
     from switchboard.devtools.bench.procs import fake_model
-    from switchboard.devtools.bench.system import _base_env, questions
+    from switchboard.devtools.bench.system import _base_env, micro_ingest, questions
     from switchboard.devtools.stack import agent_configs, stack
 
     texts = questions(agents_dir)
     configs = agent_configs(agents_dir)
+    micro_ingest(configs)  # the agents read their embedded stores (idempotent)
     print("== Streaming (the SDK streaming from a fake Messages API over loopback)")
     with (
         tempfile.TemporaryDirectory(prefix="sb-bench-stream-") as tmp,
