@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one parser per comm
     k.add_argument("--agent", default="", help="skip routing and ask this agent")
     k.add_argument("--timeout", type=float, default=30.0)
     k.add_argument("--json", action="store_true", help="print the raw response as JSON")
+    k.add_argument(
+        "--stream", action="store_true", help="AskStream: print the answer as it is written"
+    )
 
     r = sub.add_parser(
         "route", help="show the routing decision for a text", parents=_ask_options(budget=False)
@@ -69,6 +72,11 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one parser per comm
     b.add_argument("--rounds", type=int, default=150, help="Ask requests per configuration")
     b.add_argument(
         "--full", action="store_true", help="also measure tracing overhead and routing end to end"
+    )
+    b.add_argument(
+        "--streaming-only",
+        action="store_true",
+        help="only the streaming figures (time to first token, 200 concurrent streams)",
     )
 
     pr = sub.add_parser("profile", help="py-spy each service of a stack under bench load")
@@ -203,6 +211,14 @@ async def _client_command(args: argparse.Namespace) -> int:
                     budget.append((TOKENS_KEY, str(args.budget_tokens)))
                 if args.budget_cost is not None:
                     budget.append((COST_KEY, str(args.budget_cost)))
+                if args.stream and not args.json:
+                    from switchboard.devtools.stream_print import print_stream
+
+                    print(f"Q: {args.text}")
+                    events = c.ask_stream(
+                        args.text, session_id=args.session, agent=args.agent, metadata=budget
+                    )
+                    return 0 if await print_stream(events) is not None else 2
                 started = time.perf_counter()
                 reply = await c.ask(
                     args.text, session_id=args.session, agent=args.agent, metadata=budget
@@ -290,7 +306,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "bench":
         from switchboard.devtools.bench import main as bench_main
 
-        return bench_main(args.agents_dir, args.out, args.rounds, full=args.full)
+        return bench_main(
+            args.agents_dir,
+            args.out,
+            args.rounds,
+            full=args.full,
+            streaming_only=args.streaming_only,
+        )
     if args.command == "profile":
         from switchboard.devtools.bench.profile import main as profile_main
 

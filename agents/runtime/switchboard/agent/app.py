@@ -45,6 +45,7 @@ from switchboard.core.embeddings import Embedder
 from switchboard.core.errors import ConfigurationError
 from switchboard.core.llm import LLM, anthropic_llm
 from switchboard.core.serving import GrpcService, start_grpc
+from switchboard.core.stream_metrics import StreamMetrics
 from switchboard.guard import Guard, load_guard
 from switchboard.store import Store
 from switchboard.store.lifecycle import open_for_service
@@ -170,7 +171,12 @@ async def build_agent(
             admission=admission(settings.limits, f"agent {config.name}", audit),
         )
         stack.callback(access.flush)  # aggregated refusals, before the audit writer closes
-        servicer: object = AgentServicer(runtime, await asyncio.to_thread(config.card))
+        servicer: object = AgentServicer(
+            runtime,
+            await asyncio.to_thread(config.card),
+            stream_metrics=StreamMetrics("agent"),
+            hold_sentences=settings.streaming.screen == "sentence",
+        )
         if o.wrap is not None:
             servicer = o.wrap(servicer)  # type: ignore[arg-type]
         app = AgentApp(
