@@ -55,6 +55,9 @@ class Supervisor:
     async def ResumeStream(self, request: Any, context: Any) -> None:  # noqa: N802
         await context.write(supervisor_pb2.AskEvent(sequence=1, final=supervisor_pb2.AskResponse()))
 
+    async def WatchResult(self, request: Any, context: Any) -> None:  # noqa: N802
+        await context.write(supervisor_pb2.AskEvent(sequence=1, final=supervisor_pb2.AskResponse()))
+
 
 async def serve(
     audit: AuditRecorder, server: ServerSettings | None = None

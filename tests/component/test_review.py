@@ -309,3 +309,58 @@ async def test_an_approval_nobody_decides_expires(start) -> None:
             for a in await stack.db.audit.query(kind=AuditKind.TOOL_CALL, limit=100)
             if a.outcome == "executed"
         ]
+
+
+async def watch(
+    stack: Stack, request_id: str, max_wait_s: float = 0.0
+) -> list[supervisor_pb2.AskEvent]:
+    async with stack.channel() as channel:
+        call = supervisor_pb2_grpc.SupervisorStub(channel).WatchResult(
+            supervisor_pb2.WatchResultRequest(request_id=request_id, max_wait_s=max_wait_s),
+            metadata=bearer(stack.creds.token),
+            timeout=30,
+        )
+        return [event async for event in call]
+
+
+async def test_a_watching_caller_receives_the_persons_answer_as_it_is_given(start) -> None:
+    async with start(review_watch_poll_s=0.05) as stack:
+        item_id = (await escalate(stack, "esc-w")).review.item_id
+        watching = asyncio.create_task(watch(stack, "esc-w"))
+        await asyncio.sleep(0.3)
+        assert not watching.done()  # nobody has decided: the stream waits
+        answer = review_pb2.WrittenAnswer(text="Four hours at room temperature.")
+        await review(stack, "ResolveItem", review_pb2.ResolveItemRequest(id=item_id, answer=answer))
+        events = await asyncio.wait_for(watching, 10)
+
+        assert [e.WhichOneof("event") for e in events] == ["human_answer", "final"]
+        assert [e.sequence for e in events] == [1, 2]
+        human = events[0].human_answer
+        assert human.status == common_pb2.ANSWERED
+        assert (human.answered_by.kind, human.answered_by.name) == ("human", "acme/rita")
+        assert human.answer == "Four hours at room temperature."
+        assert human.review.state == common_pb2.REVIEW_STATE_RESOLVED
+        assert events[1].final == await get_result(stack, "esc-w")
+
+        # decided already: the current result at once; nobody decides: it after max_wait_s
+        (again,) = await watch(stack, "esc-w")
+        assert again.final.status == common_pb2.ANSWERED
+        await escalate(stack, "esc-x")
+        (still,) = await watch(stack, "esc-x", max_wait_s=0.2)
+        assert still.final.status == common_pb2.ESCALATED
+        assert still.final.review.state == common_pb2.REVIEW_STATE_OPEN
+
+        # another tenant's request, an unknown one, a negative wait: their statuses
+        async with stack.channel() as channel:
+            stub = supervisor_pb2_grpc.SupervisorStub(channel)
+            for request_id, wait, token, code in [
+                ("esc-x", 0.0, stack.creds.other_token, Code.NOT_FOUND),
+                ("never-sent", 0.0, stack.creds.token, Code.NOT_FOUND),
+                ("esc-x", -1.0, stack.creds.token, Code.INVALID_ARGUMENT),
+            ]:
+                call = stub.WatchResult(
+                    supervisor_pb2.WatchResultRequest(request_id=request_id, max_wait_s=wait),
+                    metadata=bearer(token),
+                    timeout=10,
+                )
+                assert await code_of(call.read()) == code

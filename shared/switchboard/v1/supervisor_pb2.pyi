@@ -244,7 +244,7 @@ class ResumeStreamRequest(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., after_sequence: _Optional[int] = ...) -> None: ...
 
 class AskEvent(_message.Message):
-    __slots__ = ("sequence", "route", "agent_started", "text", "reset", "citation", "usage", "pending_action", "partial", "final")
+    __slots__ = ("sequence", "route", "agent_started", "text", "reset", "citation", "usage", "pending_action", "partial", "final", "human_answer")
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     ROUTE_FIELD_NUMBER: _ClassVar[int]
     AGENT_STARTED_FIELD_NUMBER: _ClassVar[int]
@@ -255,6 +255,7 @@ class AskEvent(_message.Message):
     PENDING_ACTION_FIELD_NUMBER: _ClassVar[int]
     PARTIAL_FIELD_NUMBER: _ClassVar[int]
     FINAL_FIELD_NUMBER: _ClassVar[int]
+    HUMAN_ANSWER_FIELD_NUMBER: _ClassVar[int]
     sequence: int
     route: RouteDecision
     agent_started: AgentStartedEvent
@@ -265,7 +266,28 @@ class AskEvent(_message.Message):
     pending_action: PendingActionEvent
     partial: PartialEvent
     final: AskResponse
-    def __init__(self, sequence: _Optional[int] = ..., route: _Optional[_Union[RouteDecision, _Mapping]] = ..., agent_started: _Optional[_Union[AgentStartedEvent, _Mapping]] = ..., text: _Optional[_Union[TextDeltaEvent, _Mapping]] = ..., reset: _Optional[_Union[ResetEvent, _Mapping]] = ..., citation: _Optional[_Union[CitationEvent, _Mapping]] = ..., usage: _Optional[_Union[UsageEvent, _Mapping]] = ..., pending_action: _Optional[_Union[PendingActionEvent, _Mapping]] = ..., partial: _Optional[_Union[PartialEvent, _Mapping]] = ..., final: _Optional[_Union[AskResponse, _Mapping]] = ...) -> None: ...
+    human_answer: HumanAnswerEvent
+    def __init__(self, sequence: _Optional[int] = ..., route: _Optional[_Union[RouteDecision, _Mapping]] = ..., agent_started: _Optional[_Union[AgentStartedEvent, _Mapping]] = ..., text: _Optional[_Union[TextDeltaEvent, _Mapping]] = ..., reset: _Optional[_Union[ResetEvent, _Mapping]] = ..., citation: _Optional[_Union[CitationEvent, _Mapping]] = ..., usage: _Optional[_Union[UsageEvent, _Mapping]] = ..., pending_action: _Optional[_Union[PendingActionEvent, _Mapping]] = ..., partial: _Optional[_Union[PartialEvent, _Mapping]] = ..., final: _Optional[_Union[AskResponse, _Mapping]] = ..., human_answer: _Optional[_Union[HumanAnswerEvent, _Mapping]] = ...) -> None: ...
+
+class WatchResultRequest(_message.Message):
+    __slots__ = ("request_id", "max_wait_s")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    MAX_WAIT_S_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    max_wait_s: float
+    def __init__(self, request_id: _Optional[str] = ..., max_wait_s: _Optional[float] = ...) -> None: ...
+
+class HumanAnswerEvent(_message.Message):
+    __slots__ = ("answered_by", "answer", "status", "review")
+    ANSWERED_BY_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_FIELD_NUMBER: _ClassVar[int]
+    answered_by: AnsweredBy
+    answer: str
+    status: _common_pb2.Status
+    review: ReviewStatus
+    def __init__(self, answered_by: _Optional[_Union[AnsweredBy, _Mapping]] = ..., answer: _Optional[str] = ..., status: _Optional[_Union[_common_pb2.Status, str]] = ..., review: _Optional[_Union[ReviewStatus, _Mapping]] = ...) -> None: ...
 
 class AgentStartedEvent(_message.Message):
     __slots__ = ("agent", "part", "part_text")

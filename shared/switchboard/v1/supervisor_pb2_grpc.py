@@ -70,6 +70,11 @@ class SupervisorStub:
                 request_serializer=switchboard_dot_v1_dot_supervisor__pb2.ResumeStreamRequest.SerializeToString,
                 response_deserializer=switchboard_dot_v1_dot_supervisor__pb2.AskEvent.FromString,
                 _registered_method=True)
+        self.WatchResult = channel.unary_stream(
+                '/switchboard.v1.Supervisor/WatchResult',
+                request_serializer=switchboard_dot_v1_dot_supervisor__pb2.WatchResultRequest.SerializeToString,
+                response_deserializer=switchboard_dot_v1_dot_supervisor__pb2.AskEvent.FromString,
+                _registered_method=True)
 
 
 class SupervisorServicer:
@@ -143,6 +148,20 @@ class SupervisorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchResult(self, request, context):
+        """Waits for a person to decide on one of the caller's requests (an
+        escalation, or an action a reviewer must approve; docs/human-loop.md):
+        streams `human_answer` as soon as a person answers, approves, rejects or
+        closes it, then `final` with the request's current AskResponse (as
+        GetResult returns it), and ends. Without a decision within `max_wait_s`
+        (or the caller's deadline) `final` carries the still-open result. A
+        request that is not waiting for anyone gets `final` at once. NOT_FOUND as
+        for GetResult.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SupervisorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -179,6 +198,11 @@ def add_SupervisorServicer_to_server(servicer, server):
             'ResumeStream': grpc.unary_stream_rpc_method_handler(
                     servicer.ResumeStream,
                     request_deserializer=switchboard_dot_v1_dot_supervisor__pb2.ResumeStreamRequest.FromString,
+                    response_serializer=switchboard_dot_v1_dot_supervisor__pb2.AskEvent.SerializeToString,
+            ),
+            'WatchResult': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchResult,
+                    request_deserializer=switchboard_dot_v1_dot_supervisor__pb2.WatchResultRequest.FromString,
                     response_serializer=switchboard_dot_v1_dot_supervisor__pb2.AskEvent.SerializeToString,
             ),
     }
@@ -371,6 +395,33 @@ class Supervisor:
             target,
             '/switchboard.v1.Supervisor/ResumeStream',
             switchboard_dot_v1_dot_supervisor__pb2.ResumeStreamRequest.SerializeToString,
+            switchboard_dot_v1_dot_supervisor__pb2.AskEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchResult(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/switchboard.v1.Supervisor/WatchResult',
+            switchboard_dot_v1_dot_supervisor__pb2.WatchResultRequest.SerializeToString,
             switchboard_dot_v1_dot_supervisor__pb2.AskEvent.FromString,
             options,
             channel_credentials,

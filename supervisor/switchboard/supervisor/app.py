@@ -53,6 +53,7 @@ from switchboard.supervisor.review.callers import CallerResults
 from switchboard.supervisor.review.desk import ReviewDesk
 from switchboard.supervisor.review.inbox import InboxPolicy, ReviewInbox
 from switchboard.supervisor.review.teaching import Teacher
+from switchboard.supervisor.review.watch import ResultWatcher
 from switchboard.supervisor.routing.decision import RouteDecider
 from switchboard.supervisor.routing.index import EmbeddingIndex
 from switchboard.supervisor.routing.router import Router
@@ -254,6 +255,11 @@ async def build_supervisor(
                 results=results,
                 streams=StreamingAsk(service, hub, results),
                 stream_metrics=StreamMetrics("supervisor"),
+                watcher=ResultWatcher(
+                    results,
+                    poll_s=settings.review_watch_poll_s,
+                    max_wait_s=settings.review_watch_max_s,
+                ),
                 metadata_limits=MetadataLimits(
                     settings.limits.max_metadata_entries,
                     settings.limits.max_metadata_key_chars,

@@ -145,6 +145,17 @@ class SupervisorSettings(ServiceSettings):
     review_sample_ttl_s: float = Field(
         14 * 86400.0, gt=0, description="A sampled answer nobody judges leaves the inbox."
     )
+    review_watch_poll_s: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="How often a WatchResult stream reads whether a person has decided.",
+    )
+    review_watch_max_s: float = Field(
+        300.0,
+        gt=0,
+        description="The longest a WatchResult stream waits for a person (callers may ask less).",
+    )
     review_claim_s: float = Field(
         900.0,
         ge=10,

@@ -21,8 +21,10 @@ from switchboard.core.types import Outcome
 from switchboard.core.wire import card_to_proto, status_to_proto
 from switchboard.supervisor.api.convert import decision_to_proto, result_to_proto
 from switchboard.supervisor.api.stream_convert import ask_event_to_proto
+from switchboard.supervisor.api.watch_convert import watched_to_proto
 from switchboard.supervisor.results import AskInput
 from switchboard.supervisor.review.callers import CallerResults, Rating
+from switchboard.supervisor.review.watch import ResultWatcher
 from switchboard.supervisor.service import SupervisorService
 from switchboard.supervisor.streaming.asking import StreamingAsk
 from switchboard.supervisor.streaming.events import Finished, Numbered, PartEvent
@@ -40,12 +42,14 @@ class SupervisorServicer:
         metadata_limits: MetadataLimits | None = None,
         streams: StreamingAsk | None = None,
         stream_metrics: StreamMetrics | None = None,
+        watcher: ResultWatcher | None = None,
     ) -> None:
         self._service = service
         self._results = results
         self._limits = metadata_limits or MetadataLimits()
         self._streams = streams
         self._stream_metrics = stream_metrics or StreamMetrics("supervisor")
+        self._watcher = watcher
 
     @grpc_method
     async def Ask(  # noqa: N802 - gRPC method name
@@ -73,6 +77,22 @@ class SupervisorServicer:
         )
         events = self._streaming().resume(ctx, request.request_id, request.after_sequence)
         await self._write(events, context)
+
+    @grpc_method
+    async def WatchResult(  # noqa: N802 - gRPC method name
+        self, request: supervisor_pb2.WatchResultRequest, context: Context
+    ) -> None:
+        if self._watcher is None:
+            raise errors.Unavailable("this supervisor keeps no results (built without a store)")
+        ctx = self._service.context(
+            principal=current_principal(), time_remaining=context.time_remaining()
+        )
+        sequence = 0
+        watched = self._watcher.watch(ctx, request.request_id, request.max_wait_s)
+        async with contextlib.aclosing(watched):
+            async for event in watched:
+                sequence += 1
+                await context.write(watched_to_proto(sequence, event))
 
     async def _write(self, events: AsyncGenerator[Numbered, None], context: Context) -> None:
         """Writes each event as it comes; times the first text (TTFT) and the rest."""
