@@ -83,7 +83,9 @@ class AgentRuntime:
             answer = await self._with_llm(self._llm, ctx, request, text, found.relevant, tally)
             if answer is not None and self._passes(ctx, answer, found.relevant, tally):
                 return answer
-        offline = await self._offline.answer(ctx, text, found.query, found.relevant, tally)
+        offline = await self._offline.answer(
+            ctx, text, found.query, [*found.relevant, *found.more], tally
+        )
         if self._passes(ctx, offline, found.relevant, tally):
             return offline
         return answers.escalated(self.config.name, found.hits, floor)
