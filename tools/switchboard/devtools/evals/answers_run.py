@@ -62,7 +62,8 @@ def quoting_responder(body: JSON) -> Reply:
     return Reply.text(f"According to our docs: {passage} [1]", input_tokens=900, output_tokens=60)
 
 
-def _store(config: AgentConfig, embedder: Embedder) -> InMemoryStore:
+def build_store(config: AgentConfig, embedder: Embedder) -> InMemoryStore:
+    """The agent's whole knowledge folder, ingested into memory for the run."""
     store = InMemoryStore()
     ingest(config, store, embedder)
     return store
@@ -168,7 +169,7 @@ def evaluate_answers(
         for p in sorted(c.knowledge_dir.glob("*.md"))
     }
     t0 = time.perf_counter()
-    stores = {n: _store(c, ingest_embedder or embedder) for n, c in configs.items()}
+    stores = {n: build_store(c, ingest_embedder or embedder) for n, c in configs.items()}
     report: dict[str, Any] = {
         "cases_file": str(cases_path),
         "ingest_seconds": round(time.perf_counter() - t0, 1),

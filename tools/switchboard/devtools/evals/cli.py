@@ -51,6 +51,13 @@ def add_parser(sub: Any) -> Any:
     s.add_argument("--answer-set", type=Path, default=Path("evals/answers/questions.yaml"),
                    help="labelled questions for the answers part")  # fmt: skip
 
+    f = esub.add_parser(
+        "answers-fit", help="fit the offline answer confidence on the answer set's dev split"
+    )
+    f.add_argument("--agents-dir", type=Path, default=Path("agents"))
+    f.add_argument("--answer-set", type=Path, default=Path("evals/answers/questions.yaml"))
+    f.add_argument("--cache-dir", type=Path, default=Path("build/eval-cache"))
+
     b = esub.add_parser("behaviour", help="the behaviour cases against a supervisor")
     where = b.add_mutually_exclusive_group(required=True)
     where.add_argument("--address", help="HOST:PORT of a running supervisor")
@@ -88,6 +95,8 @@ def main(args: argparse.Namespace) -> int:
             return _behaviour(args)
         if args.eval_target == "sessions":
             return _sessions(args)
+        if args.eval_target == "answers-fit":
+            return _answers_fit(args)
         return _run(args)
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -111,6 +120,23 @@ def _routing(args: argparse.Namespace) -> int:
     if args.write_config:
         calibration.save(args.write_config)
         print(f"wrote {args.write_config}; set SWITCHBOARD_ROUTING_CALIBRATION={args.write_config}")
+    return 0
+
+
+def _answers_fit(args: argparse.Namespace) -> int:
+    from switchboard.core.embeddings import MiniLMEmbedder
+    from switchboard.devtools.evals.answers_fit import fit_confidence
+    from switchboard.devtools.evals.cache import EmbeddingCache
+
+    embedder = MiniLMEmbedder()
+    report = fit_confidence(
+        args.agents_dir,
+        args.answer_set,
+        embedder,
+        ingest_embedder=EmbeddingCache(embedder, args.cache_dir),
+        cache_dir=args.cache_dir,
+    )
+    print(json.dumps(report, indent=2))
     return 0
 
 

@@ -43,12 +43,16 @@ OFFLINE_NOTICE = "Offline answer (no LLM was used), quoted from our help docs:"
 
 W_WORDS = 0.3  # share of the question's (idf-weighted) words the sentence holds
 W_TITLE = 0.2  # ... its section title holds
-W_SHAPE = 0.05  # the sentence has the shape asked for (a number, a yes or no)
+W_SHAPE = 0.05  # the sentence has the shape asked for (a number, a yes or no, a step)
 W_PASSAGE = 0.5  # its passage's retrieval score: the section as a whole is on topic
-STEPS_MARGIN = 0.12  # a how-to takes the best list within this of the best sentence
+STEPS_MARGIN = 0.15  # a how-to takes the best list within this of the best sentence
 CLOSE = 0.08  # other sentences within this of the best join the answer
 MAX_STEPS = 10
 SHORT_LIST = 4  # an item of a list this short is quoted with its siblings
+
+NAVIGATION = frozenset({"related articles", "see also", "related"})
+SHORT = 50  # a best sentence shorter than this (a bold FAQ title) brings the next one
+NEIGHBOUR = 0.15  # an adjacent sentence within this of the best joins it as context
 
 _LEANS = re.compile(r"^(?:This|That|It|They|These|Those|Then|Otherwise|If so|Once)\b")
 
@@ -118,6 +122,8 @@ def _candidates(
     for i, (hit, found) in enumerate(zip(hits, sets, strict=False)):
         shape = layout(hit.text, found.texts)
         layouts.append(shape)
+        if section(hit).lower() in NAVIGATION:
+            continue  # lists of other articles' titles answer nothing
         keep = [
             k
             for k, t in enumerate(found.texts)
@@ -135,13 +141,16 @@ def _candidates(
     titles = [coverage(asked, head, weights, len(rows)) for head in heads]
     out = []
     for (i, k, text), said, sim in zip(rows, words, sims, strict=True):
+        shaped = answers_kind(kind, text) or (
+            kind is QuestionType.HOWTO and _block(layouts[i], k, ordered=True)
+        )
         # A sentence is read under its section title: "50% off Team or Business" under
         # "Nonprofit discount" answers "Do you have a nonprofit discount?".
         score = (
             float(sim)
             + W_WORDS * coverage(asked, said | heads[i], weights, len(rows))
             + W_TITLE * titles[i]
-            + W_SHAPE * answers_kind(kind, text)
+            + W_SHAPE * shaped
             + W_PASSAGE * hits[i].score
         )
         out.append(_Candidate(i, k, text, float(sim), score))
@@ -180,6 +189,23 @@ def _block_lines(found: SentenceSet, shape: Layout, anchor: int) -> list[str]:
     return lines
 
 
+def _context(best: _Candidate, cands: list[_Candidate], found: SentenceSet) -> list[_Candidate]:
+    """The sentences next to ``best`` that it needs: the one before when it leans on it
+    ("This ..."), the one after when it is only a title or a question, and a neighbour that
+    scores almost as well."""
+    by_index = {c.index: c for c in cands if c.passage == best.passage}
+    out = []
+    for k in (best.index - 1, best.index + 1):
+        if not 0 <= k < len(found.texts) or not usable(found.texts[k]):
+            continue
+        leans = k < best.index and _LEANS.match(best.text)
+        titled = k > best.index and (len(best.text) < SHORT or best.text.endswith("?"))
+        near = k in by_index and by_index[k].score >= best.score - NEIGHBOUR
+        if leans or titled or near:
+            out.append(by_index.get(k) or _Candidate(best.passage, k, found.texts[k], 0.0, 0.0))
+    return out
+
+
 def choose(
     question: str,
     question_vec: Vector,
@@ -204,6 +230,13 @@ def choose(
         lines = [
             f"{section(hits[p])} [{p + 1}]",
             *_block_lines(sets[p], layouts[p], anchor.index),
+            *(
+                c.text
+                for c in cands
+                if c.passage == p
+                and not _block(layouts[p], c.index)
+                and c.score >= anchor.score - CLOSE
+            ),
         ]
         quoted = " ".join(lines)
         return Extract(
@@ -216,11 +249,7 @@ def choose(
             hits[p].score,
             True,
         )
-    chosen = [best]
-    found = sets[best.passage]
-    if _LEANS.match(best.text) and best.index > 0 and usable(found.texts[best.index - 1]):
-        before = found.texts[best.index - 1]
-        chosen.insert(0, _Candidate(best.passage, best.index - 1, before, 0.0, 0.0))
+    chosen = [best, *_context(best, cands, sets[best.passage])]
     for c in sorted(cands, key=lambda c: -c.score):
         if len(chosen) >= max_sentences or c.score < best.score - CLOSE:
             break

@@ -68,7 +68,10 @@ class PassageFinder:
         top = max((h.score for h in hits), default=0.0)
         floor = r.passage_min_score if top >= r.min_score else float("inf")
         ctx.deadline.check("screening the retrieved passages")
-        kept = await self._screened(ctx, [h for h in wide if h.score >= floor])
+        near = [h for h in wide if h.score >= floor]
+        if near:  # the rest of the sections the best passages belong to
+            near += self._trusted(ctx, await self.retriever.same_section(near[: r.top_k], query))
+        kept = await self._screened(ctx, near)
         relevant = [h for h in kept if any(h is x for x in hits)]
         more = [h for h in kept if all(h is not x for x in hits)]
         return Found(query, hits, relevant, more)
