@@ -165,6 +165,10 @@ def summarise(scores: Sequence[CaseScore]) -> dict[str, float | int | None]:
         "unanswerable": len(unanswerable),
         "fact_recall": _mean([float(np.mean(s.facts)) if s.facts else 0.0 for s in answerable]),
         "answer_accuracy": _mean([float(s.right) for s in answerable]),
+        # the same over the questions it answered (not escalated): how often a sent answer holds
+        "answered_fact_recall": _mean(
+            [float(np.mean(s.facts)) if s.facts else 0.0 for s in answerable if not s.abstained]
+        ),
         "answered_rate": _mean([float(not s.abstained) for s in answerable]),
         "citation_precision": _mean([float(p) for p in cited]),
         "groundedness": _mean(grounded),
