@@ -26,6 +26,7 @@ from typing import Any
 from switchboard.agent.answering.extractive import OFFLINE_NOTICE
 from switchboard.agent.app import Overrides, build_agent
 from switchboard.agent.config import AgentConfig
+from switchboard.agent.knowledge.conflicts import find_conflicts
 from switchboard.agent.knowledge.ingest import ingest
 from switchboard.agent.knowledge.store import InMemoryStore
 from switchboard.agent.settings import AgentSettings
@@ -170,9 +171,12 @@ def evaluate_answers(
     }
     t0 = time.perf_counter()
     stores = {n: build_store(c, ingest_embedder or embedder) for n, c in configs.items()}
+    conflicts = find_conflicts(dict(stores))
     report: dict[str, Any] = {
         "cases_file": str(cases_path),
         "ingest_seconds": round(time.perf_counter() - t0, 1),
+        # passages of different agents that state different values (knowledge.conflicts)
+        "knowledge_conflicts": [c.as_dict() for c in conflicts],
     }
     index = DocumentIndex(embedder, documents)
     with tempfile.TemporaryDirectory(prefix="switchboard-answers-") as tmp:
@@ -203,7 +207,7 @@ def evaluate_answers(
 
 def headline(report: dict[str, Any]) -> list[str]:
     """A few lines for the console: per mode and split, the overall figures."""
-    lines = []
+    lines = [f"answers: {len(report.get('knowledge_conflicts', []))} knowledge conflict(s)"]
     for mode in MODES:
         if mode not in report:
             continue
