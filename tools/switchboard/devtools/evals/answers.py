@@ -85,6 +85,7 @@ def normalise(text: str) -> str:
     """Lower case, emphasis and punctuation runs to one space: "**Settings > Billing**" and
     "settings billing" compare equal, "$1.00" and "blp_" survive."""
     text = text.lower().replace("*", "").replace("`", "").replace("’", "'")
+    text = text.replace("https://", " ").replace("http://", " ")
     return " ".join(_NOT_CONTENT.sub(" ", text).split()).strip(" .")
 
 

@@ -41,19 +41,22 @@ from switchboard.guard.rules import match_rules
 
 OFFLINE_NOTICE = "Offline answer (no LLM was used), quoted from our help docs:"
 
-W_WORDS = 0.3  # share of the question's (idf-weighted) words the sentence holds
-W_TITLE = 0.2  # ... its section title holds
-W_SHAPE = 0.05  # the sentence has the shape asked for (a number, a yes or no, a step)
+W_WORDS = 0.25  # share of the question's (idf-weighted) words the sentence holds
+W_TITLE = 0.15  # ... its section title holds
+W_SHAPE = 0.05  # the sentence has the shape asked for (a yes or no, a step)
+W_NUMBER = 0.15  # ... a number, for a how-many/how-long question: one without is no answer
 W_PASSAGE = 0.5  # its passage's retrieval score: the section as a whole is on topic
-STEPS_MARGIN = 0.15  # a how-to takes the best list within this of the best sentence
-CLOSE = 0.08  # other sentences within this of the best join the answer
+STEPS_MARGIN = 0.2  # a how-to takes the best list within this of the best sentence
+CLOSE = 0.12  # other sentences within this of the best join the answer
 MAX_STEPS = 10
 SHORT_LIST = 4  # an item of a list this short is quoted with its siblings
 
 NAVIGATION = frozenset({"related articles", "see also", "related"})
-SHORT = 50  # a best sentence shorter than this (a bold FAQ title) brings the next one
+SHORT = 50  # a best sentence shorter than this (a bold FAQ title) brings its paragraph
+PARAGRAPH = 3  # ... up to this many sentences of it
 NEIGHBOUR = 0.15  # an adjacent sentence within this of the best joins it as context
 
+_POINTS_ON = re.compile(r"\b(?:below|the following|as follows)[.:]?$", re.I)
 _LEANS = re.compile(r"^(?:This|That|It|They|These|Those|Then|Otherwise|If so|Once)\b")
 
 
@@ -141,16 +144,14 @@ def _candidates(
     titles = [coverage(asked, head, weights, len(rows)) for head in heads]
     out = []
     for (i, k, text), said, sim in zip(rows, words, sims, strict=True):
-        shaped = answers_kind(kind, text) or (
-            kind is QuestionType.HOWTO and _block(layouts[i], k, ordered=True)
-        )
-        # A sentence is read under its section title: "50% off Team or Business" under
-        # "Nonprofit discount" answers "Do you have a nonprofit discount?".
+        shaped = answers_kind(kind, text) or (kind is QuestionType.HOWTO and _block(layouts[i], k))
+        # A sentence is read under its section title and in its passage: "50% off Team or
+        # Business" under "Nonprofit discount" answers "Do you have a nonprofit discount?".
         score = (
             float(sim)
-            + W_WORDS * coverage(asked, said | heads[i], weights, len(rows))
+            + W_WORDS * coverage(asked, said, weights, len(rows))
             + W_TITLE * titles[i]
-            + W_SHAPE * shaped
+            + (W_NUMBER if kind is QuestionType.NUMBER else W_SHAPE) * shaped
             + W_PASSAGE * hits[i].score
         )
         out.append(_Candidate(i, k, text, float(sim), score))
@@ -171,7 +172,8 @@ def _short_list(shape: Layout, index: int) -> bool:
 
 
 def _steps(best: _Candidate, cands: list[_Candidate], layouts: list[Layout]) -> _Candidate | None:
-    """For a how-to: the best candidate inside an ordered list close enough to ``best``."""
+    """For a how-to: the best candidate inside an ordered list (steps) close enough to
+    ``best``."""
     in_lists = [c for c in cands if _block(layouts[c.passage], c.index, ordered=True)]
     top = max(in_lists, key=lambda c: c.score, default=None)
     return top if top is not None and top.score >= best.score - STEPS_MARGIN else None
@@ -189,12 +191,34 @@ def _block_lines(found: SentenceSet, shape: Layout, anchor: int) -> list[str]:
     return lines
 
 
-def _context(best: _Candidate, cands: list[_Candidate], found: SentenceSet) -> list[_Candidate]:
-    """The sentences next to ``best`` that it needs: the one before when it leans on it
-    ("This ..."), the one after when it is only a title or a question, and a neighbour that
-    scores almost as well."""
+def _context(
+    best: _Candidate, cands: list[_Candidate], found: SentenceSet, shape: Layout
+) -> list[_Candidate]:
+    """The sentences next to ``best`` that it needs: the ones after when it points on
+    ("... below."), the one before when it leans on it ("This ..."), the rest of its
+    paragraph when it is only a title or a question ("**Messages
+    stopped posting.** The most common cause ..."), and a neighbour that scores almost as
+    well."""
     by_index = {c.index: c for c in cands if c.passage == best.passage}
     out = []
+    if _POINTS_ON.search(best.text):  # "... each browser below.": what follows is the answer
+        after = range(best.index + 1, min(best.index + 1 + PARAGRAPH, len(found.texts)))
+        out = [
+            by_index.get(k) or _Candidate(best.passage, k, found.texts[k], 0.0, 0.0)
+            for k in after
+            if quotable(found.texts[k])
+        ]
+        if out:
+            return out
+    if len(best.text) < SHORT or best.text.endswith("?"):
+        rest = [k for k in shape.paragraph.get(best.index, []) if k > best.index]
+        out = [
+            by_index.get(k) or _Candidate(best.passage, k, found.texts[k], 0.0, 0.0)
+            for k in rest[:PARAGRAPH]
+            if quotable(found.texts[k])
+        ]
+        if out:
+            return out
     for k in (best.index - 1, best.index + 1):
         if not 0 <= k < len(found.texts) or not usable(found.texts[k]):
             continue
@@ -223,8 +247,12 @@ def choose(
     others = [c.score for c in cands if c.passage != best.passage]
     margin = best.score - max(others) if others else 0.2
     anchor = _steps(best, cands, layouts) if kind is QuestionType.HOWTO else None
-    if anchor is None and _short_list(layouts[best.passage], best.index):
-        anchor = best  # a lead-in brings its list; an item of a short list brings the rest
+    lead_in = best.index in layouts[best.passage].introduces
+    # A lead-in brings its list, an item of a short list the rest (but the list after a lead-in
+    # does not answer a how-many question).
+    short = _short_list(layouts[best.passage], best.index)
+    if anchor is None and short and (kind is not QuestionType.NUMBER or not lead_in):
+        anchor = best
     if anchor is not None:
         p = anchor.passage
         lines = [
@@ -249,7 +277,11 @@ def choose(
             hits[p].score,
             True,
         )
-    chosen = [best, *_context(best, cands, sets[best.passage])]
+    cands = [c for c in cands if usable(c.text)]  # quoted on its own: no lead-ins
+    if not cands:
+        return None
+    best = max(cands, key=lambda c: c.score)
+    chosen = [best, *_context(best, cands, sets[best.passage], layouts[best.passage])]
     for c in sorted(cands, key=lambda c: -c.score):
         if len(chosen) >= max_sentences or c.score < best.score - CLOSE:
             break

@@ -37,6 +37,7 @@ class Layout:
     blocks: list[Block]
     block_of: dict[int, int]  # sentence index -> block index
     introduces: dict[int, int]  # lead-in sentence index -> block index
+    paragraph: dict[int, list[int]] = field(default_factory=dict)  # prose sentence -> its line
 
 
 def _find(texts: tuple[str, ...], wanted: str, start: int, taken: set[int]) -> int | None:
@@ -52,6 +53,7 @@ def _find(texts: tuple[str, ...], wanted: str, start: int, taken: set[int]) -> i
 def layout(text: str, texts: tuple[str, ...]) -> Layout:
     """The lists of chunk ``text`` in terms of its sentences ``texts`` (empty if none)."""
     blocks: list[Block] = []
+    paragraph: dict[int, list[int]] = {}
     current: Block | None = None
     last_prose: int | None = None
     taken: set[int] = set()
@@ -89,6 +91,8 @@ def layout(text: str, texts: tuple[str, ...]) -> Layout:
         else:
             current = None
             last_prose = found[-1]
+            for k in found:
+                paragraph[k] = found
     block_of = {k: b for b, block in enumerate(blocks) for k in block.sentences}
     introduces = {block.lead_in: b for b, block in enumerate(blocks) if block.lead_in is not None}
-    return Layout(blocks, block_of, introduces)
+    return Layout(blocks, block_of, introduces, paragraph)

@@ -133,10 +133,22 @@ _STOP = frozenset(
         "make",
         "know",
         "tell",
+        "i've",
+        "been",
+        "now",
+        "too",
+        "out",
+        "kind",
+        "kinds",
+        "use",
+        "after",
     ]
 )
 _SUFFIXES = ("ing", "ten", "ed", "es", "s", "ly")
 _SYNONYMS = {
+    "unlock": "lock",  # the topic is the lock either way ("locked out" / "Unlocking")
+    "unlocking": "lock",
+    "unlocked": "lock",
     "login": "sign",
     "log": "sign",
     "logged": "sign",
