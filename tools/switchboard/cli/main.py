@@ -146,6 +146,13 @@ def _add_ingest_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         type=Path,
         help="ingest this folder (as --source) instead of each agent's knowledge folder",
     )
+    i.add_argument(
+        "--conflicts-out",
+        type=Path,
+        default=Path("build/knowledge-conflicts.json"),
+        help="with two or more agents: where the report of passages of different agents that "
+        "state different numbers or names is written (docs/answer-quality.md)",
+    )
 
 
 def _ask_options(*, budget: bool = True) -> list[argparse.ArgumentParser]:
@@ -298,6 +305,10 @@ def main(argv: list[str] | None = None) -> int:
 
         for line in asyncio.run(seed_registry(configs, agent_settings)):
             print(line)
+        if len(configs) > 1:
+            from switchboard.cli.conflicts import print_conflicts
+
+            print_conflicts(configs, agent_settings, args.conflicts_out)
         return 0
     if args.command == "demo":
         from switchboard.devtools.stack import run_demo

@@ -249,7 +249,12 @@ async def _runtime(
     return AgentRuntime(
         config,
         finder=finder,
-        offline=OfflineAnswerer(config.name, embedder, config.retrieval.min_score),
+        offline=OfflineAnswerer(
+            config.name,
+            embedder,
+            config.retrieval.min_score,
+            min_confidence=config.retrieval.min_answer_confidence,
+        ),
         breaker=breaker,
         max_text_chars=settings.limits.max_text_chars,
         llm=answerer,

@@ -40,6 +40,20 @@ class RetrievalConfig(BaseModel):
         description="Once the best passage clears min_score, other passages above this join "
         "the context; below it they are noise.",
     )
+    offline_top_k: int = Field(
+        8,
+        ge=1,
+        le=50,
+        description="Passages the offline answer may quote from (at least top_k): a section "
+        "split over several chunks is found whole; the LLM still sees top_k.",
+    )
+    min_answer_confidence: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="An offline (quoted) answer whose calibrated confidence is below this is "
+        "not sent: the request is escalated, as one below min_score is.",
+    )
     mode: Literal["dense", "hybrid"] = Field(
         "dense", description="dense: vector search; hybrid: dense + BM25 fused by RRF."
     )

@@ -137,7 +137,9 @@ class AgentRuntime:
             if query_text == text
             else await self.finder.query_vector(text, request.query_embedding)
         )
-        offline = await self._offline.answer(ctx, text, turn_vector, found.relevant, tally)
+        offline = await self._offline.answer(
+            ctx, text, turn_vector, [*found.relevant, *found.more], tally
+        )
         if self._passes(ctx, offline, found.relevant, tally, version):
             if events is not None:
                 await events.sentences(offline.text)

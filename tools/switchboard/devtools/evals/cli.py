@@ -38,7 +38,7 @@ def add_parser(sub: Any) -> Any:
     s.add_argument("--cache-dir", type=Path, default=Path("build/eval-cache"))
     s.add_argument("--baseline", type=Path, default=Path("evals/baseline.json"))
     s.add_argument("--tolerance", type=float, help="override the baseline's tolerance")
-    s.add_argument("--parts", default="clinc150,scifact,behaviour,sessions,conversations")
+    s.add_argument("--parts", default="clinc150,scifact,behaviour,sessions,conversations,answers")
     s.add_argument("--strategies", default="document,structure,fixed", help="SciFact chunkings")
     s.add_argument("--quick", action="store_true", help="one seed instead of three")
     s.add_argument("--update-baseline", action="store_true", help="accept this report")
@@ -51,6 +51,15 @@ def add_parser(sub: Any) -> Any:
     s.add_argument("--conversations-data", type=Path,
                    default=Path("tests/data/conversations.yaml"),
                    help="labelled follow-ups for the conversations (memory) part")  # fmt: skip
+    s.add_argument("--answer-set", type=Path, default=Path("evals/answers/questions.yaml"),
+                   help="labelled questions for the answers part")  # fmt: skip
+
+    f = esub.add_parser(
+        "answers-fit", help="fit the offline answer confidence on the answer set's dev split"
+    )
+    f.add_argument("--agents-dir", type=Path, default=Path("agents"))
+    f.add_argument("--answer-set", type=Path, default=Path("evals/answers/questions.yaml"))
+    f.add_argument("--cache-dir", type=Path, default=Path("build/eval-cache"))
 
     b = esub.add_parser("behaviour", help="the behaviour cases against a supervisor")
     where = b.add_mutually_exclusive_group(required=True)
@@ -89,6 +98,8 @@ def main(args: argparse.Namespace) -> int:
             return _behaviour(args)
         if args.eval_target == "sessions":
             return _sessions(args)
+        if args.eval_target == "answers-fit":
+            return _answers_fit(args)
         return _run(args)
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -112,6 +123,23 @@ def _routing(args: argparse.Namespace) -> int:
     if args.write_config:
         calibration.save(args.write_config)
         print(f"wrote {args.write_config}; set SWITCHBOARD_ROUTING_CALIBRATION={args.write_config}")
+    return 0
+
+
+def _answers_fit(args: argparse.Namespace) -> int:
+    from switchboard.core.embeddings import MiniLMEmbedder
+    from switchboard.devtools.evals.answers_fit import fit_confidence
+    from switchboard.devtools.evals.cache import EmbeddingCache
+
+    embedder = MiniLMEmbedder()
+    report = fit_confidence(
+        args.agents_dir,
+        args.answer_set,
+        embedder,
+        ingest_embedder=EmbeddingCache(embedder, args.cache_dir),
+        cache_dir=args.cache_dir,
+    )
+    print(json.dumps(report, indent=2))
     return 0
 
 
@@ -194,6 +222,7 @@ def _run(args: argparse.Namespace) -> int:
         cases=args.cases,
         sessions_data=args.sessions_data,
         conversations_data=args.conversations_data,
+        answer_set=args.answer_set,
     )
     write_json(args.out, report)
     print(f"wrote {args.out}")

@@ -143,16 +143,25 @@ def proposed(
 
 
 def quoted(
-    agent: str, text: str, used: list[int], hits: list[Hit], floor: float, tally: Tally
+    agent: str,
+    text: str,
+    used: list[int],
+    hits: list[Hit],
+    floor: float,
+    tally: Tally,
+    calibrated: float | None = None,
 ) -> AgentAnswer:
-    """The offline answer: sentences quoted from passages ``used`` (1-based)."""
+    """The offline answer: sentences quoted from passages ``used`` (1-based); its confidence
+    is ``calibrated`` (the answer model's) or else read from the passages' scores."""
     passages = [hits[i - 1] for i in used]
     return AgentAnswer(
         agent=agent,
         text=renumber_markers(text, used),
         outcome=Outcome.DEGRADED,
         mode=AnswerMode.OFFLINE,
-        confidence=confidence(top_score(passages), floor),
+        confidence=(
+            calibrated if calibrated is not None else confidence(top_score(passages), floor)
+        ),
         citations=[citation(p) for p in passages],
         usage=tally.report(agent),
     )

@@ -1,7 +1,10 @@
 """The offline path: quote the retrieved sentences that best answer the question.
 
 Used without an API key, while the LLM breaker is open, and when the LLM failed. The answer
-is marked DEGRADED, ``mode: offline-extractive``, and says plainly that it is a quote.
+is marked DEGRADED, ``mode: offline-extractive``, and says plainly that it is a quote. Its
+confidence is the calibrated probability that it answers the question (``confidence``);
+below ``min_confidence`` the request is escalated to a person instead of sending a quote
+that probably does not answer it.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from dataclasses import dataclass, field
 
 from switchboard.agent.answering import answers
 from switchboard.agent.answering.answers import Tally
-from switchboard.agent.answering.extractive import extract_answer, sentence_set
+from switchboard.agent.answering.confidence import FITTED, Calibration
+from switchboard.agent.answering.extractive import choose, sentence_set
 from switchboard.agent.knowledge.store import Hit
 from switchboard.core.context import RequestContext
 from switchboard.core.embeddings import Embedder, Vector
@@ -26,7 +30,9 @@ log = logging.getLogger(__name__)
 class OfflineAnswerer:
     agent: str
     embedder: Embedder
-    floor: float  # the retrieval min_score: confidence is measured from it
+    floor: float  # the retrieval min_score
+    min_confidence: float = 0.0  # a quote less likely than this to answer escalates
+    calibration: Calibration = FITTED
     _warned: bool = field(default=False, init=False)
 
     async def answer(
@@ -36,7 +42,7 @@ class OfflineAnswerer:
         with tracer().start_as_current_span(
             "extract_answer", attributes={"switchboard.mode": AnswerMode.OFFLINE.value}
         ):
-            quoted = hits[:3]
+            quoted = hits
             sets = [h.sentences for h in quoted if h.sentences is not None]
             if len(sets) < len(quoted):  # ingested before sentences were stored
                 if not self._warned:
@@ -51,8 +57,18 @@ class OfflineAnswerer:
                 )
                 ctx.deadline.check("the offline answer was put together")
             # Stored sentences: one small matrix product, cheaper than a thread hop.
-            answer, used = extract_answer(text, query, hits, sets)
-        if not answer:
-            used = [1]
-            answer = f"Offline answer (no LLM was used): see {hits[0].metadata.get('title')} [1]."
-        return answers.quoted(self.agent, answer, used, hits, self.floor, tally)
+            extract = choose(text, query, hits, sets)
+        if extract is None:
+            title = hits[0].metadata.get("title")
+            answer = f"Offline answer (no LLM was used): see {title} [1]."
+            return answers.quoted(self.agent, answer, [1], hits, self.floor, tally)
+        likely = self.calibration.probability(extract)
+        if likely < self.min_confidence:
+            log.info(
+                "escalating: the offline answer is unlikely to answer the question",
+                extra={"confidence": round(likely, 3), "kind": extract.kind.value},
+            )
+            return answers.escalated(self.agent, hits, self.floor)
+        return answers.quoted(
+            self.agent, extract.text, extract.used, hits, self.floor, tally, round(likely, 4)
+        )

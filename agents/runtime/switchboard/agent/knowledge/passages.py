@@ -11,7 +11,7 @@ answer.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from opentelemetry import trace
@@ -36,6 +36,8 @@ class Found:
     query: Vector
     hits: list[Hit]  # everything retrieved, best first
     relevant: list[Hit]  # what may be answered from: relevant and not flagged
+    # Further relevant passages (ranks top_k .. offline_top_k) the offline answer may quote.
+    more: list[Hit] = field(default_factory=list)
 
 
 class PassageFinder:
@@ -61,12 +63,18 @@ class PassageFinder:
         ctx.deadline.check("retrieval")
         query = await self.query_vector(text, given)
         r = self._config
-        hits = self._trusted(ctx, await self._retrieve(text, query, r.top_k))
+        wide = self._trusted(ctx, await self._retrieve(text, query, max(r.top_k, r.offline_top_k)))
+        hits = wide[: r.top_k]
         top = max((h.score for h in hits), default=0.0)
         floor = r.passage_min_score if top >= r.min_score else float("inf")
         ctx.deadline.check("screening the retrieved passages")
-        relevant = await self._screened(ctx, [h for h in hits if h.score >= floor])
-        return Found(query, hits, relevant)
+        near = [h for h in wide if h.score >= floor]
+        if near:  # the rest of the sections the best passages belong to
+            near += self._trusted(ctx, await self.retriever.same_section(near[: r.top_k], query))
+        kept = await self._screened(ctx, near)
+        relevant = [h for h in kept if any(h is x for x in hits)]
+        more = [h for h in kept if all(h is not x for x in hits)]
+        return Found(query, hits, relevant, more)
 
     async def query_vector(self, text: str, given: list[float] | None) -> Vector:
         if given:

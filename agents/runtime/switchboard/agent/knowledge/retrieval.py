@@ -19,6 +19,7 @@ from typing import Literal
 
 import numpy as np
 
+from switchboard.agent.knowledge.sections import same_section
 from switchboard.agent.knowledge.store import Hit, StoredChunk, VectorStore
 from switchboard.core.embeddings import Matrix, Vector
 
@@ -160,6 +161,10 @@ class Retriever:
         if self._bm25 is None:
             await self.load()
         return await asyncio.to_thread(self._hybrid, text, vector, k)
+
+    async def same_section(self, hits: list[Hit], vector: Vector) -> list[Hit]:
+        """The chunks next to ``hits`` that continue their sections (``sections``)."""
+        return await asyncio.to_thread(same_section, self._store, hits, vector)
 
     def _hybrid(self, text: str, vector: Vector, k: int) -> list[Hit]:
         assert self._bm25 is not None

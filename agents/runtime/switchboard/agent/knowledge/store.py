@@ -53,6 +53,10 @@ class VectorStore(Protocol):
 
     def metadata_by_id(self) -> dict[str, Metadata]: ...
 
+    def get(self, ids: list[str], embedding: Vector) -> list[Hit]:
+        """The chunks of ``ids`` that exist, scored against ``embedding`` (cosine)."""
+        ...
+
     def all_chunks(self) -> tuple[list[StoredChunk], Matrix]:
         """Every chunk with its embedding (row i belongs to chunk i): for lexical indexes."""
         ...
@@ -130,6 +134,20 @@ class ChromaStore:
             for i, d, m, dist, v in zip(ids, docs, metas, dists, vecs, strict=True)
         ]
 
+    def get(self, ids: list[str], embedding: Vector) -> list[Hit]:
+        if not ids:
+            return []
+        got = self._collection.get(ids=ids, include=["documents", "metadatas", "embeddings"])
+        docs = got["documents"] or [""] * len(got["ids"])
+        metas = got["metadatas"] or [{}] * len(got["ids"])
+        raw = got["embeddings"]
+        out = []
+        for n, (i, d, m) in enumerate(zip(got["ids"], docs, metas, strict=True)):
+            v = None if raw is None or len(raw) == 0 else np.asarray(raw[n], dtype=np.float32)
+            score = float(np.dot(v, embedding)) if v is not None else 0.0
+            out.append(Hit.of(i, d or "", score, dict(m or {}), v))
+        return out
+
     def metadata_by_id(self) -> dict[str, Metadata]:
         got = self._collection.get(include=["metadatas"])
         metas = got["metadatas"] or []
@@ -177,6 +195,19 @@ class InMemoryStore:
         return [
             Hit.of(i, self._chunks[i].text, s, self._chunks[i].metadata, self._vectors[i])
             for s, i in scored
+        ]
+
+    def get(self, ids: list[str], embedding: Vector) -> list[Hit]:
+        return [
+            Hit.of(
+                i,
+                self._chunks[i].text,
+                float(np.dot(self._vectors[i], embedding)),
+                self._chunks[i].metadata,
+                self._vectors[i],
+            )
+            for i in ids
+            if i in self._chunks
         ]
 
     def metadata_by_id(self) -> dict[str, Metadata]:

@@ -1,0 +1,108 @@
+"""The pieces the offline answer is chosen with: question type, list layout, section siblings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from switchboard.agent.answering.extractive import choose
+from switchboard.agent.answering.passage_layout import layout
+from switchboard.agent.answering.question import QuestionType, classify, stem, terms
+from switchboard.agent.knowledge.sections import same_section
+from switchboard.agent.knowledge.sentences import SentenceSet, split_sentences
+from switchboard.agent.knowledge.store import Hit, InMemoryStore, StoredChunk
+from tests.fakes.embedder import HashEmbedder
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("I forgot my password", QuestionType.HOWTO),
+        ("make 2FA mandatory for everyone", QuestionType.HOWTO),
+        ("How do I cancel my subscription?", QuestionType.HOWTO),
+        ("I was charged twice", QuestionType.HOWTO),
+        ("Can I pay with PayPal?", QuestionType.YESNO),
+        ("Do you have a nonprofit discount?", QuestionType.YESNO),
+        ("How long is the password reset link valid?", QuestionType.NUMBER),
+        ("whats the max page size", QuestionType.NUMBER),
+        ("What does error SSO-101 mean?", QuestionType.FACT),
+    ],
+)
+def test_question_types(question: str, kind: QuestionType) -> None:
+    assert classify(question) is kind
+
+
+def test_words_meet_across_forms_and_everyday_synonyms() -> None:
+    assert stem("forgotten") == stem("forgot")
+    assert stem("charged") == stem("charge")
+    assert terms("log in") & terms("sign in")
+    assert terms("make it mandatory") & terms("Require two-factor authentication")
+
+
+CHUNK = """Duplicates > Reporting a duplicate charge
+
+If the same invoice has been charged twice:
+
+1. Note the invoice number and the dates of both charges.
+2. Email billing@brightlane.example from the billing contact address.
+3. Do not include your full card number; the last 4 digits are enough.
+
+Confirmed duplicate charges are always refunded in full.
+
+- Visa and Mastercard are accepted everywhere.
+- Prepaid cards are accepted if they support recurring payments.
+"""
+
+
+def test_layout_finds_the_ordered_steps_their_lead_in_and_a_bullet_list() -> None:
+    texts = tuple(split_sentences(CHUNK, "Duplicates > Reporting a duplicate charge"))
+    shape = layout(CHUNK, texts)
+    steps, bullets = shape.blocks
+    assert steps.ordered and [texts[i[0]][:4] for i in steps.items] == ["Note", "Emai", "Do n"]
+    assert texts[steps.lead_in or 0] == "If the same invoice has been charged twice:"
+    assert not bullets.ordered and len(bullets.items) == 2 and bullets.lead_in is None
+    assert texts.index("Confirmed duplicate charges are always refunded in full.") not in (
+        shape.block_of
+    )
+
+
+def test_a_matching_lead_in_brings_every_step_in_order() -> None:
+    embedder = HashEmbedder()
+    texts = tuple(split_sentences(CHUNK, "Duplicates > Reporting a duplicate charge"))
+    hit = Hit(
+        "d.md::1",
+        CHUNK,
+        0.6,
+        {"source": "d.md", "heading": "Duplicates > Reporting a duplicate charge"},
+    )
+    question = "I was charged twice for the same invoice"
+    extract = choose(
+        question,
+        embedder.embed([question])[0],
+        [hit],
+        [SentenceSet(texts, embedder.embed(list(texts)))],
+    )
+    assert extract is not None and extract.kind is QuestionType.HOWTO
+    lines = extract.text.splitlines()
+    assert lines[1] == "Reporting a duplicate charge [1]"
+    assert lines[3].startswith("1. Note") and lines[5].startswith("3. Do not")
+
+
+def test_the_rest_of_a_split_section_is_fetched_by_id() -> None:
+    embedder = HashEmbedder()
+    store = InMemoryStore()
+    heading = "Passwords > Resetting a forgotten password"
+    chunks = [
+        StoredChunk(
+            "p.md::2", "Passwords > Changing\n\n1. Enter it.", {"heading": "Passwords > Changing"}
+        ),
+        StoredChunk("p.md::3", f"{heading}\n\n1. Click Forgot password?", {"heading": heading}),
+        StoredChunk("p.md::4", f"{heading}\n\nResetting signs you out.", {"heading": heading}),
+        StoredChunk("p.md::5", "Passwords > Other\n\nMore.", {"heading": "Passwords > Other"}),
+    ]
+    store.upsert(chunks, embedder.embed([c.text for c in chunks]))
+    query = embedder.embed(["forgot password"])[0]
+    (hit,) = [h for h in store.query(query, 4) if h.id == "p.md::4"]
+    found = same_section(store, [hit], query)
+    assert [h.id for h in found] == ["p.md::3"]  # ::5 is another section
+    assert np.isclose(found[0].score, float(embedder.embed([chunks[1].text])[0] @ query))
