@@ -21,7 +21,7 @@ from typing import Any
 
 from switchboard.core.embeddings import Embedder
 from switchboard.devtools.evals.cache import EmbeddingCache
-from switchboard.devtools.evals.datasets import DatasetMissing, load_clinc, load_scifact
+from switchboard.devtools.evals.datasets import DatasetMissing, load_clinc, load_scifact, load_sgd
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ GATED = (
 )
 
 
-def run_evals(
+def run_evals(  # noqa: PLR0915 (one block per part)
     data_root: Path,
     embedder: Embedder,
     cache_dir: Path,
@@ -83,6 +83,18 @@ def run_evals(
                 clinc, cached, latency_embedder=embedder, quick=quick
             )
             report["clinc150"]["seconds"] = round(time.perf_counter() - t0, 1)
+    if "sgd" in parts:
+        from switchboard.devtools.evals.routing_sgd import evaluate_sgd
+
+        try:
+            sgd = load_sgd(data_root)
+        except DatasetMissing as exc:
+            report["routing_sgd"] = {"skipped": str(exc)}
+            print(f"SKIPPED SGD routing: {exc}")
+        else:
+            t0 = time.perf_counter()
+            report["routing_sgd"] = evaluate_sgd(sgd, cached)
+            report["routing_sgd"]["seconds"] = round(time.perf_counter() - t0, 1)
     if "scifact" in parts:
         from switchboard.devtools.evals.retrieval import evaluate_scifact
 
