@@ -44,6 +44,20 @@ GATED = (
     "scifact.fixed.hybrid.ndcg@10",
     "behaviour.pass_rate",
     "sessions.with_stickiness.turn_accuracy",
+    "routing_sgd.dev.top1",
+    "routing_sgd.dev.with_self_calibration.accepted_accuracy",
+    "routing_sgd.dev.with_self_calibration.coverage",
+    "routing_sgd.heldout.top1",
+    "routing_sgd.heldout.with_self_calibration.accepted_accuracy",
+    "routing_sgd.heldout.with_self_calibration.coverage",
+    "routing_sgd.few_examples_5.heldout.top1",
+    "language.heldout.accuracy",
+    "guard.sets.deepset.recall_at_fpr_5pct",
+    "guard.sets.giskard.recall_at_fpr_5pct",
+    "guard.sets.multilingual_heldout.recall_at_fpr_5pct",
+    "guard.sets.obfuscated_spaced.recall_at_fpr_5pct",
+    "guard.sets.obfuscated_homoglyphs.recall_at_fpr_5pct",
+    "guard.sets.obfuscated_base64.recall_at_fpr_5pct",
 )
 
 
@@ -95,6 +109,18 @@ def run_evals(  # noqa: PLR0915 (one block per part)
             t0 = time.perf_counter()
             report["routing_sgd"] = evaluate_sgd(sgd, cached)
             report["routing_sgd"]["seconds"] = round(time.perf_counter() - t0, 1)
+    if "guard" in parts:
+        from switchboard.devtools.evals.guard_transfer import deployed_guard, evaluate_transfer
+
+        # The shipped guard on the injection sets it was not trained on (absent: skipped).
+        t0 = time.perf_counter()
+        report["guard"] = evaluate_transfer(deployed_guard(cached), data_root)
+        report["guard"]["seconds"] = round(time.perf_counter() - t0, 1)
+    if "language" in parts:
+        from switchboard.devtools.evals.language import evaluate_language
+
+        # The written sample is in the repo; the English sets add false positives if present.
+        report["language"] = evaluate_language(data_root)
     if "scifact" in parts:
         from switchboard.devtools.evals.retrieval import evaluate_scifact
 
