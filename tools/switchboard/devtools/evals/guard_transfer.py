@@ -158,9 +158,7 @@ def evaluate_transfer(guard: Guard, data: Path) -> dict[str, Any]:
     report["behaviour_benign_cases"] = _flagged(guard, behaviour_benign(), "user")
     report["foreign_benign_requests"] = _flagged(guard, foreign, "user")
     report["min_unseen_recall_at_fpr"] = min(
-        m[RECALL_KEY]
-        for n, m in report["sets"].items()
-        if not n.startswith("multilingual_dev")
+        m[RECALL_KEY] for n, m in report["sets"].items() if not n.startswith("multilingual_dev")
     )
     return report
 
