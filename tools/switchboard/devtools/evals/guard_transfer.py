@@ -8,8 +8,9 @@ texts, comparable across sets) and recall/FPR at the threshold the guard itself 
 * ``giskard``: garak/PromptInject attack prompts (injections only; benign = the in-domain
   requests below);
 * ``multilingual``: Spanish, French, Portuguese and Italian injections written for this
-  (``tests/data/security/multilingual_injections.txt``; even lines ``dev``, odd ``heldout``),
-  against the benign customer requests in those languages (``tests/data/language``);
+  (``tests/data/security/multilingual_injections.txt``; even lines ``dev``, odd ``heldout``;
+  the dev lines are also shipped training examples), against the held-out benign customer
+  requests in those languages (``tests/data/language``, odd lines);
 * ``obfuscated``: the injections of the unseen sets rewritten as attackers hide them (letters
   spaced out, Cyrillic homoglyphs, the instruction base64-encoded), against benign texts
   rewritten the same way.
@@ -126,8 +127,9 @@ def _flagged(guard: Guard, texts: list[str], source: Source) -> dict[str, Any]:
 def evaluate_transfer(guard: Guard, data: Path) -> dict[str, Any]:
     """The deployed guard (shipped examples only) on every unseen set that is present."""
     benign = benign_in_domain()
+    # held-out halves only: the dev halves are among the shipped training examples
     foreign = [
-        t for p in sorted(LANGUAGE_SAMPLES.glob("*.txt")) if p.stem != "en" for t in _lines(p)
+        t for p in sorted(LANGUAGE_SAMPLES.glob("*.txt")) if p.stem != "en" for t in _lines(p)[1::2]
     ]
     report: dict[str, Any] = {"trained_on": "shipped examples only", "sets": {}}
     sets: dict[str, tuple[list[str], list[int]]] = {}
