@@ -140,12 +140,13 @@ class Guard:
     def _revealed(
         self, texts: Sequence[str], source: Source, verdicts: list[Verdict]
     ) -> list[Verdict]:
-        """Screens again, as revealed (``deobfuscate.py``), each text not yet blocked that
-        hid something (spaced letters, homoglyphs, base64...): one more embedding each."""
+        """Texts that hid something (spaced letters, homoglyphs, base64...; ``deobfuscate.py``)
+        are judged as revealed: the rules on both forms, the classifier on the revealed one
+        (a base64 blob is noise to it). One more embedding per such text."""
         hidden = [
             (i, shown)
             for i, (t, v) in enumerate(zip(texts, verdicts, strict=True))
-            if not v.blocked and (shown := reveal(t)) is not None
+            if not v.reason.startswith("rule:") and (shown := reveal(t)) is not None
         ]
         if not hidden:
             return verdicts
@@ -154,10 +155,8 @@ class Guard:
         out = list(verdicts)
         for (i, shown), score in zip(hidden, scores, strict=True):
             again = self._verdict(shown[:MAX_SCREEN_CHARS], source, float(score))
-            if again.blocked:
-                out[i] = Verdict(True, again.score, f"{again.reason} (deobfuscated)", source)
-            else:
-                out[i] = Verdict(False, max(again.score, verdicts[i].score), "", source)
+            reason = f"{again.reason} (deobfuscated)" if again.blocked else ""
+            out[i] = Verdict(again.blocked, again.score, reason, source)
         return out
 
     def _check_vector(self, vector: Vector) -> None:
