@@ -29,6 +29,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from switchboard.core.embeddings import Embedder, Matrix, Vector
 from switchboard.guard.classifier import GuardClassifier, TrainingConfig
+from switchboard.guard.deobfuscate import reveal
 from switchboard.guard.examples import (
     Example,
     examples_hash,
@@ -114,7 +115,8 @@ class Guard:
             vector = self._embedder.embed([text])[0]
         else:
             self._check_vector(vector)
-        return self._verdict(text, source, self.classifier.score_one(text, vector))
+        verdict = self._verdict(text, source, self.classifier.score_one(text, vector))
+        return self._revealed([text], source, [verdict])[0]
 
     def screen_many(
         self, texts: Sequence[str], source: Source = "retrieved", vectors: Matrix | None = None
@@ -128,9 +130,34 @@ class Guard:
         elif vectors.shape[0] != len(clipped):
             raise ValueError("one vector per text is needed")
         scores = self.classifier.scores(clipped, vectors)
-        return [self._verdict(t, source, float(s)) for t, s in zip(clipped, scores, strict=True)]
+        verdicts = [
+            self._verdict(t, source, float(s)) for t, s in zip(clipped, scores, strict=True)
+        ]
+        return self._revealed(clipped, source, verdicts)
 
     # --- internals ---------------------------------------------------------------------------
+
+    def _revealed(
+        self, texts: Sequence[str], source: Source, verdicts: list[Verdict]
+    ) -> list[Verdict]:
+        """Texts that hid something (spaced letters, homoglyphs, base64...; ``deobfuscate.py``)
+        are judged as revealed: the rules on both forms, the classifier on the revealed one
+        (a base64 blob is noise to it). One more embedding per such text."""
+        hidden = [
+            (i, shown)
+            for i, (t, v) in enumerate(zip(texts, verdicts, strict=True))
+            if not v.reason.startswith("rule:") and (shown := reveal(t)) is not None
+        ]
+        if not hidden:
+            return verdicts
+        shown_texts = [s[:MAX_SCREEN_CHARS] for _, s in hidden]
+        scores = self.classifier.scores(shown_texts, self._embedder.embed(shown_texts))
+        out = list(verdicts)
+        for (i, shown), score in zip(hidden, scores, strict=True):
+            again = self._verdict(shown[:MAX_SCREEN_CHARS], source, float(score))
+            reason = f"{again.reason} (deobfuscated)" if again.blocked else ""
+            out[i] = Verdict(again.blocked, again.score, reason, source)
+        return out
 
     def _check_vector(self, vector: Vector) -> None:
         if vector.ndim != 1 or vector.shape[0] != self._embedder.dimension:

@@ -14,13 +14,13 @@ Two scopes:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Literal
 
-Scope = Literal["user", "indirect"]
+from switchboard.guard.rule_model import Rule, Scope
+from switchboard.guard.rule_model import rule as _rule
+from switchboard.guard.rules_romance import ROMANCE_RULES
 
-_F = re.IGNORECASE | re.UNICODE
+__all__ = ["RULES", "Rule", "RuleHit", "Scope", "match_rules"]
 
 # Words for what an attacker wants the model to drop.
 _TARGETS = (
@@ -29,21 +29,6 @@ _TARGETS = (
     r"system\s+(?:prompt|message)|conversation)"
 )
 _AI = r"(?:ai|a\.i\.|assistant|chat\s*bot|chatbot|bot|language\s+model|llm|model|gpt|agent|ki)"
-
-
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    pattern: re.Pattern[str]
-    scopes: frozenset[Scope]
-    description: str
-
-
-def _rule(name: str, pattern: str, description: str, *, indirect_only: bool = False) -> Rule:
-    scopes: frozenset[Scope] = (
-        frozenset({"indirect"}) if indirect_only else frozenset({"user", "indirect"})
-    )
-    return Rule(name, re.compile(pattern, _F), scopes, description)
 
 
 RULES: tuple[Rule, ...] = (
@@ -307,6 +292,9 @@ RULES: tuple[Rule, ...] = (
         indirect_only=True,
     ),
 )
+
+
+RULES += ROMANCE_RULES
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,9 @@ from switchboard.supervisor.review.teaching import Teacher
 from switchboard.supervisor.review.watch import ResultWatcher
 from switchboard.supervisor.routing.decision import RouteDecider
 from switchboard.supervisor.routing.index import EmbeddingIndex
+from switchboard.supervisor.routing.language import LanguagePolicy
 from switchboard.supervisor.routing.router import Router
+from switchboard.supervisor.routing.self_calibration import self_calibration
 from switchboard.supervisor.routing.sessions import session_memory
 from switchboard.supervisor.screening import GuardScreener, NoScreening, Screener
 from switchboard.supervisor.service import SupervisorService
@@ -162,6 +164,7 @@ async def build_supervisor(
             out_of_scope_similarity=settings.route_out_of_scope_similarity,
             llm=llm,
             temperature=settings.route_temperature,
+            self_calibration=self_calibration(settings),
         )
         if o.card_index is not None:
             router.use_index(o.card_index)
@@ -195,7 +198,10 @@ async def build_supervisor(
         service = SupervisorService(
             gateway=gateway,
             decider=RouteDecider(
-                router, CompoundPlanner(router, max_parts=settings.compound_max_parts), sessions
+                router,
+                CompoundPlanner(router, max_parts=settings.compound_max_parts),
+                sessions,
+                LanguagePolicy(router, metrics) if settings.language_detection else None,
             ),
             compound=CompoundAnswerer(gateway, AnswerMerger(llm, prices=settings.llm.prices)),
             prices=settings.llm.prices,

@@ -21,11 +21,21 @@ class SupervisorMetrics:
             description="Ask latency by answering agent, route method and final status.",
             explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
         )
+        self.languages = meter.create_counter(
+            "switchboard.requests.language",
+            unit="{request}",
+            description="Requests detected as not English, by language and handling "
+            "(claude: routed by Claude; english_only: told offline mode answers English only).",
+        )
         self.agent_calls = meter.create_counter(
             "switchboard.agent.calls",
             unit="{call}",
             description="Calls to agents by agent and outcome (error.type on failures).",
         )
+
+    def record_language(self, language: str, handling: str) -> None:
+        """A request not in English: ``handling`` is ``claude`` or ``english_only``."""
+        self.languages.add(1, {"switchboard.language": language, "handling": handling})
 
     def record_request(
         self,

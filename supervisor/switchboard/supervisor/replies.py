@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from switchboard.core.embeddings import Vector
 from switchboard.core.types import Outcome, UsageReport
 from switchboard.supervisor.results import AskResult, RouteSummary
+from switchboard.supervisor.routing.language import english_only_message
 from switchboard.supervisor.routing.router import Method, RouteResult
 from switchboard.supervisor.screening import Screening
 
@@ -60,8 +61,10 @@ def escalated_unavailable(request_id: str, decision: RouteResult, usage: UsageRe
 def unrouted(
     request_id: str, decision: RouteResult, usage: UsageReport, known_agents: Sequence[str]
 ) -> AskResult:
-    """No agent was chosen: out of scope, or too close to call."""
-    if decision.method == Method.OUT_OF_SCOPE:
+    """No agent was chosen: out of scope, too close to call, or not English offline."""
+    if decision.method == Method.UNSUPPORTED_LANGUAGE:
+        answer = english_only_message(decision.language)
+    elif decision.method == Method.OUT_OF_SCOPE:
         answer = (
             "Sorry, that is outside what I can help with. I can answer questions about "
             f"{', '.join(sorted(known_agents))}. Could you rephrase your request?"

@@ -49,6 +49,23 @@ class SupervisorSettings(ServiceSettings):
         description="File written by 'switchboard eval routing --write-config': its thresholds "
         "replace the route_* defaults (variables set explicitly still win).",
     )
+    route_self_calibration: bool = Field(
+        True,
+        description="Fit the routing thresholds on the agents' own cards whenever they are "
+        "loaded (cross-validated on their examples); thresholds set explicitly stay.",
+    )
+    route_self_calibration_target: float = Field(
+        0.95,
+        gt=0,
+        le=1,
+        description="Accuracy the embedding router's own decisions must reach on the cards' "
+        "held-out examples; below it, requests go to Claude or the user is asked.",
+    )
+    language_detection: bool = Field(
+        True,
+        description="Detect requests not in English: Claude routes them; offline the reply "
+        "says only English is answered (route method unsupported_language).",
+    )
     agent_timeout_s: float = Field(
         20.0, gt=0, description="Agent call deadline when the caller sets none."
     )

@@ -14,17 +14,24 @@ from switchboard.core.pricing import ModelPrice, estimate_cost
 from switchboard.core.telemetry import tracer
 from switchboard.core.types import AgentUsage, UsageReport
 from switchboard.supervisor.compound.planner import CompoundPlanner
+from switchboard.supervisor.routing.language import LanguagePolicy
 from switchboard.supervisor.routing.router import Router, RouteResult
 from switchboard.supervisor.routing.sessions import Conversation, SessionMemory
 
 
 class RouteDecider:
     def __init__(
-        self, router: Router, planner: CompoundPlanner, sessions: SessionMemory | None = None
+        self,
+        router: Router,
+        planner: CompoundPlanner,
+        sessions: SessionMemory | None = None,
+        languages: LanguagePolicy | None = None,
     ) -> None:
+        """``languages``: requests not in English skip the English-only steps (None: off)."""
         self.router = router
         self._planner = planner
         self._sessions = sessions
+        self._languages = languages
 
     async def decide(
         self,
@@ -37,7 +44,13 @@ class RouteDecider:
     ) -> RouteResult:
         timeout = deadline.remaining()
         with tracer().start_as_current_span("route") as span:
-            decision = await self._planner.plan(text, query) if compound else None
+            decision = None
+            if self._languages is not None:
+                guess = self._languages.detect(text)
+                if not guess.english:
+                    decision = await self._languages.route(text, query, guess, deadline)
+            if decision is None and compound:
+                decision = await self._planner.plan(text, query)
             if decision is None and conversation is not None and self._sessions is not None:
                 decision = await self._sessions.route(
                     self.router, text, query, conversation, timeout=timeout
@@ -53,6 +66,7 @@ class RouteDecider:
                         f"{c.agent}:{c.score:.3f}" for c in decision.candidates
                     ],
                     "switchboard.route.top_similarity": decision.top_similarity,
+                    "switchboard.route.language": decision.language or "en",
                     "switchboard.route.parts": [
                         f"{p.agent}:{p.confidence:.3f}" for p in decision.parts
                     ],

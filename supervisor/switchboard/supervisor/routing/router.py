@@ -21,7 +21,9 @@ from switchboard.core.errors import UpstreamError
 from switchboard.core.llm import LLM, Message, TokenUsage, ToolSpec
 from switchboard.core.telemetry import mark_error, tracer
 from switchboard.core.types import AgentCard
+from switchboard.supervisor.routing.calibration import RoutingCalibration
 from switchboard.supervisor.routing.index import EmbeddingIndex
+from switchboard.supervisor.routing.self_calibration import SelfCalibration
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,7 @@ class Method:
     BLOCKED = "blocked"
     COMPOUND = "compound"
     SESSION = "session"  # a follow-up kept with the session's agent (sessions.py)
+    UNSUPPORTED_LANGUAGE = "unsupported_language"  # not English, offline (language.py)
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class RouteResult:
     blocked: bool = False  # refused by prompt-injection screening
     block_reason: str = ""
     parts: list[SubRoute] = field(default_factory=list)  # method "compound": one per part
+    language: str = ""  # ISO 639-1 code of a request detected as not English
 
 
 ROUTING_TOOL = "choose_agent"
@@ -94,9 +98,11 @@ class Router:
         llm: LLM | None = None,
         llm_timeout_s: float = 10.0,
         temperature: float | None = None,
+        self_calibration: SelfCalibration | None = None,
     ) -> None:
         """``temperature`` overrides the one fitted on the cards (e.g. from a calibration
-        file written by ``switchboard eval routing``)."""
+        file written by ``switchboard eval routing``); ``self_calibration`` refits the
+        thresholds on each index's cards (``self_calibration.py``)."""
         self._embedder = embedder
         self._accept = accept_confidence
         self._min_similarity = min_similarity
@@ -105,6 +111,26 @@ class Router:
         self._llm_timeout = llm_timeout_s
         self._index: EmbeddingIndex | None = None
         self._temperature = temperature
+        self._self_calibration = self_calibration
+        self.calibration: RoutingCalibration | None = None  # fitted on the current cards
+
+    @property
+    def has_llm(self) -> bool:
+        return self._llm is not None
+
+    async def ask_llm(
+        self, text: str, query: Vector, *, timeout: float | None = None
+    ) -> RouteResult | None:
+        """Claude's decision alone, the embedding router's confidence aside (requests it
+        cannot read, e.g. not in English); None without Claude, cards, or a valid answer."""
+        index = self._index
+        if self._llm is None or index is None or not index.agents:
+            return None
+        _, probs = index.confidences(query, self._temperature)
+        ranked = sorted(probs.items(), key=lambda kv: kv[1], reverse=True)
+        candidates = [Candidate(a, round(p, 4)) for a, p in ranked]
+        top_sim = index.top_similarity(query, ranked[0][0])
+        return await self._ask_llm(text, index, candidates, query, top_sim, timeout)
 
     @property
     def ready(self) -> bool:
@@ -115,6 +141,19 @@ class Router:
 
     def use_index(self, index: EmbeddingIndex) -> None:
         """Routes over an index built elsewhere (built once, shared by several routers)."""
+        if self._self_calibration is not None:
+            fitted, self.calibration = self._self_calibration.thresholds(index.model)
+            self._accept = fitted.accept_confidence
+            self._min_similarity = fitted.min_similarity
+            self._oos_similarity = fitted.out_of_scope_similarity
+            if self.calibration is not None:
+                log.info(
+                    "routing thresholds fitted on the cards",
+                    extra={
+                        **self.calibration.settings_values(),
+                        **{f"fit_{k}": v for k, v in self.calibration.fitted_on.items()},
+                    },
+                )
         self._index = index
 
     async def embed(self, text: str) -> Vector:

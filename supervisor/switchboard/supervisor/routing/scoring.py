@@ -126,6 +126,16 @@ def fit_temperature(scores: Floats, truth: Ints, smoothing: float | None = None)
     return best
 
 
+@dataclass(frozen=True)
+class OutOfFold:
+    """Card examples scored by models fitted without them: what the router would do with
+    requests like the deployment's own, used to fit its temperature and thresholds."""
+
+    scores: Floats  # (held, classes)
+    truth: Ints  # class per held row
+    similarity: Floats  # mean cosine of the predicted class's 3 nearest kept texts
+
+
 @dataclass
 class ScoringModel:
     """Everything the router needs to score a request: card vectors, LR, temperature."""
@@ -136,6 +146,7 @@ class ScoringModel:
     lr: LogisticRegression | None
     temperature: float = DEFAULT_TEMPERATURE
     _cache: npt.NDArray[np.float32] | None = field(default=None, repr=False)
+    held_out: OutOfFold | None = field(default=None, repr=False)  # set when calibrated
 
     @classmethod
     def fit(
@@ -158,8 +169,8 @@ class ScoringModel:
         lr = _fit_lr(vectors, labels, classes)
         model = cls(vectors, labels, classes, lr)
         if calibrate:
-            oof, truth = model.out_of_fold_scores(eligible, seed=seed)
-            model.temperature = fit_temperature(oof, truth)
+            model.held_out = model.out_of_fold(eligible, seed=seed)
+            model.temperature = fit_temperature(model.held_out.scores, model.held_out.truth)
         return model
 
     def top_similarity(self, queries: AnyFloats, classes: Ints, k: int = 3) -> Floats:
@@ -206,6 +217,13 @@ class ScoringModel:
     def out_of_fold_scores(
         self, eligible: npt.NDArray[np.bool_] | None = None, *, seed: int = 0
     ) -> tuple[Floats, Ints]:
+        """(scores, truth) of :meth:`out_of_fold`."""
+        oof = self.out_of_fold(eligible, seed=seed)
+        return oof.scores, oof.truth
+
+    def out_of_fold(
+        self, eligible: npt.NDArray[np.bool_] | None = None, *, seed: int = 0
+    ) -> OutOfFold:
         """Scores of card texts by models fitted without them (k-fold cross-validation).
 
         Only ``eligible`` rows are held out (all when None or fewer than two). Large cards
@@ -220,18 +238,33 @@ class ScoringModel:
             can_hold = np.ones(n, dtype=bool)
         candidates = np.flatnonzero(can_hold)
         folds = np.array_split(candidates, min(CV_FOLDS, len(candidates))) if n >= 2 else []
-        scores, truth = [], []
+        scores, truth, similarity = [], [], []
         for held in folds:
             keep = np.ones(n, dtype=bool)
             keep[held] = False
             lr = _fit_lr(vectors[keep], labels[keep], self.classes)
             q = vectors[held]
             sims = q @ vectors[keep].T
-            scores.append(self._combine(sims, labels[keep], lr, q))
+            fold_scores = self._combine(sims, labels[keep], lr, q)
+            scores.append(fold_scores)
             truth.append(labels[held])
+            similarity.append(_top_k_mean(sims, labels[keep], fold_scores.argmax(axis=1)))
         if not scores:
-            return np.zeros((0, self.classes)), np.zeros(0, dtype=np.int64)
-        return np.concatenate(scores), np.concatenate(truth)
+            empty = np.zeros(0)
+            return OutOfFold(np.zeros((0, self.classes)), np.zeros(0, dtype=np.int64), empty)
+        return OutOfFold(np.concatenate(scores), np.concatenate(truth), np.concatenate(similarity))
+
+
+def _top_k_mean(sims: Floats, labels: Ints, classes: Ints, k: int = 3) -> Floats:
+    """Per row of ``sims``: the mean of its ``k`` largest entries among columns of its class."""
+    out = np.full(len(sims), -1.0)
+    for c in np.unique(classes):
+        rows = np.flatnonzero(classes == c)
+        mine = sims[np.ix_(rows, np.flatnonzero(labels == c))]
+        if mine.shape[1]:
+            top = mine if mine.shape[1] <= k else np.partition(mine, -k, axis=1)[:, -k:]
+            out[rows] = top.mean(axis=1)
+    return out
 
 
 def _fit_lr(vectors: Floats, labels: Ints, classes: int) -> LogisticRegression | None:

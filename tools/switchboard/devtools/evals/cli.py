@@ -38,7 +38,10 @@ def add_parser(sub: Any) -> Any:
     s.add_argument("--cache-dir", type=Path, default=Path("build/eval-cache"))
     s.add_argument("--baseline", type=Path, default=Path("evals/baseline.json"))
     s.add_argument("--tolerance", type=float, help="override the baseline's tolerance")
-    s.add_argument("--parts", default="clinc150,scifact,behaviour,sessions,conversations,answers")
+    s.add_argument(
+        "--parts",
+        default="clinc150,sgd,language,guard,scifact,behaviour,sessions,conversations,answers",
+    )
     s.add_argument("--strategies", default="document,structure,fixed", help="SciFact chunkings")
     s.add_argument("--quick", action="store_true", help="one seed instead of three")
     s.add_argument("--update-baseline", action="store_true", help="accept this report")

@@ -97,3 +97,23 @@ def load_scifact(root: Path) -> SciFact:
                 qrels.setdefault(qid, {})[did] = int(score)
     queries = {q: t for q, t in queries.items() if q in qrels}
     return SciFact(corpus=corpus, queries=queries, qrels=qrels)
+
+
+@dataclass
+class Sgd:
+    """Schema-Guided Dialogue first user turns at the domain level: rows are ``(text, domain)``."""
+
+    domains: list[str]
+    rows: list[tuple[str, str]]
+
+
+def load_sgd(root: Path) -> Sgd:
+    path = root / "sgd" / "first_turns.jsonl"
+    if not path.is_file():
+        raise DatasetMissing(f"SGD first turns not found at {path}")
+    rows: list[tuple[str, str]] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            rows.append((str(row["text"]), str(row["domain"])))
+    return Sgd(domains=sorted({d for _, d in rows}), rows=rows)

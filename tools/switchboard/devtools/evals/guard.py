@@ -14,7 +14,9 @@
    tricky benign requests, German and Spanish role-play and exfiltration, planted
    instructions that read like documentation), per split: ``dev`` was looked at while
    tuning, ``heldout`` was not (``guard_cases.py``).
-5. Latency of one screening, embedding included and with a precomputed vector.
+5. Every unseen set, the guard trained on the shipped examples only: recall at FPR ≤ 0.05
+   per set, obfuscated and multilingual attacks included (``guard_transfer.py``).
+6. Latency of one screening, embedding included and with a precomputed vector.
 
 The datasets and the embedding cache are :mod:`~switchboard.devtools.evals.guard_data`; the
 command (printing and writing the report) is :mod:`~switchboard.devtools.evals.guard_cli`.
@@ -42,6 +44,7 @@ from switchboard.devtools.evals.guard_data import (
     load_deepset,
     load_giskard,
 )
+from switchboard.devtools.evals.guard_transfer import evaluate_transfer
 from switchboard.guard.classifier import GuardClassifier, TrainingConfig, stratified_folds
 from switchboard.guard.detector import Guard
 from switchboard.guard.examples import Example, training_examples
@@ -279,5 +282,6 @@ def run_guard_eval(
     texts = [e.text for e in shipped]
     guard = Guard(_fit(shipped, cached, target_fpr, config), embedder)
     report["security_cases"] = evaluate_cases(guard, load_cases())
+    report["unseen_sets"] = evaluate_transfer(Guard(guard.classifier, cached), data)
     report["latency"] = measure_latency(guard, embedder, texts[:: max(1, len(texts) // 100)])
     return report

@@ -12,6 +12,7 @@ from typing import Any
 
 from switchboard.devtools.evals.guard import MAX_FPR, run_guard_eval
 from switchboard.devtools.evals.guard_data import data_root
+from switchboard.devtools.evals.guard_transfer import transfer_lines
 
 
 def _line(name: str, m: dict[str, Any]) -> str:
@@ -54,6 +55,8 @@ def print_report(report: dict[str, Any]) -> None:
             f"security cases {split}: benign {m['benign']} FPR {m['fpr']}, "
             f"injections {m['injections']} recall {m['recall']}"
         )
+    if "unseen_sets" in report:
+        print("\n".join(transfer_lines(report["unseen_sets"])))
     lat = report["latency"]
     print(
         f"latency: {lat['screen_with_embedding_p50_ms']} ms p50 with embedding, "

@@ -18,8 +18,14 @@ from switchboard.core.embeddings import Embedder, Matrix
 from switchboard.core.types import AgentCard
 from switchboard.devtools.evals.datasets import Clinc
 from switchboard.devtools.evals.metrics import accuracy_at_coverage, macro_f1
-from switchboard.devtools.evals.routing_measures import routing_latency, score_vectors
-from switchboard.supervisor.routing.calibration import accept_threshold, fit_calibration
+from switchboard.devtools.evals.routing_measures import (
+    decision_measures,
+    default_setting,
+    routing_latency,
+    score_vectors,
+    self_calibrated,
+)
+from switchboard.supervisor.routing.calibration import Scored, accept_threshold, fit_calibration
 from switchboard.supervisor.routing.index import EmbeddingIndex
 
 DOMAIN_DESCRIPTIONS = {
@@ -204,7 +210,25 @@ def evaluate_clinc_setting(
             "oos_recall": round(float((~kept[~inside]).mean()), 4),
             "in_scope_accuracy": round(float((test.correct & kept)[inside].mean()), 4),
         },
+        # the thresholds a deployment runs with (no labelled data of its own)
+        "with_default_thresholds": decision_measures(
+            test,
+            default_setting("route_accept_confidence"),
+            default_setting("route_min_similarity"),
+        ),
+        **_self_calibrated(index, test),
         **_baselines(clinc, vecs, rows),
+    }
+
+
+def _self_calibrated(index: EmbeddingIndex, test: Scored) -> dict[str, Any]:
+    fitted = self_calibrated(index)
+    if fitted is None:
+        return {}
+    return {
+        "with_self_calibration": decision_measures(
+            test, fitted.route_accept_confidence, fitted.route_min_similarity
+        )
     }
 
 

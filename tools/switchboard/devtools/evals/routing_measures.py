@@ -15,10 +15,12 @@ import numpy as np
 from switchboard.core.embeddings import Embedder, Matrix
 from switchboard.core.errors import ConfigurationError
 from switchboard.devtools.evals.metrics import percentile
-from switchboard.supervisor.routing.calibration import Scored
+from switchboard.supervisor.routing.calibration import RoutingCalibration, Scored
 from switchboard.supervisor.routing.index import EmbeddingIndex
 from switchboard.supervisor.routing.router import Router
 from switchboard.supervisor.routing.scoring import ScoringModel
+from switchboard.supervisor.routing.self_calibration import SelfCalibration, Thresholds
+from switchboard.supervisor.settings import SupervisorSettings
 
 BATCH = 512
 
@@ -81,3 +83,36 @@ def routing_latency(
         "scoring_p50_ms": round(percentile(scoring, 50), 3),
         "scoring_p99_ms": round(percentile(scoring, 99), 3),
     }
+
+
+def decision_measures(scored: Scored, accept: float, min_similarity: float) -> dict[str, float]:
+    """How the router's own embedding step decides with these thresholds (in-scope requests):
+    top-1 accuracy, the share it decides alone (coverage) and how often those are right."""
+    inside = scored.in_scope
+    correct = scored.correct[inside]
+    taken = (scored.confidence >= accept) & (scored.similarity >= min_similarity)
+    taken = taken[inside]
+    return {
+        "top1": round(float(correct.mean()), 4) if correct.size else 0.0,
+        "coverage": round(float(taken.mean()), 4) if taken.size else 0.0,
+        "accepted_accuracy": round(float(correct[taken].mean()), 4) if taken.any() else 0.0,
+        "accept_confidence": round(float(accept), 4),
+        "min_similarity": round(float(min_similarity), 4),
+    }
+
+
+def default_setting(name: str) -> float:
+    """A supervisor setting's shipped default (not whatever the environment sets)."""
+    return float(SupervisorSettings.model_fields[name].default)
+
+
+def self_calibrated(index: EmbeddingIndex) -> RoutingCalibration | None:
+    """The thresholds the supervisor fits on these cards at start-up (shipped settings)."""
+    return SelfCalibration(
+        Thresholds(
+            default_setting("route_accept_confidence"),
+            default_setting("route_min_similarity"),
+            default_setting("route_out_of_scope_similarity"),
+        ),
+        target_accuracy=default_setting("route_self_calibration_target"),
+    ).fit(index.model)

@@ -21,7 +21,7 @@ from typing import Any
 
 from switchboard.core.embeddings import Embedder
 from switchboard.devtools.evals.cache import EmbeddingCache
-from switchboard.devtools.evals.datasets import DatasetMissing, load_clinc, load_scifact
+from switchboard.devtools.evals.datasets import DatasetMissing, load_clinc, load_scifact, load_sgd
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +65,24 @@ GATED = (
         f"answers.fake_llm.all.overall.{m}"
         for m in ("citation_precision", "abstention_accuracy", "answered_rate")
     ),
+    "routing_sgd.dev.top1",
+    "routing_sgd.dev.with_self_calibration.accepted_accuracy",
+    "routing_sgd.dev.with_self_calibration.coverage",
+    "routing_sgd.heldout.top1",
+    "routing_sgd.heldout.with_self_calibration.accepted_accuracy",
+    "routing_sgd.heldout.with_self_calibration.coverage",
+    "routing_sgd.few_examples_5.heldout.top1",
+    "language.heldout.accuracy",
+    "guard.sets.deepset.recall_at_fpr_5pct",
+    "guard.sets.giskard.recall_at_fpr_5pct",
+    "guard.sets.multilingual_heldout.recall_at_fpr_5pct",
+    "guard.sets.obfuscated_spaced.recall_at_fpr_5pct",
+    "guard.sets.obfuscated_homoglyphs.recall_at_fpr_5pct",
+    "guard.sets.obfuscated_base64.recall_at_fpr_5pct",
 )
 
 
-def run_evals(
+def run_evals(  # noqa: PLR0915 (one block per part)
     data_root: Path,
     embedder: Embedder,
     cache_dir: Path,
@@ -106,6 +120,30 @@ def run_evals(
                 clinc, cached, latency_embedder=embedder, quick=quick
             )
             report["clinc150"]["seconds"] = round(time.perf_counter() - t0, 1)
+    if "sgd" in parts:
+        from switchboard.devtools.evals.routing_sgd import evaluate_sgd
+
+        try:
+            sgd = load_sgd(data_root)
+        except DatasetMissing as exc:
+            report["routing_sgd"] = {"skipped": str(exc)}
+            print(f"SKIPPED SGD routing: {exc}")
+        else:
+            t0 = time.perf_counter()
+            report["routing_sgd"] = evaluate_sgd(sgd, cached)
+            report["routing_sgd"]["seconds"] = round(time.perf_counter() - t0, 1)
+    if "guard" in parts:
+        from switchboard.devtools.evals.guard_transfer import deployed_guard, evaluate_transfer
+
+        # The shipped guard on the injection sets it was not trained on (absent: skipped).
+        t0 = time.perf_counter()
+        report["guard"] = evaluate_transfer(deployed_guard(cached), data_root)
+        report["guard"]["seconds"] = round(time.perf_counter() - t0, 1)
+    if "language" in parts:
+        from switchboard.devtools.evals.language import evaluate_language
+
+        # The written sample is in the repo; the English sets add false positives if present.
+        report["language"] = evaluate_language(data_root)
     if "scifact" in parts:
         from switchboard.devtools.evals.retrieval import evaluate_scifact
 

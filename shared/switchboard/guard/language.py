@@ -1,0 +1,148 @@
+"""Which language a request is in: English, Spanish, French, German, Portuguese or Italian.
+
+The embedding model (all-MiniLM-L6-v2) is English-only: a Spanish question lands near
+unrelated English text, so the router calls it out of scope. The supervisor therefore asks
+first whether a request is English (``docs/routing.md``). This is deliberately cheap: a
+word-list vote, a few microseconds, no model. Each language has a list of function words
+and very common request words; a few characters (``ñ ¿ ¡``, ``ß``, ``ã õ``, ``ç``...) add
+evidence. A request is called non-English only when that language clearly outvotes English,
+so English text with a foreign name or word in it ("Can I pay in euros at the Café Müller?")
+stays English: wrongly refusing English costs more than missing a foreign request.
+
+Measured by ``switchboard eval language`` (``devtools/evals/language.py``): sentences written for
+the purpose in each language, a dev and a held-out half, and the English of CLINC150 and
+SGD for the false-positive rate.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+ENGLISH = "en"
+LANGUAGES = ("en", "es", "fr", "de", "pt", "it")
+NAMES = {
+    "en": "English",
+    "es": "Spanish",
+    "fr": "French",
+    "de": "German",
+    "pt": "Portuguese",
+    "it": "Italian",
+}
+
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
+
+
+def _words(spaced: str) -> frozenset[str]:
+    return frozenset(spaced.split())
+
+
+_WORDS: dict[str, frozenset[str]] = {
+    "en": _words(
+        "the a an and or but is are was were be been am i you he she we they it my your our "
+        "their me us them this that these those what which who whom whose when where why how "
+        "can could would should will shall do does did done have has had not no yes to of in "
+        "on at for with from by about into over after before up down out if then than there "
+        "here please thanks thank hi hello get got need want like just also any some all "
+        "as whats i'm don't can't it's doesn't didn't won't isn't i've i'll"
+    ),
+    "es": _words(
+        "el la los las un una unos unas y o a pero es son está están estoy era fue ser estar "
+        "yo tú usted ustedes él ella nosotros mi mis tu tus su sus nuestro nuestra me te se "
+        "nos le les lo qué cuál cuáles quién cómo cuándo dónde por porque para con sin sobre "
+        "de del al en que no sí muy más también ya hay puedo puede pueden quiero quisiera "
+        "necesito tengo tiene tenemos hacer hola gracias favor cuenta pagar pago factura "
+        "contraseña ayuda cancelar suscripción mes año cuánto cuesta esto este esta ese eso "
+        "mi porqué dónde olvidé cambiar cobrado cobraron dos veces buenos días buenas tardes "
+        "todavía aparece llegan puedes podemos"
+    ),
+    "fr": _words(
+        "le la les un une des et ou mais est sont suis était être avoir je tu il elle nous "
+        "vous ils elles mon ma mes ton ta tes son sa ses notre votre leur me te se lui leur "
+        "y en ce cet cette ces quel quelle quels quelles qui que quoi comment quand où "
+        "pourquoi pour avec sans sur dans du de au aux pas ne oui non très plus aussi déjà "
+        "il y peux peut pouvez puis veux voudrais voulez besoin ai avez avons faire bonjour "
+        "merci compte payer paiement facture mot passe aide annuler abonnement mois "
+        "combien coûte c'est j'ai qu'est s'il plaît bonsoir une deux fois encore toujours "
+        "ne n'est arrive"
+    ),
+    "de": _words(
+        "der die das den dem des ein eine einen einem einer und oder aber ist sind bin war "
+        "sein haben ich du er sie es wir ihr mein meine meinen dein deine unser unsere euer "
+        "mich dich sich uns mir dir ihm ihnen was welche welcher wer wie wann wo warum für "
+        "mit ohne auf in im ins von vom zu zum zur nicht kein keine ja nein sehr auch schon "
+        "noch kann können könnte möchte will wollen muss brauche habe hat hallo danke bitte "
+        "konto zahlen zahlung rechnung passwort hilfe kündigen abo monat jahr kostet wieso "
+        "weshalb gibt es mehr guten tag morgen abend vom zum beim wurde wurden"
+    ),
+    "pt": _words(
+        "o a os as um uma uns umas e ou mas é são está estão estou era foi ser estar eu tu "
+        "você vocês ele ela nós meu minha meus minhas seu sua seus suas nosso nossa me te se "
+        "nos lhe que qual quais quem como quando onde porque por para com sem sobre de do da "
+        "dos das no na nos nas em não sim muito mais também já há posso pode podem quero "
+        "gostaria preciso tenho tem temos fazer olá obrigado obrigada favor conta pagar "
+        "pagamento fatura senha ajuda cancelar assinatura mês ano quanto custa isso isto "
+        "esse essa esqueci minha cobrado cobraram duas vezes bom dia boa tarde vocês consigo "
+        "ainda aparece chegam"
+    ),
+    "it": _words(
+        "il lo la i gli le un uno una e o ma è sono era essere avere io tu lui lei noi voi "
+        "loro mio mia miei mie tuo tua suo sua nostro nostra mi ti si ci vi gli che quale "
+        "quali chi come quando dove perché per con senza su di del della dei delle al alla "
+        "in nel nella non sì molto più anche già c'è posso può possono voglio vorrei ho "
+        "hai ha abbiamo bisogno fare ciao grazie favore conto pagare pagamento fattura "
+        "password aiuto annullare abbonamento mese anno quanto costa questo questa "
+        "dimenticato addebitato due volte buongiorno buonasera salve potete riesco esiste "
+        "dal dalla dallo quella quello dello nello sulla allo agli degli ancora compare"
+    ),
+}
+
+# Letters each language writes that English does not (a vote each when present).
+_MARKS: dict[str, str] = {
+    "es": "ñ¿¡áéíóú",
+    "de": "ßäöü",
+    "pt": "ãõáéíóúâêôàç",
+    "fr": "çœûêîôëéèàâù",
+    "it": "àèéìòù",
+}
+MARK_VOTE = 1.0
+# Elided articles and pronouns ("l'api", "j'ai", "un'app", "dell'account").
+_ELISION = {
+    "fr": re.compile(r"(?<![\w'])(?:l|d|j|qu|c|n|s|m|t|jusqu|lorsqu)'(?=\w)"),
+    "it": re.compile(r"(?<![\w'])(?:l|un|dell|all|nell|sull|dall|quell|c)'(?=\w)"),
+}
+MIN_WORDS_HIT = 2  # a foreign language needs at least this many of its words (marks count)
+
+
+@dataclass(frozen=True)
+class LanguageGuess:
+    language: str  # ISO 639-1 code
+    confidence: float  # share of the votes the winner got (0..1)
+
+    @property
+    def english(self) -> bool:
+        return self.language == ENGLISH
+
+    @property
+    def name(self) -> str:
+        return NAMES.get(self.language, self.language)
+
+
+def detect_language(text: str) -> LanguageGuess:
+    """The language ``text`` is most likely in (English when unsure)."""
+    lowered = text.casefold()
+    words = _WORD.findall(lowered)
+    votes = {lang: sum(1.0 for w in words if w in vocab) for lang, vocab in _WORDS.items()}
+    for lang, marks in _MARKS.items():
+        if any(ch in lowered for ch in marks):
+            votes[lang] += MARK_VOTE
+    for lang, elision in _ELISION.items():
+        votes[lang] += len(elision.findall(lowered))
+    total = sum(votes.values())
+    if total == 0:
+        return LanguageGuess(ENGLISH, 0.0)
+    best = max(LANGUAGES, key=lambda lang: (votes[lang], lang == ENGLISH))
+    share = votes[best] / total
+    if best == ENGLISH or votes[best] < MIN_WORDS_HIT or votes[best] <= votes[ENGLISH]:
+        return LanguageGuess(ENGLISH, votes[ENGLISH] / total)
+    return LanguageGuess(best, round(share, 4))
