@@ -22,6 +22,8 @@ TABLES = {
     "tool_effects",
     "session_state",
     "example_candidates",
+    "conversations",
+    "conversation_turns",
 }
 
 

@@ -57,6 +57,8 @@ TABLES = {
     "tool_effects",
     "session_state",
     "example_candidates",
+    "conversations",
+    "conversation_turns",
 }
 
 

@@ -171,6 +171,39 @@ def test_one_trace_spans_every_process_with_correct_parents(traced: Traced) -> N
     assert "switchboard-agent-account:/switchboard.v1.Agent/Invoke" in other
 
 
+def test_the_prompt_version_is_on_the_agent_span_the_answer_and_the_metrics(
+    traced: Traced,
+) -> None:
+    """Each agent seeded version 1 from its prompt.md at start (docs/prompts.md)."""
+    traced.llm.script(Reply.text("Refunds within 30 days [1]."))
+    reply = traced.stub.Ask(supervisor_pb2.AskRequest(text=BILLING_Q), timeout=30)
+    assert reply.prompt_version == "billing@v1"
+    spans = trace_of(traced, reply.trace_id, services=2)
+    server = spans["switchboard-agent-billing:/switchboard.v1.Agent/Invoke"]
+    assert server.attributes["switchboard.prompt.version"] == "billing@v1"
+    assert server.attributes["gen_ai.prompt.version"] == "billing@v1"
+    assert server.attributes["switchboard.prompt.label"] == "production"
+    assert (
+        spans[f"switchboard-supervisor:{ROOT_SPAN}"].attributes["switchboard.prompt.version"]
+        == "billing@v1"
+    )
+
+    def versions(name: str) -> set[object]:
+        return {
+            p.attributes.get("switchboard.prompt.version")
+            for p in traced.receiver.metric_points
+            if p.name == name
+        }
+
+    traced.receiver.wait_for(
+        lambda _: (
+            "billing@v1" in versions("switchboard.prompt.answers")
+            and "billing@v1" in versions("switchboard.requests")
+        ),
+        timeout=10,
+    )
+
+
 def test_deadline_yields_a_complete_trace_with_errors(traced: Traced) -> None:
     traced.llm.script(Reply.delay(3.0, Reply.text("late")))
     with pytest.raises(grpc.RpcError) as info:

@@ -36,6 +36,7 @@ class AuditKind(StrEnum):
     ERROR = "error"
     REVIEW = "review"  # a review item opened, claimed, resolved, refused... (with who)
     FEEDBACK = "feedback"  # a caller's rating of an answer, or a refused one
+    MEMORY = "memory"  # conversation memory listed or erased (with who and how much)
 
 
 class AuditEvent(BaseModel):

@@ -225,6 +225,53 @@ class ServerSettings(BaseSettings):
     )
 
 
+class MemorySettings(BaseSettings):
+    """Conversation memory (docs/memory.md): stored turns, the agent's window, retention."""
+
+    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_MEMORY_", extra="ignore")
+
+    enabled: bool = Field(
+        True, description="Store each answered turn of a session and show agents the window."
+    )
+    session_ttl_s: float = Field(
+        86400.0,
+        gt=0,
+        description="A conversation idle this long starts afresh; its turns and summary are "
+        "deleted by `switchboard db purge`.",
+    )
+    max_turns: int = Field(
+        50, ge=2, le=1000, description="Turns kept per session (older ones live on in the summary)."
+    )
+    recent_turns: int = Field(
+        4, ge=1, le=20, description="Most recent turns an agent sees verbatim."
+    )
+    summary_max_chars: int = Field(
+        1200, ge=100, description="Longest running summary of the older turns."
+    )
+    turn_max_chars: int = Field(
+        2000, ge=100, description="Longest user text or answer stored per turn."
+    )
+    timeout_s: float = Field(
+        0.3,
+        gt=0,
+        description="Deadline of a conversation read or write; past it the answer goes out "
+        "without (the failure is logged and counted).",
+    )
+    window_share: float = Field(
+        0.35,
+        gt=0,
+        lt=1,
+        description="Share of an agent's context_token_budget the conversation may take; "
+        "passages get the rest.",
+    )
+    summary_model: str = Field(
+        "claude-haiku-4-5", description="Cheap model that writes the summary when a key is set."
+    )
+    summary_timeout_s: float = Field(
+        3.0, gt=0, description="Deadline of the summary call; past it the summary is extractive."
+    )
+
+
 class StreamingSettings(BaseSettings):
     """Streamed answers (AskStream, InvokeStream; docs/streaming.md)."""
 
@@ -270,4 +317,5 @@ class ServiceSettings(BaseSettings):
     embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
     streaming: StreamingSettings = Field(default_factory=StreamingSettings)

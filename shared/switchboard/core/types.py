@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from switchboard.core.conversation import ConversationWindow, HandoffBrief
 from switchboard.core.llm import TokenUsage
 
 
@@ -129,6 +130,8 @@ class AgentRequest(BaseModel):
     confirm_action: str = ""
     screening: Screening = Screening.UNSCREENED
     approval: Approval | None = None  # set by the supervisor's Review service only
+    conversation: ConversationWindow | None = None  # earlier turns of the session (memory)
+    handoff: HandoffBrief | None = None  # set when the session moved to this agent
 
 
 class AgentAnswer(BaseModel):
@@ -143,6 +146,7 @@ class AgentAnswer(BaseModel):
     usage: UsageReport = Field(default_factory=UsageReport)
     pending_action: PendingAction | None = None
     uncited: bool = False  # the answer cites no passage: it is not grounded in the knowledge
+    prompt_version: str = ""  # the prompt version that answered (billing@v2), docs/prompts.md
 
 
 class AnswerPart(BaseModel):
@@ -156,3 +160,4 @@ class AnswerPart(BaseModel):
     confidence: float = 0.0
     citations: list[Citation] = Field(default_factory=list)  # the sources of ``answer``
     uncited: bool = False
+    prompt_version: str = ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from switchboard.core.context import RequestContext
+from switchboard.core.conversation import ConversationTurn, ConversationWindow, HandoffBrief
 from switchboard.core.types import (
     AgentAnswer,
     AgentCard,
@@ -156,6 +157,8 @@ def invoke_request_to_proto(request: AgentRequest, ctx: RequestContext) -> agent
             if request.approval is not None
             else None
         ),
+        conversation=window_to_proto(request.conversation),
+        handoff=brief_to_proto(request.handoff),
     )
 
 
@@ -171,6 +174,10 @@ def invoke_request_from_proto(message: agent_pb2.InvokeRequest) -> AgentRequest:
             if message.HasField("approval") and message.approval.approved_by
             else None
         ),
+        conversation=window_from_proto(message.conversation)
+        if message.HasField("conversation")
+        else None,
+        handoff=brief_from_proto(message.handoff) if message.HasField("handoff") else None,
     )
 
 
@@ -185,6 +192,7 @@ def answer_to_proto(answer: AgentAnswer) -> agent_pb2.InvokeResponse:
         agent=answer.agent,
         pending_action=pending_to_proto(answer.pending_action),
         uncited=answer.uncited,
+        prompt_version=answer.prompt_version,
     )
 
 
@@ -199,8 +207,57 @@ def answer_from_proto(reply: agent_pb2.InvokeResponse, agent: str) -> AgentAnswe
         usage=usage_from_proto(reply.usage),
         pending_action=pending_from_proto(reply.pending_action),
         uncited=reply.uncited,
+        prompt_version=reply.prompt_version[:128],
     )
 
 
 def mode_from_wire(mode: str) -> AnswerMode:
     return AnswerMode(mode) if mode in AnswerMode._value2member_map_ else AnswerMode.NONE
+
+
+def window_to_proto(w: ConversationWindow | None) -> agent_pb2.ConversationWindow | None:
+    if w is None or w.empty:
+        return None
+    return agent_pb2.ConversationWindow(
+        summary=w.summary,
+        turns=[
+            agent_pb2.ConversationTurn(
+                user=t.user, answer=t.answer, agent=t.agent, sources=t.sources
+            )
+            for t in w.turns
+        ],
+        turns_total=w.turns_total,
+    )
+
+
+def window_from_proto(m: agent_pb2.ConversationWindow) -> ConversationWindow:
+    return ConversationWindow(
+        summary=m.summary,
+        turns=[
+            ConversationTurn(user=t.user, answer=t.answer, agent=t.agent, sources=list(t.sources))
+            for t in m.turns
+        ],
+        turns_total=m.turns_total,
+    )
+
+
+def brief_to_proto(b: HandoffBrief | None) -> agent_pb2.HandoffBrief | None:
+    if b is None:
+        return None
+    return agent_pb2.HandoffBrief(
+        from_agent=b.from_agent,
+        customer_wants=b.customer_wants,
+        facts=b.facts,
+        pending_actions=b.pending_actions,
+        turns=b.turns,
+    )
+
+
+def brief_from_proto(m: agent_pb2.HandoffBrief) -> HandoffBrief:
+    return HandoffBrief(
+        from_agent=m.from_agent,
+        customer_wants=m.customer_wants,
+        facts=list(m.facts),
+        pending_actions=list(m.pending_actions),
+        turns=m.turns,
+    )

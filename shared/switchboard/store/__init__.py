@@ -15,6 +15,12 @@ Every failure raises :class:`StoreError`.
 from switchboard.store.audit import AuditEvent, AuditKind, AuditLog, AuditRecord
 from switchboard.store.audit_spool import AuditSpool
 from switchboard.store.audit_writer import AuditWriter
+from switchboard.store.conversations import (
+    ConversationListing,
+    Conversations,
+    StoredConversation,
+    StoredTurn,
+)
 from switchboard.store.database import Store, create_engine
 from switchboard.store.effects import EffectResult, ToolEffects
 from switchboard.store.errors import EffectMismatch, EffectPending, StoreError
@@ -27,6 +33,8 @@ from switchboard.store.examples import (
 from switchboard.store.feedback import DailyRate, Feedback, FeedbackLog, KnowledgeGap, KnowledgeGaps
 from switchboard.store.idempotency import Claim, ClaimOutcome, IdempotencyStore, StoredResult
 from switchboard.store.migrate import current_revision, head_revision, migrate
+from switchboard.store.prompt_types import LabelMove, PromptLabel, PromptVersion, version_ref
+from switchboard.store.prompts import LabelMoved, PromptRegistry
 from switchboard.store.review import ItemKind, ItemState, NewItem, ReviewItem, ReviewItems
 from switchboard.store.sessions import SessionState, SessionStates
 from switchboard.store.settings import StoreSettings, normalise_url
@@ -43,6 +51,8 @@ __all__ = [
     "CandidateStatus",
     "Claim",
     "ClaimOutcome",
+    "ConversationListing",
+    "Conversations",
     "DailyRate",
     "EffectMismatch",
     "EffectPending",
@@ -55,7 +65,12 @@ __all__ = [
     "ItemState",
     "KnowledgeGap",
     "KnowledgeGaps",
+    "LabelMove",
+    "LabelMoved",
     "NewItem",
+    "PromptLabel",
+    "PromptRegistry",
+    "PromptVersion",
     "ReviewItem",
     "ReviewItems",
     "SessionState",
@@ -63,11 +78,14 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreSettings",
+    "StoredConversation",
     "StoredResult",
+    "StoredTurn",
     "ToolEffects",
     "create_engine",
     "current_revision",
     "head_revision",
     "migrate",
     "normalise_url",
+    "version_ref",
 ]

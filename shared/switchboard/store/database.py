@@ -17,12 +17,14 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from switchboard.store.audit import AuditLog
+from switchboard.store.conversations import Conversations
 from switchboard.store.effects import ToolEffects
 from switchboard.store.errors import StoreError
 from switchboard.store.examples import ExampleCandidates
 from switchboard.store.feedback import FeedbackLog, KnowledgeGaps
 from switchboard.store.idempotency import IdempotencyStore
 from switchboard.store.migrate import migrate
+from switchboard.store.prompts import PromptRegistry
 from switchboard.store.review import ReviewItems
 from switchboard.store.sessions import SessionStates
 from switchboard.store.settings import StoreSettings, is_sqlite, safe_url, sqlite_path
@@ -91,6 +93,8 @@ class Store:
         self.review = ReviewItems(self.sessions)
         self.feedback = FeedbackLog(self.sessions)
         self.gaps = KnowledgeGaps(self.sessions)
+        self.prompts = PromptRegistry(self.sessions)
+        self.conversations = Conversations(self.sessions, self.writer)
 
     @classmethod
     async def open(cls, settings: StoreSettings, *, url: str, upgrade: bool = True) -> Store:
@@ -132,6 +136,7 @@ class Store:
                     + self.settings.idempotency_lease_s
                 ),
                 "session_state": await self.session_states.purge_expired(),
+                "conversations": await self.conversations.purge_expired(),
                 "example_candidates": await self.examples.purge(
                     older_than_s=self.settings.example_retention_days * 86400
                 ),

@@ -218,6 +218,19 @@ class ExampleCandidates:
             )
         return int(getattr(result, "rowcount", 0) or 0)
 
+    async def forget(self, tenant: str, request_ids: Sequence[str]) -> int:
+        """Deletes the candidates recorded from these requests (they hold the user's text)."""
+        if not request_ids:
+            return 0
+        async with store_errors("forgetting example candidates"), self._sessions.begin() as s:
+            result = await s.execute(
+                delete(ExampleCandidateRow).where(
+                    ExampleCandidateRow.tenant == tenant,
+                    ExampleCandidateRow.request_id.in_(list(request_ids)),
+                )
+            )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     async def purge(self, *, older_than_s: float, now: datetime | None = None) -> int:
         """Deletes candidates (and their text) older than the retention, except accepted ones
         still waiting to be applied."""

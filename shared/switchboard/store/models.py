@@ -278,3 +278,133 @@ class KnowledgeGapRow(Base):
         UniqueConstraint("tenant", "request_id", name="uq_knowledge_gaps_tenant_request_id"),
         Index("ix_knowledge_gaps_agent_created_at", "agent", "created_at"),
     )
+
+
+class PromptVersionRow(Base):
+    """One immutable prompt version of an agent (docs/prompts.md): never updated, never deleted.
+
+    ``number`` counts per agent from 1; ``content_hash`` covers everything that shapes the
+    model's behaviour (prompt text, rules, model and parameters), so creating the same
+    content again returns the existing version.
+    """
+
+    __tablename__ = "prompt_versions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    agent: Mapped[str] = mapped_column(String(128))
+    number: Mapped[int] = mapped_column(Integer)
+    system_prompt: Mapped[str] = mapped_column(Text)
+    rules: Mapped[str] = mapped_column(Text)
+    model: Mapped[str] = mapped_column(String(128))
+    params: Mapped[dict[str, Any]] = mapped_column(Json)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    author: Mapped[str] = mapped_column(String(128))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("agent", "number", name="uq_prompt_versions_agent_number"),
+        UniqueConstraint("agent", "content_hash", name="uq_prompt_versions_agent_content_hash"),
+    )
+
+
+class PromptLabelRow(Base):
+    """Where one label of an agent points: a version, and optionally a canary share.
+
+    ``revision`` grows by one on every move; a move names the revision it read
+    (compare-and-set), so of two concurrent moves exactly one wins.
+    """
+
+    __tablename__ = "prompt_labels"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    agent: Mapped[str] = mapped_column(String(128))
+    label: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    canary_version: Mapped[int | None] = mapped_column(Integer)
+    canary_percent: Mapped[int] = mapped_column(Integer)
+    revision: Mapped[int] = mapped_column(Integer)
+    updated_by: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (UniqueConstraint("agent", "label", name="uq_prompt_labels_agent_label"),)
+
+
+class PromptLabelMoveRow(Base):
+    """The audit of label moves: who moved which label, when, from where to where, and why."""
+
+    __tablename__ = "prompt_label_moves"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    agent: Mapped[str] = mapped_column(String(128))
+    label: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))  # set, canary, promote, force, rollback
+    from_version: Mapped[int | None] = mapped_column(Integer)
+    to_version: Mapped[int] = mapped_column(Integer)
+    canary_version: Mapped[int | None] = mapped_column(Integer)
+    canary_percent: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(Json)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_prompt_label_moves_agent_label_created_at", "agent", "label", "created_at"),
+    )
+
+
+class ConversationRow(Base):
+    """A conversation's running state: its turn count and the summary of turns that left the
+    verbatim window. One per (tenant, session_id); expires when the session is idle for
+    ``SWITCHBOARD_MEMORY_SESSION_TTL_S`` (docs/memory.md)."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(128))
+    session_id: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[str] = mapped_column(String(128))
+    turns: Mapped[int] = mapped_column(Integer)
+    summary: Mapped[str] = mapped_column(Text)
+    summarized: Mapped[int] = mapped_column(Integer)  # turns folded into the summary
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("tenant", "session_id", name="uq_conversations_tenant_session_id"),
+        Index("ix_conversations_tenant_user_id", "tenant", "user_id"),
+        Index("ix_conversations_expires_at", "expires_at"),
+    )
+
+
+class ConversationTurnRow(Base):
+    """One answered turn of a conversation: the user's text and the answer (personal data:
+    erased by ``switchboard memory forget``, purged with its conversation)."""
+
+    __tablename__ = "conversation_turns"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(128))
+    session_id: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[str] = mapped_column(String(128))
+    seq: Mapped[int] = mapped_column(Integer)
+    request_id: Mapped[str] = mapped_column(String(128))
+    user_text: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    agent: Mapped[str] = mapped_column(String(128))
+    sources: Mapped[list[str]] = mapped_column(Json)
+    status: Mapped[str] = mapped_column(String(32))
+    pending_action: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    input_tokens: Mapped[int] = mapped_column(Integer)
+    output_tokens: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant", "session_id", "seq", name="uq_conversation_turns_tenant_session_id_seq"
+        ),
+        Index("ix_conversation_turns_tenant_user_id", "tenant", "user_id"),
+        Index("ix_conversation_turns_expires_at", "expires_at"),
+    )

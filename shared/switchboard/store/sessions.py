@@ -85,6 +85,18 @@ class SessionStates:
 
         await write(self._writer, self._sessions, "saving session state", op)
 
+    async def forget(self, tenant: str, session_ids: list[str]) -> int:
+        """Deletes the routing state of these sessions (erasure of a session or user)."""
+        if not session_ids:
+            return 0
+        async with store_errors("forgetting session state"), self._sessions.begin() as session:
+            result = await session.execute(
+                delete(SessionStateRow).where(
+                    SessionStateRow.tenant == tenant, SessionStateRow.session_id.in_(session_ids)
+                )
+            )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     async def purge_expired(self, *, now: datetime | None = None) -> int:
         now = now or utcnow()
         async with store_errors("purging session state"), self._sessions.begin() as session:

@@ -18,7 +18,7 @@ SCREENING_CLEAN: Screening
 SCREENING_SUSPICIOUS: Screening
 
 class InvokeRequest(_message.Message):
-    __slots__ = ("request_id", "session_id", "text", "metadata", "query_embedding", "confirm_action", "tenant", "customer_id", "user_id", "screening", "approval")
+    __slots__ = ("request_id", "session_id", "text", "metadata", "query_embedding", "confirm_action", "tenant", "customer_id", "user_id", "screening", "approval", "conversation", "handoff")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -37,6 +37,8 @@ class InvokeRequest(_message.Message):
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     SCREENING_FIELD_NUMBER: _ClassVar[int]
     APPROVAL_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_FIELD_NUMBER: _ClassVar[int]
+    HANDOFF_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     session_id: str
     text: str
@@ -48,7 +50,45 @@ class InvokeRequest(_message.Message):
     user_id: str
     screening: Screening
     approval: Approval
-    def __init__(self, request_id: _Optional[str] = ..., session_id: _Optional[str] = ..., text: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., query_embedding: _Optional[_Iterable[float]] = ..., confirm_action: _Optional[str] = ..., tenant: _Optional[str] = ..., customer_id: _Optional[str] = ..., user_id: _Optional[str] = ..., screening: _Optional[_Union[Screening, str]] = ..., approval: _Optional[_Union[Approval, _Mapping]] = ...) -> None: ...
+    conversation: ConversationWindow
+    handoff: HandoffBrief
+    def __init__(self, request_id: _Optional[str] = ..., session_id: _Optional[str] = ..., text: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., query_embedding: _Optional[_Iterable[float]] = ..., confirm_action: _Optional[str] = ..., tenant: _Optional[str] = ..., customer_id: _Optional[str] = ..., user_id: _Optional[str] = ..., screening: _Optional[_Union[Screening, str]] = ..., approval: _Optional[_Union[Approval, _Mapping]] = ..., conversation: _Optional[_Union[ConversationWindow, _Mapping]] = ..., handoff: _Optional[_Union[HandoffBrief, _Mapping]] = ...) -> None: ...
+
+class ConversationTurn(_message.Message):
+    __slots__ = ("user", "answer", "agent", "sources")
+    USER_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    user: str
+    answer: str
+    agent: str
+    sources: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, user: _Optional[str] = ..., answer: _Optional[str] = ..., agent: _Optional[str] = ..., sources: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ConversationWindow(_message.Message):
+    __slots__ = ("summary", "turns", "turns_total")
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    TURNS_FIELD_NUMBER: _ClassVar[int]
+    TURNS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    summary: str
+    turns: _containers.RepeatedCompositeFieldContainer[ConversationTurn]
+    turns_total: int
+    def __init__(self, summary: _Optional[str] = ..., turns: _Optional[_Iterable[_Union[ConversationTurn, _Mapping]]] = ..., turns_total: _Optional[int] = ...) -> None: ...
+
+class HandoffBrief(_message.Message):
+    __slots__ = ("from_agent", "customer_wants", "facts", "pending_actions", "turns")
+    FROM_AGENT_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_WANTS_FIELD_NUMBER: _ClassVar[int]
+    FACTS_FIELD_NUMBER: _ClassVar[int]
+    PENDING_ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    TURNS_FIELD_NUMBER: _ClassVar[int]
+    from_agent: str
+    customer_wants: str
+    facts: _containers.RepeatedScalarFieldContainer[str]
+    pending_actions: _containers.RepeatedScalarFieldContainer[str]
+    turns: int
+    def __init__(self, from_agent: _Optional[str] = ..., customer_wants: _Optional[str] = ..., facts: _Optional[_Iterable[str]] = ..., pending_actions: _Optional[_Iterable[str]] = ..., turns: _Optional[int] = ...) -> None: ...
 
 class Approval(_message.Message):
     __slots__ = ("approved_by", "reason")
@@ -59,7 +99,7 @@ class Approval(_message.Message):
     def __init__(self, approved_by: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class InvokeResponse(_message.Message):
-    __slots__ = ("answer", "citations", "confidence", "usage", "status", "mode", "agent", "pending_action", "uncited")
+    __slots__ = ("answer", "citations", "confidence", "usage", "status", "mode", "agent", "pending_action", "uncited", "prompt_version")
     ANSWER_FIELD_NUMBER: _ClassVar[int]
     CITATIONS_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
@@ -69,6 +109,7 @@ class InvokeResponse(_message.Message):
     AGENT_FIELD_NUMBER: _ClassVar[int]
     PENDING_ACTION_FIELD_NUMBER: _ClassVar[int]
     UNCITED_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_VERSION_FIELD_NUMBER: _ClassVar[int]
     answer: str
     citations: _containers.RepeatedCompositeFieldContainer[_common_pb2.Citation]
     confidence: float
@@ -78,7 +119,8 @@ class InvokeResponse(_message.Message):
     agent: str
     pending_action: _common_pb2.PendingAction
     uncited: bool
-    def __init__(self, answer: _Optional[str] = ..., citations: _Optional[_Iterable[_Union[_common_pb2.Citation, _Mapping]]] = ..., confidence: _Optional[float] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., status: _Optional[_Union[_common_pb2.Status, str]] = ..., mode: _Optional[str] = ..., agent: _Optional[str] = ..., pending_action: _Optional[_Union[_common_pb2.PendingAction, _Mapping]] = ..., uncited: _Optional[bool] = ...) -> None: ...
+    prompt_version: str
+    def __init__(self, answer: _Optional[str] = ..., citations: _Optional[_Iterable[_Union[_common_pb2.Citation, _Mapping]]] = ..., confidence: _Optional[float] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., status: _Optional[_Union[_common_pb2.Status, str]] = ..., mode: _Optional[str] = ..., agent: _Optional[str] = ..., pending_action: _Optional[_Union[_common_pb2.PendingAction, _Mapping]] = ..., uncited: _Optional[bool] = ..., prompt_version: _Optional[str] = ...) -> None: ...
 
 class DescribeRequest(_message.Message):
     __slots__ = ()

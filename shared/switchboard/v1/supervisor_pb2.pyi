@@ -100,7 +100,7 @@ class AskRequest(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., session_id: _Optional[str] = ..., text: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., agent: _Optional[str] = ..., confirm_action: _Optional[str] = ...) -> None: ...
 
 class AskResponse(_message.Message):
-    __slots__ = ("request_id", "answer", "agent", "citations", "confidence", "usage", "trace_id", "status", "candidates", "mode", "route", "parts", "pending_action", "uncited", "answered_by", "review")
+    __slots__ = ("request_id", "answer", "agent", "citations", "confidence", "usage", "trace_id", "status", "candidates", "mode", "route", "parts", "pending_action", "uncited", "answered_by", "review", "prompt_version", "conversation")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ANSWER_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
@@ -117,6 +117,8 @@ class AskResponse(_message.Message):
     UNCITED_FIELD_NUMBER: _ClassVar[int]
     ANSWERED_BY_FIELD_NUMBER: _ClassVar[int]
     REVIEW_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     answer: str
     agent: str
@@ -133,10 +135,22 @@ class AskResponse(_message.Message):
     uncited: bool
     answered_by: AnsweredBy
     review: ReviewStatus
-    def __init__(self, request_id: _Optional[str] = ..., answer: _Optional[str] = ..., agent: _Optional[str] = ..., citations: _Optional[_Iterable[_Union[_common_pb2.Citation, _Mapping]]] = ..., confidence: _Optional[float] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., trace_id: _Optional[str] = ..., status: _Optional[_Union[_common_pb2.Status, str]] = ..., candidates: _Optional[_Iterable[_Union[RouteCandidate, _Mapping]]] = ..., mode: _Optional[str] = ..., route: _Optional[_Union[RouteDecision, _Mapping]] = ..., parts: _Optional[_Iterable[_Union[AnswerPart, _Mapping]]] = ..., pending_action: _Optional[_Union[_common_pb2.PendingAction, _Mapping]] = ..., uncited: _Optional[bool] = ..., answered_by: _Optional[_Union[AnsweredBy, _Mapping]] = ..., review: _Optional[_Union[ReviewStatus, _Mapping]] = ...) -> None: ...
+    prompt_version: str
+    conversation: ConversationState
+    def __init__(self, request_id: _Optional[str] = ..., answer: _Optional[str] = ..., agent: _Optional[str] = ..., citations: _Optional[_Iterable[_Union[_common_pb2.Citation, _Mapping]]] = ..., confidence: _Optional[float] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., trace_id: _Optional[str] = ..., status: _Optional[_Union[_common_pb2.Status, str]] = ..., candidates: _Optional[_Iterable[_Union[RouteCandidate, _Mapping]]] = ..., mode: _Optional[str] = ..., route: _Optional[_Union[RouteDecision, _Mapping]] = ..., parts: _Optional[_Iterable[_Union[AnswerPart, _Mapping]]] = ..., pending_action: _Optional[_Union[_common_pb2.PendingAction, _Mapping]] = ..., uncited: _Optional[bool] = ..., answered_by: _Optional[_Union[AnsweredBy, _Mapping]] = ..., review: _Optional[_Union[ReviewStatus, _Mapping]] = ..., prompt_version: _Optional[str] = ..., conversation: _Optional[_Union[ConversationState, _Mapping]] = ...) -> None: ...
+
+class ConversationState(_message.Message):
+    __slots__ = ("state", "turns", "note")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    TURNS_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    state: str
+    turns: int
+    note: str
+    def __init__(self, state: _Optional[str] = ..., turns: _Optional[int] = ..., note: _Optional[str] = ...) -> None: ...
 
 class AnswerPart(_message.Message):
-    __slots__ = ("text", "agent", "answer", "status", "citations", "confidence", "mode", "uncited")
+    __slots__ = ("text", "agent", "answer", "status", "citations", "confidence", "mode", "uncited", "prompt_version")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
     ANSWER_FIELD_NUMBER: _ClassVar[int]
@@ -145,6 +159,7 @@ class AnswerPart(_message.Message):
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     UNCITED_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_VERSION_FIELD_NUMBER: _ClassVar[int]
     text: str
     agent: str
     answer: str
@@ -153,7 +168,8 @@ class AnswerPart(_message.Message):
     confidence: float
     mode: str
     uncited: bool
-    def __init__(self, text: _Optional[str] = ..., agent: _Optional[str] = ..., answer: _Optional[str] = ..., status: _Optional[_Union[_common_pb2.Status, str]] = ..., citations: _Optional[_Iterable[_Union[_common_pb2.Citation, _Mapping]]] = ..., confidence: _Optional[float] = ..., mode: _Optional[str] = ..., uncited: _Optional[bool] = ...) -> None: ...
+    prompt_version: str
+    def __init__(self, text: _Optional[str] = ..., agent: _Optional[str] = ..., answer: _Optional[str] = ..., status: _Optional[_Union[_common_pb2.Status, str]] = ..., citations: _Optional[_Iterable[_Union[_common_pb2.Citation, _Mapping]]] = ..., confidence: _Optional[float] = ..., mode: _Optional[str] = ..., uncited: _Optional[bool] = ..., prompt_version: _Optional[str] = ...) -> None: ...
 
 class RouteRequest(_message.Message):
     __slots__ = ("text",)

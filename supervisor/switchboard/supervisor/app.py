@@ -35,6 +35,7 @@ from switchboard.core.types import AgentCard
 from switchboard.guard import Guard, load_guard
 from switchboard.store import Store
 from switchboard.store.lifecycle import open_for_service
+from switchboard.supervisor.api.memory_servicer import MemoryServicer
 from switchboard.supervisor.api.review_servicer import ReviewServicer
 from switchboard.supervisor.api.servicer import SupervisorServicer
 from switchboard.supervisor.compound.fanout import CompoundAnswerer
@@ -45,6 +46,8 @@ from switchboard.supervisor.gateway.agents import AgentGateway, BreakerPolicy, C
 from switchboard.supervisor.gateway.client import AgentClient, GrpcAgentClient
 from switchboard.supervisor.learning import example_recorder
 from switchboard.supervisor.ledger import RequestLedger
+from switchboard.supervisor.memory.erasure import MemoryDesk
+from switchboard.supervisor.memory.wiring import conversation_memory
 from switchboard.supervisor.metrics import SupervisorMetrics
 from switchboard.supervisor.review.callers import CallerResults
 from switchboard.supervisor.review.desk import ReviewDesk
@@ -59,7 +62,7 @@ from switchboard.supervisor.service import SupervisorService
 from switchboard.supervisor.settings import SupervisorSettings
 from switchboard.supervisor.streaming.asking import StreamingAsk
 from switchboard.supervisor.streaming.runs import StreamHub
-from switchboard.v1 import review_pb2, supervisor_pb2
+from switchboard.v1 import memory_pb2, review_pb2, supervisor_pb2
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +80,7 @@ class Overrides:
     authenticator: Authenticator | None = None
     service_tokens: ServiceTokenIssuer | None = None
     card_index: EmbeddingIndex | None = None  # a router index built once and shared
+    memory_llm: LLM | None = None  # writes conversation summaries (default: from settings)
     interceptors: Sequence[grpc.aio.ServerInterceptor] = field(default_factory=tuple)
 
 
@@ -89,6 +93,7 @@ class SupervisorApp:
     servicer: SupervisorServicer
     review: ReviewServicer  # the Review service, for people (same server, same interceptors)
     desk: ReviewDesk
+    memory: MemoryServicer  # the Memory service: list and erase a user's conversations
     interceptors: list[grpc.aio.ServerInterceptor]
     store: Store
     audit: AuditSink
@@ -101,6 +106,7 @@ class SupervisorApp:
             [
                 (supervisor_pb2.DESCRIPTOR.services_by_name["Supervisor"], self.servicer),
                 (review_pb2.DESCRIPTOR.services_by_name["Review"], self.review),
+                (memory_pb2.DESCRIPTOR.services_by_name["Memory"], self.memory),
             ],
             host=host,
             port=port,
@@ -202,6 +208,7 @@ async def build_supervisor(
             examples=example_recorder(store.examples, settings),
             inbox=inbox,
             audit_request_text=settings.audit_request_text,
+            memory=conversation_memory(stack, settings, store.conversations, o.memory_llm),
         )
         desk = ReviewDesk(
             items=store.review,
@@ -254,9 +261,16 @@ async def build_supervisor(
                 ),
             ),
             review=ReviewServicer(
-                desk, gaps=store.gaps, feedback=store.feedback, audit=store.audit
+                desk,
+                gaps=store.gaps,
+                feedback=store.feedback,
+                audit=store.audit,
+                prompts=store.prompts,
             ),
             desk=desk,
+            memory=MemoryServicer(
+                MemoryDesk(store.conversations, store.session_states, store.examples, audit)
+            ),
             interceptors=[access, *o.interceptors],
             store=store,
             audit=audit,

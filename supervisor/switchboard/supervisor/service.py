@@ -38,6 +38,8 @@ from switchboard.supervisor.compound.fanout import CompoundAnswerer
 from switchboard.supervisor.gateway.agents import AgentGateway, KnownAgent
 from switchboard.supervisor.learning import ExampleRecorder
 from switchboard.supervisor.ledger import RequestLedger, fingerprint
+from switchboard.supervisor.memory.conversation import NO_SESSION, ConversationMemory, Recall
+from switchboard.supervisor.memory.ids import validate_session_id, validate_user_id
 from switchboard.supervisor.metrics import SupervisorMetrics
 from switchboard.supervisor.results import AnsweredBy, AskInput, AskResult, RouteSummary
 from switchboard.supervisor.review.inbox import ReviewInbox
@@ -72,6 +74,7 @@ class SupervisorService:
         examples: ExampleRecorder | None = None,
         inbox: ReviewInbox | None = None,
         audit_request_text: bool = False,
+        memory: ConversationMemory | None = None,
     ) -> None:
         self.gateway = gateway
         self._decider = decider
@@ -88,6 +91,7 @@ class SupervisorService:
         self._examples = examples  # records example candidates for review (None: off)
         self._inbox = inbox  # opens review items for people (None: no human loop)
         self._audit_text = audit_request_text
+        self._memory = memory  # stored turns, the agent's window (None: memory off)
 
     # -- the request context ---------------------------------------------------------------
 
@@ -108,11 +112,11 @@ class SupervisorService:
             request_id=validate_request_id(request_id) or uuid.uuid4().hex,
             tenant=(principal.tenant if principal is not None else None) or "",
             principal=principal,
-            session_id=session_id,
+            session_id=validate_session_id(session_id),
             budget=self._default_budget.tightest(budget or self._default_budget),
             deadline=Deadline.after(time_remaining),
             customer_id=metadata.get(CUSTOMER_KEY, ""),
-            user_id=metadata.get(USER_KEY, ""),
+            user_id=validate_user_id(metadata.get(USER_KEY, "")),
         )
 
     def agents(self) -> list[KnownAgent]:
@@ -178,6 +182,7 @@ class SupervisorService:
                 "switchboard.status": result.outcome.value,
                 "switchboard.agent": result.agent,
                 "switchboard.route.method": result.route.method,
+                "switchboard.prompt.version": result.prompt_version,
                 INPUT_TOKENS: result.usage.input_tokens,
                 OUTPUT_TOKENS: result.usage.output_tokens,
                 "switchboard.cost_usd": result.usage.cost_usd,
@@ -188,6 +193,7 @@ class SupervisorService:
             method=result.route.method,
             status=result.outcome.value,
             seconds=time.monotonic() - started,
+            prompt_version=result.prompt_version,
         )
         return result
 
@@ -215,6 +221,7 @@ class SupervisorService:
             )
             return self._stamped(replies.refused(ctx.request_id, screening, query))
         verdict = Screening.SUSPICIOUS if screening.suspicious else Screening.CLEAN
+        recall = await self._memory.recall(ctx) if self._memory is not None else NO_SESSION
         decision = await self._decide(ctx, ask, text, query, confirm_agent)
         usage = routing_usage(decision, self._prices)
         spent = ctx.budget.spend(usage.input_tokens + usage.output_tokens, usage.cost_usd)
@@ -237,12 +244,14 @@ class SupervisorService:
             result = replies.unrouted(ctx.request_id, decision, usage, self.gateway.card_names())
         else:
             result = await self._single(
-                ctx, audit, ask, text, decision, usage, metadata, verdict, events
+                ctx, audit, ask, text, decision, usage, metadata, verdict, recall, events
             )
         await self._learn(ctx, text, query, decision, result)
         result = self._stamped(result)
         if self._inbox is not None:  # escalations, approvals, samples reach a person
             result = await self._inbox.observe(ctx, text, result, retriable=ask.idempotent)
+        if self._memory is not None:  # stores the turn; the result says what it continued
+            result = await self._memory.finish(ctx, recall, text, result)
         return result
 
     async def _decide(
@@ -284,12 +293,14 @@ class SupervisorService:
         usage: UsageReport,
         metadata: dict[str, str],
         screening: Screening,
+        recall: Recall = NO_SESSION,
         events: AskEvents | None = None,
     ) -> AskResult:
         agent = decision.agent or ""
         if ctx.principal is not None:
             ctx.principal.check_agent(agent)  # the tenant's allow-list
         started = time.monotonic()
+        window, brief = recall.window_for(agent)
         request = AgentRequest(
             text=text,
             metadata=metadata,
@@ -298,6 +309,8 @@ class SupervisorService:
             ),
             confirm_action=ask.confirm_action,
             screening=screening,
+            conversation=window,
+            handoff=brief,
         )
         try:
             answer = await self.gateway.invoke(
@@ -339,6 +352,7 @@ class SupervisorService:
             mode=answer.mode,
             pending_action=answer.pending_action,
             uncited=answer.uncited,
+            prompt_version=answer.prompt_version,
             answered_by=AnsweredBy(kind="agent", name=answer.agent)
             if answer.outcome != Outcome.ESCALATED
             else None,

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from google.protobuf.json_format import MessageToDict
@@ -96,9 +98,15 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one parser per comm
 
     add_review_parsers(sub)  # gaps | feedback report | review export
     _add_store_parsers(sub)
+    from switchboard.cli.memory import add_parser as add_memory_parser
+
+    add_memory_parser(sub, _ask_options(budget=False), DEFAULT_ADDRESS)  # list | forget
     from switchboard.cli.examples import add_parser as add_examples_parser
 
     add_examples_parser(sub)  # examples list | confirm | accept | reject | apply
+    from switchboard.cli.prompts import add_parser as add_prompts_parser
+
+    add_prompts_parser(sub)  # prompts list | show | diff | create | label | promote | rollback
     return p
 
 
@@ -230,8 +238,30 @@ async def _client_command(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Commands whose whole work is one ``run_*(args) -> int`` in a module of their own, imported
+#: only when used so the parser stays cheap.
+DELEGATED = {
+    "audit": "switchboard.cli.store:run_store_command",
+    "db": "switchboard.cli.store:run_store_command",
+    "examples": "switchboard.cli.examples:run_examples_command",
+    "prompts": "switchboard.cli.prompts:run_prompts_command",
+    "memory": "switchboard.cli.memory:run_memory_command",
+    "gaps": "switchboard.cli.review:run_review_command",
+    "feedback": "switchboard.cli.review:run_review_command",
+    "review": "switchboard.cli.review:run_review_command",
+}
+
+
+def _delegate(target: str, args: argparse.Namespace) -> int:
+    module, _, function = target.partition(":")
+    run: Callable[[argparse.Namespace], int] = getattr(importlib.import_module(module), function)
+    return run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in DELEGATED:
+        return _delegate(DELEGATED[args.command], args)
     if args.command == "supervisor":
         from switchboard.supervisor.server import serve_supervisor
 
@@ -259,10 +289,15 @@ def main(argv: list[str] | None = None) -> int:
         from switchboard.core.embeddings import MiniLMEmbedder
 
         provenance = Provenance(source=args.source, added_by=args.added_by)
+        agent_settings = AgentSettings()
         for report in ingest_paths(
-            configs, AgentSettings(), MiniLMEmbedder(), provenance=provenance, folder=args.folder
+            configs, agent_settings, MiniLMEmbedder(), provenance=provenance, folder=args.folder
         ):
             print(report.summary())
+        from switchboard.agent.prompt_seed import seed_registry
+
+        for line in asyncio.run(seed_registry(configs, agent_settings)):
+            print(line)
         return 0
     if args.command == "demo":
         from switchboard.devtools.stack import run_demo
@@ -282,14 +317,6 @@ def main(argv: list[str] | None = None) -> int:
         from switchboard.devtools.bench.profile import main as profile_main
 
         return profile_main(args.agents_dir, args.out, args.seconds)
-    if args.command in ("audit", "db"):
-        from switchboard.cli.store import run_store_command
-
-        return run_store_command(args)
-    if args.command == "examples":
-        from switchboard.cli.examples import run_examples_command
-
-        return run_examples_command(args)
     if args.command == "eval" and args.eval_target == "guard":
         from switchboard.devtools.evals.guard_cli import main as guard_eval_main
 
@@ -313,10 +340,6 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(serve_console(settings, ready_file=args.ready_file))
         return 0
-    if args.command in ("gaps", "feedback", "review"):
-        from switchboard.cli.review import run_review_command
-
-        return run_review_command(args)
     try:
         return asyncio.run(_client_command(args))
     except KeyboardInterrupt:

@@ -26,6 +26,8 @@ from switchboard.agent.config import AgentConfig
 from switchboard.agent.knowledge.passages import PassageFinder
 from switchboard.agent.knowledge.retrieval import Retriever
 from switchboard.agent.knowledge.store import VectorStore, open_store
+from switchboard.agent.memory.window import CONVERSATION_RULES
+from switchboard.agent.prompt_versions import VersionScreens, prompt_resolver
 from switchboard.agent.runtime import AgentRuntime
 from switchboard.agent.screening import PassageScreen
 from switchboard.agent.settings import AgentSettings
@@ -72,6 +74,7 @@ class Overrides:
     authenticator: Authenticator | None = None
     signer: ActionSigner | None = None
     wrap: Callable[[AgentServicer], object] | None = None  # e.g. a fault-injecting servicer
+    prompt_clock: Callable[[], float] | None = None  # the prompt cache's clock (tests)
     interceptors: Sequence[grpc.aio.ServerInterceptor] = field(default_factory=tuple)
 
 
@@ -159,6 +162,7 @@ async def build_agent(
         runtime = await _runtime(
             config, settings, embedder, vectors, llm, audit, screen, tools, publish
         )
+        runtime.prompts = await prompt_resolver(config, settings, store, o.prompt_clock)
         await runtime.retriever.load()  # hybrid: builds BM25 from the store; no-op for dense
         access = access_interceptor(
             authenticator,
@@ -229,9 +233,19 @@ async def _runtime(
     answerer = None
     prompt = await asyncio.to_thread(config.system_prompt_text)
     if llm is not None:
-        answerer = LLMAnswerer(config, llm, breaker, settings.llm.prices, prompt, tools)
+        answerer = LLMAnswerer(
+            config,
+            llm,
+            breaker,
+            settings.llm.prices,
+            prompt,
+            tools,
+            window_share=settings.memory.window_share,
+        )
     # Everything the model is told, so an answer that repeats it is caught.
-    instructions = "\n\n".join([prompt, GROUNDING_RULES, TOOL_RULES, GUARD_RULES])
+    instructions = "\n\n".join(
+        [prompt, GROUNDING_RULES, TOOL_RULES, GUARD_RULES, CONVERSATION_RULES]
+    )
     return AgentRuntime(
         config,
         finder=finder,
@@ -242,6 +256,7 @@ async def _runtime(
         tools=tools,
         output=OutputScreen(instructions, max_chars=settings.max_answer_chars),
         audit=audit,
+        screens=VersionScreens(max_chars=settings.max_answer_chars),
     )
 
 

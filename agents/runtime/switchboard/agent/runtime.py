@@ -24,13 +24,15 @@ from switchboard.agent.auditing import screened_event
 from switchboard.agent.config import AgentConfig
 from switchboard.agent.knowledge.passages import PassageFinder
 from switchboard.agent.knowledge.store import Hit
+from switchboard.agent.memory.followup import standalone_query
+from switchboard.agent.prompt_versions import PromptChoice, PromptResolver, VersionScreens
 from switchboard.agent.tools import ToolContext
 from switchboard.agent.tools.runner import ToolRunner
 from switchboard.core.audit import AuditSink, NoAudit
 from switchboard.core.breaker import CircuitBreaker
 from switchboard.core.context import RequestContext
 from switchboard.core.errors import InvalidRequest, UpstreamError
-from switchboard.core.genai import AGENT_NAME
+from switchboard.core.genai import AGENT_NAME, PROMPT_VERSION
 from switchboard.core.streaming import RESET_LLM_FAILED, RESET_OUTPUT_SCREENED
 from switchboard.core.textcheck import validate_text
 from switchboard.core.types import AgentAnswer, AgentRequest
@@ -51,6 +53,8 @@ class AgentRuntime:
         tools: ToolRunner | None = None,
         output: OutputScreen | None = None,
         audit: AuditSink | None = None,
+        prompts: PromptResolver | None = None,
+        screens: VersionScreens | None = None,
     ) -> None:
         self.config = config
         self.finder = finder
@@ -62,21 +66,50 @@ class AgentRuntime:
         self._max_text_chars = max_text_chars
         self._output = output
         self._audit: AuditSink = audit or NoAudit()
+        self.prompts = prompts
+        self._screens = screens
 
     async def answer(
         self, ctx: RequestContext, request: AgentRequest, events: AnswerStream | None = None
     ) -> AgentAnswer:
-        """Answers one request within ``ctx``'s deadline and budget; with ``events``, streams
-        the answer as it is written (``answering/streaming.py``; the caller sends the final
-        answer after ``events.finish``)."""
-        trace.get_current_span().set_attribute(AGENT_NAME, self.config.name)
+        """Answers one request within ``ctx``'s deadline and budget, stamped with the prompt
+        version that answered (``prompt_versions``); with ``events``, streams the answer as it
+        is written (``answering/streaming.py``; the caller sends the final answer after
+        ``events.finish``)."""
+        span = trace.get_current_span()
+        span.set_attribute(AGENT_NAME, self.config.name)
+        if self.prompts is None:
+            return await self._answer(ctx, request, None, events)
+        version = await self.prompts.choose(ctx)
+        span.set_attributes(
+            {
+                PROMPT_VERSION: version.ref,
+                "switchboard.prompt.version": version.ref,
+                "switchboard.prompt.label": self.prompts.label,
+                "switchboard.prompt.source": version.source,
+            }
+        )
+        answer = await self._answer(ctx, request, version, events)
+        self.prompts.answered(version.ref)
+        return answer.model_copy(update={"prompt_version": version.ref})
+
+    async def _answer(
+        self,
+        ctx: RequestContext,
+        request: AgentRequest,
+        version: PromptChoice | None,
+        events: AnswerStream | None,
+    ) -> AgentAnswer:
         text = validate_text(request.text, max_chars=self._max_text_chars)
         if request.confirm_action:
             return await self._confirm(ctx, request)
         if self._tools is not None and ctx.customer_id:
             # Before any retrieval or model call: a foreign customer id is refused outright.
             await self._tools.check_customer(ToolContext.of(ctx, self.config.name), stage="request")
-        found = await self.finder.find(ctx, text, request.query_embedding)
+        # A follow-up is retrieved as a standalone question (memory/followup.py).
+        query_text = standalone_query(text, request.conversation)
+        given = request.query_embedding if query_text == text else None
+        found = await self.finder.find(ctx, query_text, given)
         floor = self.config.retrieval.min_score
         if not found.relevant:
             log.info(
@@ -92,26 +125,40 @@ class AgentRuntime:
             )
         if self._llm is not None:
             answer = await self._with_llm(
-                self._llm, ctx, request, text, found.relevant, tally, events
+                self._llm, ctx, request, text, found.relevant, tally, version, events
             )
-            if answer is not None and self._passes(ctx, answer, found.relevant, tally):
+            if answer is not None and self._passes(ctx, answer, found.relevant, tally, version):
                 return answer
             if events is not None:  # what was shown is not the answer
                 await events.reset(RESET_LLM_FAILED if answer is None else RESET_OUTPUT_SCREENED)
-        offline = await self._offline.answer(ctx, text, found.query, found.relevant, tally)
-        if self._passes(ctx, offline, found.relevant, tally):
+        # Quote what answers the turn itself; the conversation only chose the passages.
+        turn_vector = (
+            found.query
+            if query_text == text
+            else await self.finder.query_vector(text, request.query_embedding)
+        )
+        offline = await self._offline.answer(ctx, text, turn_vector, found.relevant, tally)
+        if self._passes(ctx, offline, found.relevant, tally, version):
             if events is not None:
                 await events.sentences(offline.text)
             return offline
         return answers.escalated(self.config.name, found.hits, floor)
 
     def _passes(
-        self, ctx: RequestContext, answer: AgentAnswer, hits: list[Hit], tally: Tally
+        self,
+        ctx: RequestContext,
+        answer: AgentAnswer,
+        hits: list[Hit],
+        tally: Tally,
+        version: PromptChoice | None = None,
     ) -> bool:
         """True when the output screen lets ``answer`` leave; a flagged one is audited."""
-        if self._output is None:
+        output = self._output
+        if version is not None and self._screens is not None and output is not None:
+            output = self._screens.of(version)  # leaks of the version's own text
+        if output is None:
             return True
-        verdict = self._output.check(answer.text, [*(h.text for h in hits), *tally.tool_outputs])
+        verdict = output.check(answer.text, [*(h.text for h in hits), *tally.tool_outputs])
         if not verdict.flagged:
             return True
         log.warning(
@@ -143,6 +190,7 @@ class AgentRuntime:
         text: str,
         hits: list[Hit],
         tally: Tally,
+        version: PromptChoice | None = None,
         events: AnswerStream | None = None,
     ) -> AgentAnswer | None:
         """Claude's answer, or None: answer offline (breaker open, provider failed, no final
@@ -155,7 +203,9 @@ class AgentRuntime:
             trace.get_current_span().set_attribute("switchboard.breaker.llm", "open")
             return None
         try:
-            answer = await llm.answer(ctx, request, text, hits, tally, events)
+            answer = await llm.answer(
+                ctx, request, text, hits, tally, version=version, events=events
+            )
         except UpstreamError as exc:
             log.warning("LLM failed; answering offline", extra={"error": exc.message})
             return None

@@ -25,6 +25,7 @@ class Role(StrEnum):
 ROLE_POLICY: dict[str, frozenset[Role]] = {
     "/switchboard.v1.Supervisor/": frozenset({Role.CALLER, Role.ADMIN}),
     "/switchboard.v1.Review/": frozenset({Role.REVIEWER, Role.ADMIN}),
+    "/switchboard.v1.Memory/": frozenset({Role.CALLER, Role.ADMIN}),
 }
 
 

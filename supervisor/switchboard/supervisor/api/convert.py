@@ -6,6 +6,7 @@ from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from switchboard.core.conversation import ConversationState
 from switchboard.core.types import AnswerPart, Outcome
 from switchboard.core.wire import (
     citation_to_proto,
@@ -91,6 +92,7 @@ def part_to_proto(p: AnswerPart) -> supervisor_pb2.AnswerPart:
         confidence=p.confidence,
         mode=p.mode.value,
         uncited=p.uncited,
+        prompt_version=p.prompt_version,
     )
 
 
@@ -113,4 +115,16 @@ def result_to_proto(result: AskResult) -> supervisor_pb2.AskResponse:
         uncited=result.uncited,
         answered_by=supervisor_pb2.AnsweredBy(**answered_by(result).model_dump()),
         review=review_to_proto(result.review),
+        prompt_version=result.prompt_version,
+        conversation=conversation_to_proto(result.conversation),
+    )
+
+
+def conversation_to_proto(
+    state: ConversationState | None,
+) -> supervisor_pb2.ConversationState | None:
+    if state is None:
+        return None
+    return supervisor_pb2.ConversationState(
+        state=state.status.value, turns=state.turns, note=state.note
     )

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from switchboard.devtools.bench import micro
+from switchboard.devtools.bench.memory import memory_per_turn
 from switchboard.devtools.bench.streaming import streaming_report
 from switchboard.devtools.bench.system import system_figures
 
@@ -48,6 +49,7 @@ def main(
         "in_process": micro.routing_in_process(agents_dir),
         "session_state_sqlite": micro.session_state_latency(),
     }
+    report["memory"] = memory_per_turn()
     if full:
         report["tracing"] = micro.tracing_overhead(agents_dir, rounds)
         report["routing"]["end_to_end"] = micro.routing_end_to_end(agents_dir, rounds * 2)

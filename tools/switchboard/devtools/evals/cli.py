@@ -38,7 +38,7 @@ def add_parser(sub: Any) -> Any:
     s.add_argument("--cache-dir", type=Path, default=Path("build/eval-cache"))
     s.add_argument("--baseline", type=Path, default=Path("evals/baseline.json"))
     s.add_argument("--tolerance", type=float, help="override the baseline's tolerance")
-    s.add_argument("--parts", default="clinc150,scifact,behaviour,sessions")
+    s.add_argument("--parts", default="clinc150,scifact,behaviour,sessions,conversations")
     s.add_argument("--strategies", default="document,structure,fixed", help="SciFact chunkings")
     s.add_argument("--quick", action="store_true", help="one seed instead of three")
     s.add_argument("--update-baseline", action="store_true", help="accept this report")
@@ -48,6 +48,9 @@ def add_parser(sub: Any) -> Any:
                    help="behaviour cases")  # fmt: skip
     s.add_argument("--sessions-data", type=Path, default=Path("tests/data/sessions.yaml"),
                    help="labelled conversations for the sessions part")  # fmt: skip
+    s.add_argument("--conversations-data", type=Path,
+                   default=Path("tests/data/conversations.yaml"),
+                   help="labelled follow-ups for the conversations (memory) part")  # fmt: skip
 
     b = esub.add_parser("behaviour", help="the behaviour cases against a supervisor")
     where = b.add_mutually_exclusive_group(required=True)
@@ -190,6 +193,7 @@ def _run(args: argparse.Namespace) -> int:
         agents_dir=args.agents_dir,
         cases=args.cases,
         sessions_data=args.sessions_data,
+        conversations_data=args.conversations_data,
     )
     write_json(args.out, report)
     print(f"wrote {args.out}")

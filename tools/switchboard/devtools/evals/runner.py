@@ -44,6 +44,10 @@ GATED = (
     "scifact.fixed.hybrid.ndcg@10",
     "behaviour.pass_rate",
     "sessions.with_stickiness.turn_accuracy",
+    "conversations.offline.after.all.doc_cited",
+    "conversations.offline.after.all.fact_recall",
+    "conversations.fake_llm.after.all.doc_cited",
+    "conversations.fake_llm.after.all.fact_recall",
 )
 
 
@@ -58,6 +62,7 @@ def run_evals(
     agents_dir: Path = Path("agents"),
     cases: Path = Path("tests/data/behaviour.yaml"),
     sessions_data: Path = Path("tests/data/sessions.yaml"),
+    conversations_data: Path = Path("tests/data/conversations.yaml"),
 ) -> dict[str, Any]:
     cached = EmbeddingCache(embedder, cache_dir)
     report: dict[str, Any] = {
@@ -117,7 +122,32 @@ def run_evals(
         with_rule = report["sessions"]["with_stickiness"]["turn_accuracy"]
         without = report["sessions"]["without_stickiness"]["turn_accuracy"]
         print(f"sessions: per-turn accuracy {with_rule:.3f} with stickiness, {without:.3f} without")
+    if "conversations" in parts:
+        report["conversations"] = _conversations(agents_dir, conversations_data, embedder, cached)
     return report
+
+
+def _conversations(
+    agents_dir: Path, data: Path, embedder: Embedder, cached: Embedder
+) -> dict[str, Any]:
+    """Memory off vs on over the team's labelled conversations, offline and with the fake
+    Messages API (no dataset needed; ingestion embeddings are cached)."""
+    import asyncio
+
+    from switchboard.devtools.evals.conversations import load_conversations, report_lines
+    from switchboard.devtools.evals.conversations_run import (
+        knowledge_stores,
+        load_configs,
+        run_modes,
+    )
+
+    t0 = time.perf_counter()
+    configs = load_configs(agents_dir)
+    stores = knowledge_stores(configs, cached)
+    result = asyncio.run(run_modes(configs, stores, load_conversations(data), embedder))
+    result["seconds"] = round(time.perf_counter() - t0, 1)
+    print("\n".join(report_lines(result)))
+    return result
 
 
 def lookup(report: dict[str, Any], path: str) -> float | None:

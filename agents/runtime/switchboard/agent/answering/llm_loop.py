@@ -18,10 +18,17 @@ from opentelemetry import trace
 
 from switchboard.agent.answering import answers
 from switchboard.agent.answering.answers import Tally
-from switchboard.agent.answering.prompting import Prompt, build_prompt, estimate_tokens
+from switchboard.agent.answering.prompting import (
+    GROUNDING_RULES,
+    Prompt,
+    build_prompt,
+    estimate_tokens,
+)
 from switchboard.agent.answering.streaming import AnswerStream, TextRelay
 from switchboard.agent.config import AgentConfig
 from switchboard.agent.knowledge.store import Hit
+from switchboard.agent.memory.window import render_window, with_conversation
+from switchboard.agent.prompt_versions import PromptChoice
 from switchboard.agent.tools import ToolContext
 from switchboard.agent.tools.runner import ToolRunner
 from switchboard.core.breaker import CircuitBreaker
@@ -54,6 +61,7 @@ class LLMAnswerer:
     prices: dict[str, ModelPrice]
     system_prompt: str
     tools: ToolRunner | None = None
+    window_share: float = 0.35  # of context_token_budget, for the conversation (memory)
 
     def __post_init__(self) -> None:
         self._specs: list[ToolSpec] = self.tools.tools.specs() if self.tools is not None else []
@@ -66,29 +74,44 @@ class LLMAnswerer:
         text: str,
         hits: list[Hit],
         tally: Tally,
+        *,
+        version: PromptChoice | None = None,
         events: AnswerStream | None = None,
     ) -> AgentAnswer | None:
-        """The final answer, or None when the turn limit ran out before one. With ``events``
-        each turn streams (when the LLM can): its text is relayed as it arrives, and a turn
-        that ends in tool calls is taken back (a reset) since only the last turn answers."""
+        """The final answer, or None when the turn limit ran out before one. ``version``:
+        the prompt version that answers (prompt text, rules, max tokens); else prompt.md.
+        With ``events`` each turn streams (when the LLM can): its text is relayed as it
+        arrives, and a turn that ends in tool calls is taken back (a reset) since only the
+        last turn answers."""
         c = self.config.llm
+        max_tokens = c.max_tokens if version is None else version.max_tokens
         guarded = request.screening == Screening.SUSPICIOUS
         if guarded:
             trace.get_current_span().set_attribute("switchboard.guard.prompt", True)
+        # The conversation takes at most its share of the context budget; passages the rest.
+        window = render_window(
+            request.conversation,
+            request.handoff,
+            int(c.context_token_budget * self.window_share),
+        )
         prompt: Prompt = build_prompt(
-            self.system_prompt,
+            self.system_prompt if version is None else version.system_prompt,
             text,
             hits,
-            c.context_token_budget,
+            c.context_token_budget - window.tokens,
             tools=bool(self._specs),
             guarded=guarded,
+            rules=GROUNDING_RULES if version is None else version.rules,
         )
+        prompt = with_conversation(prompt, window)
         messages: list[Message] = [Message(role="user", content=prompt.user)]
         budget = ctx.budget
         floor = self.config.retrieval.min_score
         step = 0
         for _turn in range(c.max_turns if self._specs else 1):
-            completion, budget = await self._complete(ctx, prompt, messages, budget, tally, events)
+            completion, budget = await self._complete(
+                ctx, prompt, messages, budget, tally, max_tokens, events
+            )
             if not completion.tool_calls or self.tools is None:
                 if not completion.text.strip():
                     return None
@@ -133,6 +156,7 @@ class LLMAnswerer:
         messages: list[Message],
         budget: Budget,
         tally: Tally,
+        output_tokens: int,
         events: AnswerStream | None = None,
     ) -> tuple[Completion, Budget]:
         """One model call within the deadline and the budget; reports to the breaker.
@@ -148,9 +172,7 @@ class LLMAnswerer:
             + (self._specs_tokens if self._specs else 0)
         )
         budget.require_llm("the agent's answer", min_tokens=estimated + MIN_OUTPUT_TOKENS)
-        max_tokens = max(
-            MIN_OUTPUT_TOKENS, budget.cap_output(self.config.llm.max_tokens, estimated)
-        )
+        max_tokens = max(MIN_OUTPUT_TOKENS, budget.cap_output(output_tokens, estimated))
         try:
             if events is not None and isinstance(self.llm, StreamingLLM):
                 relay = TextRelay(

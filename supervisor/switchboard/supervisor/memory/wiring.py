@@ -1,0 +1,43 @@
+"""Builds the conversation memory the settings ask for (called by the composition root)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from switchboard.core.llm import LLM, anthropic_llm
+from switchboard.store.conversations import Conversations
+from switchboard.supervisor.memory.conversation import ConversationMemory
+from switchboard.supervisor.memory.summary import (
+    ClaudeSummarizer,
+    ExtractiveSummarizer,
+    Summarizer,
+)
+from switchboard.supervisor.settings import SupervisorSettings
+
+log = logging.getLogger(__name__)
+
+
+def conversation_memory(
+    stack: contextlib.AsyncExitStack,
+    settings: SupervisorSettings,
+    store: Conversations,
+    llm: LLM | None = None,
+) -> ConversationMemory | None:
+    """None when memory is off; a Claude summarizer when a key is set (closed by ``stack``)."""
+    m = settings.memory
+    if not m.enabled:
+        log.warning("conversation memory is off (SWITCHBOARD_MEMORY_ENABLED=false)")
+        return None
+    extractive = ExtractiveSummarizer(m.summary_max_chars)
+    summarizer: Summarizer = extractive
+    if llm is None:
+        claude = anthropic_llm(
+            settings.llm, m.summary_model, capture_content=settings.telemetry.capture_content
+        )
+        if claude is not None:
+            stack.push_async_callback(claude.close)
+        llm = claude
+    if llm is not None:
+        summarizer = ClaudeSummarizer(llm, extractive)
+    return ConversationMemory(store, m, summarizer, prices=dict(settings.llm.prices))
