@@ -187,9 +187,9 @@ async def test_a_tool_turns_text_is_taken_back(
         events = await collect(stub)
     resets = [e.reset.reason for e in events if e.HasField("reset")]
     final = events[-1].final
-    if final.mode == "llm":  # the agent has the tool: the first turn's text is taken back
-        assert resets == ["tool_use"] and final.answer == FINAL
-    assert shown(events) == final.answer
+    # the first turn's text is taken back; the tool's error goes back to the model, which answers
+    assert final.mode == "llm" and resets == ["tool_use"] and final.answer == FINAL
+    assert shown(events) == final.answer and len(fake.requests) == 2
 
 
 async def test_budget_spent_mid_stream_ends_resource_exhausted(

@@ -93,22 +93,36 @@ async def test_reset_only_when_something_was_shown() -> None:
     assert out.events == [TextDelta("Hello."), Reset("llm_failed")]
 
 
+PHISHING = ["Log in at ", "https://brightlane-login.example.net", " now."]
+#: As Claude tokenizes: a link arrives in pieces.
+PHISHING_PIECES = ["Log in at https", "://", "brightlane", "-login", ".example", ".net", " now."]
+
+
+@pytest.mark.parametrize("pieces", [PHISHING, PHISHING_PIECES], ids=["whole", "pieces"])
 @pytest.mark.parametrize("hold", [False, True])
-async def test_flagged_text_is_withheld(hold: bool) -> None:
+async def test_flagged_text_is_withheld(hold: bool, pieces: list[str]) -> None:
     screen = OutputScreen("You are the Brightlane billing assistant.", max_chars=2000)
     out = Recorder()
     stream = AnswerStream(out, hold_sentences=hold)
     stream.screen_with(screen.streaming(lambda: ["Refunds take 30 days."]))
-    for piece in [
-        "Refunds take 30 days. ",
-        "Log in at ",
-        "https://brightlane-login.example.net",
-        " now.",
-    ]:
+    for piece in ["Refunds take 30 days. ", *pieces]:
         await stream.emit(TextDelta(piece))
     assert stream.withheld
-    assert "brightlane-login" not in out.shown().text
+    assert "brightlane-login" not in out.shown().text and "example" not in out.shown().text
     assert out.shown().text.startswith("Refunds take 30 days.")
+
+
+async def test_a_supported_link_in_pieces_is_shown_whole() -> None:
+    screen = OutputScreen("You are the Brightlane billing assistant.", max_chars=2000)
+    out = Recorder()
+    stream = AnswerStream(out)
+    stream.screen_with(screen.streaming(lambda: ["Write to billing@brightlane.example."]))
+    pieces = ["Write to ", "billing", "@", "brightlane", ".example", " for help."]
+    for piece in pieces:
+        await stream.emit(TextDelta(piece))
+    assert not stream.withheld and out.shown().text == "".join(pieces)
+    texts = [e.text for e in out.events if isinstance(e, TextDelta)]
+    assert "@brightlane.example for help." in texts  # held until whole, then shown
 
 
 def test_sentences_concatenate_back() -> None:

@@ -277,6 +277,7 @@ class RecordedRequest:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # streamed events leave at once, as a real server's do
     timeout = 30  # idle keep-alive connections release their thread eventually
 
     def __init__(self, *args: Any, fake: FakeAnthropic, **kwargs: Any) -> None:

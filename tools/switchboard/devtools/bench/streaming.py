@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import statistics
 import tempfile
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,7 @@ import anthropic
 import grpc
 
 from switchboard.devtools.bench.load import percentile
-from switchboard.devtools.bench.procs import FakeModel, rss_mb
+from switchboard.devtools.bench.procs import CpuMeter, FakeModel, rss_mb
 from switchboard.devtools.stack import Service
 from switchboard.v1 import supervisor_pb2, supervisor_pb2_grpc
 
@@ -104,7 +106,11 @@ def _offsets(arrivals: list[float], written: list[float | None]) -> list[float]:
 
 
 async def streaming_figures(
-    supervisor: Service, model: FakeModel, texts: list[str], auth: list[tuple[str, str]]
+    supervisor: Service,
+    model: FakeModel,
+    texts: list[str],
+    auth: list[tuple[str, str]],
+    agents: Sequence[Service] = (),
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     _configure(model, token_delay_s=0.0, reply_words=TOKENS, delay_s=0.0)
@@ -145,6 +151,8 @@ async def streaming_figures(
 
         _configure(model, token_delay_s=TOKEN_DELAY_S, reply_words=TOKENS)
         rss_before = rss_mb(supervisor.process.pid)
+        cpu = CpuMeter([supervisor, *agents])
+        cpu.start()
         started = time.monotonic()
         results = await asyncio.gather(
             *(_ask_stream(stub, texts[i % len(texts)], auth) for i in range(CONCURRENT)),
@@ -152,6 +160,7 @@ async def streaming_figures(
         )
         wall = time.monotonic() - started
         rss_after = rss_mb(supervisor.process.pid)
+        cpu_ms = cpu.per_request(CONCURRENT)
         done = [r for r in results if isinstance(r, tuple) and r[2]]
         ttfts = [r[0] - r[1] for r in done if r[0] is not None]
         errors = [type(r).__name__ for r in results if isinstance(r, BaseException)]
@@ -166,11 +175,14 @@ async def streaming_figures(
             else None,
             "wall_s": round(wall, 2),
             "supervisor_rss_mb": {"before": rss_before, "after": rss_after},
+            "cpu_ms_per_stream": cpu_ms,
+            "loadavg": [round(x, 2) for x in os.getloadavg()],
         }
         print(
             f"  200 concurrent streams x {TOKENS} tokens {TOKEN_DELAY_S * 1000:.0f} ms apart: "
             f"{len(done)}/{CONCURRENT} complete, TTFT p50 {s['p50_ms']} ms p99 {s['p99_ms']} ms, "
-            f"wall {wall:.1f} s, supervisor RSS {rss_before} -> {rss_after} MB"
+            f"wall {wall:.1f} s, supervisor RSS {rss_before} -> {rss_after} MB; CPU ms per "
+            f"stream {cpu_ms}; load average {os.getloadavg()[0]:.1f}"
         )
         _configure(model, token_delay_s=0.0, reply_words=0)
     return out
@@ -196,5 +208,5 @@ def streaming_report(agents_dir: Path) -> dict[str, Any]:
             "ANTHROPIC_API_KEY": "bench-key",
             "ANTHROPIC_BASE_URL": model.base_url,
         }
-        with stack(configs, Path(tmp), env=env) as (supervisor, _agents):
-            return asyncio.run(streaming_figures(supervisor, model, texts, []))
+        with stack(configs, Path(tmp), env=env) as (supervisor, agents):
+            return asyncio.run(streaming_figures(supervisor, model, texts, [], agents))

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from switchboard.guard.links import unsupported_links
+from switchboard.guard.links import links, unsupported_links
 from switchboard.guard.rules import match_rules
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -77,40 +77,43 @@ class OutputScreen:
 
 class StreamScreen:
     """The same checks, cheap enough to run as an answer streams: size on the whole text,
-    prompt leak and links on a window around the new text (per delta), the guard's rules per
-    finished sentence (they cost about 6 ms per 1000 characters: once per sentence, not per
-    delta). ``sources`` is read at each check (tool outputs arrive between turns); its
-    shingles are kept until it changes."""
+    prompt leaks on a window of the last words, links in the text about to be shown (the
+    stream holds a word that may become a link until it is whole), the guard's rules per
+    finished sentence (they cost about 6 ms per 1000 characters: once per sentence, not per delta).
+    ``sources`` is read at each check (tool outputs arrive between turns); what is derived
+    from it is kept until it changes."""
 
-    WINDOW_CHARS = 400
+    WINDOW_CHARS = 200
 
     def __init__(self, screen: OutputScreen, sources: Callable[[], Sequence[str]]) -> None:
         self._screen = screen
         self._sources = sources
         self._seen = -1
-        self._corpus = ""
+        self._known = ""  # sources and prompt, lower-cased: where a link may come from
         self._corpus_shingles: set[tuple[str, ...]] = set()
 
     def _refresh(self) -> None:
         sources = self._sources()
         if len(sources) != self._seen:
             self._seen = len(sources)
-            self._corpus = "\n".join(sources)
-            self._corpus_shingles = _shingles(_words(self._corpus), self._screen._n)
+            corpus = "\n".join(sources)
+            self._corpus_shingles = _shingles(_words(corpus), self._screen._n)
+            self._known = (corpus + "\n" + self._screen._prompt_text).lower()
 
-    def quick(self, shown: str) -> OutputVerdict:
-        """Size of ``shown``, and leaks or links in its last few hundred characters."""
+    def quick(self, total_chars: int, window: str, words: str) -> OutputVerdict:
+        """The text's size (``total_chars``), leaks in ``window`` (its last few hundred
+        characters), and links in ``words`` (the text about to be shown)."""
         s = self._screen
-        if len(shown) > s._max_chars:
-            return OutputVerdict(True, "size", f"{len(shown)} > {s._max_chars} characters")
+        if total_chars > s._max_chars:
+            return OutputVerdict(True, "size", f"{total_chars} > {s._max_chars} characters")
         self._refresh()
-        window = shown[-self.WINDOW_CHARS :]
         leaked = (s._prompt & _shingles(_words(window), s._n)) - self._corpus_shingles
         if leaked:
             return OutputVerdict(True, "prompt_leak", " ".join(next(iter(sorted(leaked))))[:120])
-        unsupported = unsupported_links(window, self._corpus + "\n" + s._prompt_text)
-        if unsupported:
-            return OutputVerdict(True, "unsupported_link", unsupported[0][:120])
+        if words.strip():
+            unsupported = sorted(link for link in links(words) if link not in self._known)
+            if unsupported:
+                return OutputVerdict(True, "unsupported_link", unsupported[0][:120])
         return CLEAN
 
     def sentence(self, text: str) -> OutputVerdict:

@@ -59,7 +59,8 @@ class AnswerStream:
         self.withheld = False
         self._screen: StreamScreen | None = None
         self._held = ""  # sentence mode: text waiting for its screening
-        self._unchecked = ""  # token mode: shown text whose sentence is not finished yet
+        self._unchecked = ""  # shown text whose sentence is not finished yet
+        self._open = ""  # token mode: the end of a word that may become a link, held
 
     def screen_with(self, screen: StreamScreen) -> None:
         """Text leaves only as ``screen`` lets it (see the module and ``StreamingSettings``)."""
@@ -73,7 +74,7 @@ class AnswerStream:
                 await self._screened(self._screen, event.text)
                 return
         elif isinstance(event, Reset):
-            self.withheld, self._held, self._unchecked = False, "", ""
+            self.withheld, self._held, self._unchecked, self._open = False, "", "", ""
             if not (self.shown.text or self.shown.citations):
                 return  # nothing to take back
         await self._out(event)
@@ -83,26 +84,32 @@ class AnswerStream:
         await self._emit(event)
 
     async def _screened(self, screen: StreamScreen, text: str) -> None:
-        if self._hold:
+        if self._hold:  # sentence mode: everything held until its sentence is screened
             self._held += text
             if not _SENTENCE_END.search(self._held) and len(self._held) < self.HOLD_CHARS:
                 return
             text, self._held = self._held, ""
-            if screen.quick(_window(self.shown.text + text)).flagged or (
-                screen.sentence(self._unchecked + text).flagged
-            ):
-                self.withheld = True  # never shown; the runtime resets and answers otherwise
+        else:  # token mode: a word that may become a link waits until it is whole
+            pending = self._open + text
+            cut = _after_last_space(pending)
+            tail = pending[cut:]
+            self._open = tail if _LINKISH.search(tail) else ""
+            text = pending if not self._open else pending[:cut]
+            if not text:
                 return
-            self._unchecked = _after_last_sentence(self._unchecked + text)
-            await self._out(TextDelta(text))
-            return
-        if screen.quick(_window(self.shown.text + text)).flagged:
-            self.withheld = True
+        shown = self.shown.text + text
+        verdict = screen.quick(len(shown), shown[-StreamScreen.WINDOW_CHARS :], text)
+        if self._hold and not verdict.flagged:
+            verdict = screen.sentence(self._unchecked + text)
+        if verdict.flagged:
+            self.withheld = True  # not shown; the runtime resets and answers otherwise
             return
         await self._out(TextDelta(text))
         self._unchecked += text
-        done = _SENTENCE_END.search(self._unchecked)
-        if done is not None:
+        if self._hold:
+            self._unchecked = _after_last_sentence(self._unchecked)
+            return
+        if _SENTENCE_END.search(self._unchecked) is not None:
             finished = self._unchecked[: _last_end(self._unchecked)]
             self._unchecked = _after_last_sentence(self._unchecked)
             if screen.sentence(finished).flagged:
@@ -119,9 +126,10 @@ class AnswerStream:
     async def finish(self, answer: AgentAnswer) -> None:
         """Makes what was shown equal the final answer (screened as a whole by the runtime),
         citations included."""
-        if self._held and self.shown.text + self._held == answer.text:
-            await self._out(TextDelta(self._held))  # the last sentence, still held
-        self._held = ""
+        held = self._held + self._open
+        if held and self.shown.text + held == answer.text:
+            await self._out(TextDelta(held))  # the last sentence or word, still held
+        self._held = self._open = ""
         if self.shown.text != answer.text:
             await self.reset(RESET_REWRITTEN)
             await self.sentences(answer.text)
@@ -141,13 +149,16 @@ def _after_last_sentence(text: str) -> str:
     return text[_last_end(text) :]
 
 
-def _window(text: str) -> str:
-    """The last few hundred characters, from a word boundary (a URL cut in half is not one)."""
-    if len(text) <= StreamScreen.WINDOW_CHARS:
-        return text
-    tail = text[-StreamScreen.WINDOW_CHARS :]
-    space = tail.find(" ")
-    return tail[space + 1 :] if space >= 0 else tail
+#: A word with these may be (part of) a link: it is held until whole, then checked.
+_LINKISH = re.compile(r"[@/:]|\.\w|www", re.IGNORECASE)
+
+
+def _after_last_space(text: str) -> int:
+    """Where the last (unfinished) word of ``text`` starts."""
+    for i in range(len(text) - 1, -1, -1):
+        if text[i].isspace():
+            return i + 1
+    return 0
 
 
 class TextRelay:
