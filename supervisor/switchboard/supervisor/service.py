@@ -27,21 +27,19 @@ from switchboard.core.pricing import ModelPrice
 from switchboard.core.telemetry import current_trace_id, with_request_baggage
 from switchboard.core.textcheck import validate_request_id, validate_text
 from switchboard.core.types import (
-    AgentRequest,
-    Outcome,
     Screening,
-    UsageReport,
 )
 from switchboard.supervisor import replies
 from switchboard.supervisor.audit import RequestAudit
 from switchboard.supervisor.compound.fanout import CompoundAnswerer
+from switchboard.supervisor.dispatch import SingleAgentDispatch
 from switchboard.supervisor.gateway.agents import AgentGateway, KnownAgent
 from switchboard.supervisor.learning import ExampleRecorder
 from switchboard.supervisor.ledger import RequestLedger, fingerprint
-from switchboard.supervisor.memory.conversation import NO_SESSION, ConversationMemory, Recall
+from switchboard.supervisor.memory.conversation import NO_SESSION, ConversationMemory
 from switchboard.supervisor.memory.ids import validate_session_id, validate_user_id
 from switchboard.supervisor.metrics import SupervisorMetrics
-from switchboard.supervisor.results import AnsweredBy, AskInput, AskResult, RouteSummary
+from switchboard.supervisor.results import AskInput, AskResult
 from switchboard.supervisor.review.inbox import ReviewInbox
 from switchboard.supervisor.routing.decision import RouteDecider, routing_usage
 from switchboard.supervisor.routing.router import Candidate, Method, RouteResult
@@ -92,6 +90,7 @@ class SupervisorService:
         self._inbox = inbox  # opens review items for people (None: no human loop)
         self._audit_text = audit_request_text
         self._memory = memory  # stored turns, the agent's window (None: memory off)
+        self._dispatch = SingleAgentDispatch(gateway)
 
     # -- the request context ---------------------------------------------------------------
 
@@ -243,7 +242,7 @@ class SupervisorService:
             )
             result = replies.unrouted(ctx.request_id, decision, usage, self.gateway.card_names())
         else:
-            result = await self._single(
+            result = await self._dispatch.answer(
                 ctx, audit, ask, text, decision, usage, metadata, verdict, recall, events
             )
         await self._learn(ctx, text, query, decision, result)
@@ -281,81 +280,6 @@ class SupervisorService:
             ctx.deadline,
             compound=not ask.confirm_action,
             conversation=conversation,
-        )
-
-    async def _single(
-        self,
-        ctx: RequestContext,
-        audit: RequestAudit,
-        ask: AskInput,
-        text: str,
-        decision: RouteResult,
-        usage: UsageReport,
-        metadata: dict[str, str],
-        screening: Screening,
-        recall: Recall = NO_SESSION,
-        events: AskEvents | None = None,
-    ) -> AskResult:
-        agent = decision.agent or ""
-        if ctx.principal is not None:
-            ctx.principal.check_agent(agent)  # the tenant's allow-list
-        started = time.monotonic()
-        window, brief = recall.window_for(agent)
-        request = AgentRequest(
-            text=text,
-            metadata=metadata,
-            query_embedding=(
-                decision.query_vector.tolist() if decision.query_vector is not None else None
-            ),
-            confirm_action=ask.confirm_action,
-            screening=screening,
-            conversation=window,
-            handoff=brief,
-        )
-        try:
-            answer = await self.gateway.invoke(
-                agent,
-                request,
-                ctx.evolve(budget=ctx.budget.take_hop(f"agent {agent!r}")),
-                events=events.part(agent, 0) if events is not None else None,
-            )
-        except errors.Unavailable as exc:
-            if not self.gateway.policy.escalate_when_down:
-                raise
-            audit.escalation(agent, "agent unavailable", error=exc.message[:500])
-            log.warning(
-                "escalating: agent unavailable",
-                extra={"request_id": ctx.request_id, "agent": agent, "error": exc.message},
-            )
-            return replies.escalated_unavailable(ctx.request_id, decision, usage)
-        audit.agent_answered(answer, started)
-        if answer.outcome == Outcome.ESCALATED:
-            audit.escalation(answer.agent, "nothing relevant retrieved")
-        log.info(
-            "answered",
-            extra={
-                "request_id": ctx.request_id,
-                "agent": answer.agent,
-                "status": answer.outcome.value,
-                "route_method": decision.method,
-            },
-        )
-        return AskResult(
-            request_id=ctx.request_id,
-            outcome=answer.outcome,
-            answer=answer.text,
-            agent=answer.agent,
-            confidence=answer.confidence,
-            route=RouteSummary.of(decision),
-            citations=answer.citations,
-            usage=usage.merged(answer.usage),
-            mode=answer.mode,
-            pending_action=answer.pending_action,
-            uncited=answer.uncited,
-            prompt_version=answer.prompt_version,
-            answered_by=AnsweredBy(kind="agent", name=answer.agent)
-            if answer.outcome != Outcome.ESCALATED
-            else None,
         )
 
     async def _learn(
