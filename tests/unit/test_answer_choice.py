@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -10,7 +12,7 @@ from switchboard.agent.answering.passage_layout import layout
 from switchboard.agent.answering.question import QuestionType, classify, stem, terms
 from switchboard.agent.knowledge.sections import same_section
 from switchboard.agent.knowledge.sentences import SentenceSet, split_sentences
-from switchboard.agent.knowledge.store import Hit, InMemoryStore, StoredChunk
+from switchboard.agent.knowledge.store import ChromaStore, Hit, InMemoryStore, StoredChunk
 from tests.fakes.embedder import HashEmbedder
 
 
@@ -106,3 +108,13 @@ def test_the_rest_of_a_split_section_is_fetched_by_id() -> None:
     found = same_section(store, [hit], query)
     assert [h.id for h in found] == ["p.md::3"]  # ::5 is another section
     assert np.isclose(found[0].score, float(embedder.embed([chunks[1].text])[0] @ query))
+
+
+def test_the_chroma_store_reads_chunks_by_id_scored_against_the_query(tmp_path: Path) -> None:
+    store = ChromaStore.open("sections-test", path=str(tmp_path))
+    vectors = np.eye(4, dtype=np.float32)
+    chunks = [StoredChunk(f"a.md::{i}", f"text {i}", {"heading": "A > B"}) for i in range(3)]
+    store.upsert(chunks, vectors[:3])
+    (hit,) = store.get(["a.md::1", "a.md::9"], vectors[1])
+    assert hit.id == "a.md::1" and hit.score == pytest.approx(1.0) and hit.vector is not None
+    assert store.get([], vectors[1]) == []
