@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, NumberDataPoint
 
@@ -128,18 +127,16 @@ async def test_non_english_requests_are_counted(
     ]
 
 
-@pytest.mark.parametrize("enabled", [False])
 async def test_detection_can_be_switched_off(
     tmp_path: Path,
     embedder: MiniLMEmbedder,
     agent_cards: list[AgentCard],
     card_index: EmbeddingIndex,
-    enabled: bool,
 ) -> None:
     async with apps.supervisor(
         tmp_path,
         apps.entries(agent_cards),
-        settings=apps.supervisor_settings(tmp_path, language_detection=enabled),
+        settings=apps.supervisor_settings(tmp_path, language_detection=False),
         embedder=embedder,
         card_index=card_index,
         agent_client=FakeAgentClient(),
