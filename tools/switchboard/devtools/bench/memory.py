@@ -40,9 +40,7 @@ def _percentile(values: list[float], q: float) -> float:
 async def _measure(url: str, conversations: int) -> dict[str, Any]:
     settings = StoreSettings(database_url=None)
     store = await Store.open(settings, url=url)
-    memory = ConversationMemory(
-        store.conversations, MemorySettings(), ExtractiveSummarizer(1200)
-    )
+    memory = ConversationMemory(store.conversations, MemorySettings(), ExtractiveSummarizer(1200))
     times: list[float] = []
     loop = asyncio.get_running_loop()
     try:
