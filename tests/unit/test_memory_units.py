@@ -56,6 +56,8 @@ def test_the_window_fits_its_budget_newest_turns_first() -> None:
     shown = render_window(window, None, 1000)
     assert "question 9" in shown.text and "question 0 " not in shown.text
     assert render_window(None, None, 1000).text == ""
+    remembered = render_window(None, None, 1000, ["We're on the annual Pro plan."])
+    assert "<customer_memory>\n<fact>We're on the annual Pro plan.</fact>" in remembered.text
 
 
 def test_a_handoff_brief_names_what_was_established_not_the_history() -> None:
@@ -110,3 +112,20 @@ def test_eval_scoring_of_a_follow_up() -> None:
         "fact_recall": 0.5,
         "agent": 1.0,
     }
+
+
+def test_only_self_descriptions_become_long_term_facts() -> None:
+    from switchboard.supervisor.memory.longterm import extract_facts
+
+    text = (
+        "We're on the annual Pro plan. Our workspace is acme-eu. I use the iOS app. "
+        "We pay by SEPA direct debit. Are we on the Team plan? The invoice is wrong. "
+        "I think refunds are slow."
+    )
+    assert extract_facts(text) == [
+        "We're on the annual Pro plan.",
+        "Our workspace is acme-eu.",
+        "I use the iOS app.",
+    ]  # at most three per turn, questions and opinions never
+    assert extract_facts("We pay by SEPA direct debit") == ["We pay by SEPA direct debit."]
+    assert extract_facts("How do I use the iOS app?") == []

@@ -27,6 +27,7 @@ from switchboard.store.migrate import migrate
 from switchboard.store.review import ReviewItems
 from switchboard.store.sessions import SessionStates
 from switchboard.store.settings import StoreSettings, is_sqlite, safe_url, sqlite_path
+from switchboard.store.user_memories import UserMemories
 from switchboard.store.writer import GroupWriter
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ class Store:
         self.feedback = FeedbackLog(self.sessions)
         self.gaps = KnowledgeGaps(self.sessions)
         self.conversations = Conversations(self.sessions, self.writer)
+        self.user_memories = UserMemories(self.sessions, self.writer)
 
     @classmethod
     async def open(cls, settings: StoreSettings, *, url: str, upgrade: bool = True) -> Store:
@@ -135,6 +137,7 @@ class Store:
                 ),
                 "session_state": await self.session_states.purge_expired(),
                 "conversations": await self.conversations.purge_expired(),
+                "user_memories": await self.user_memories.purge_expired(),
                 "example_candidates": await self.examples.purge(
                     older_than_s=self.settings.example_retention_days * 86400
                 ),
