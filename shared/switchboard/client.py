@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 
 import grpc
@@ -51,6 +51,24 @@ class SupervisorClient:
             request, timeout=self.timeout, metadata=self._metadata(metadata)
         )
         return reply
+
+    def ask_stream(
+        self,
+        text: str,
+        *,
+        session_id: str = "",
+        agent: str = "",
+        request_id: str = "",
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> AsyncIterator[supervisor_pb2.AskEvent]:
+        """AskStream's events as they arrive (docs/streaming.md); the last is ``final``."""
+        request = supervisor_pb2.AskRequest(
+            text=text, session_id=session_id, agent=agent, request_id=request_id
+        )
+        events: AsyncIterator[supervisor_pb2.AskEvent] = self._stub.AskStream(
+            request, timeout=self.timeout, metadata=self._metadata(metadata)
+        )
+        return events
 
     async def route(self, text: str) -> supervisor_pb2.RouteDecision:
         decision: supervisor_pb2.RouteDecision = await self._stub.Route(

@@ -49,6 +49,12 @@ class Supervisor:
     async def Feedback(self, request: Any, context: Any) -> Any:  # noqa: N802
         return supervisor_pb2.FeedbackResponse()
 
+    async def AskStream(self, request: Any, context: Any) -> None:  # noqa: N802
+        await context.write(supervisor_pb2.AskEvent(sequence=1, final=supervisor_pb2.AskResponse()))
+
+    async def ResumeStream(self, request: Any, context: Any) -> None:  # noqa: N802
+        await context.write(supervisor_pb2.AskEvent(sequence=1, final=supervisor_pb2.AskResponse()))
+
 
 async def serve(
     audit: AuditRecorder, server: ServerSettings | None = None

@@ -254,9 +254,10 @@ def test_missing_capabilities_skip_and_the_report_counts_only_what_ran() -> None
     case = CASES[0].model_copy(update={"requires": (Capability.GUARD,)})
     assert skip_reasons(case, {Capability.GUARD: True}) == []
     assert "requires guard" in skip_reasons(case, {Capability.GUARD: False})[0]
+    answered = supervisor_pb2.AskResponse(prompt_version="billing@v2")
     results = [
-        CaseResult("a", Kind.ANSWER, "passed"),
-        CaseResult("b", Kind.ANSWER, "failed", ["status X"]),
+        CaseResult("a", Kind.ANSWER, "passed", reply=answered),
+        CaseResult("b", Kind.ANSWER, "failed", ["status X"], reply=answered),
         CaseResult("c", Kind.REFUSE, "skipped", ["requires guard"]),
     ]
     report = summarise(results, {Capability.GUARD: False})
@@ -264,3 +265,5 @@ def test_missing_capabilities_skip_and_the_report_counts_only_what_ran() -> None
     assert report["pass_rate"] == 0.5
     assert report["kinds"]["refuse"]["pass_rate"] is None
     assert report["capabilities"] == {"guard": False}
+    assert report["prompt_versions"] == {"billing@v2": 2}
+    assert report["results"][0]["prompt_version"] == "billing@v2"

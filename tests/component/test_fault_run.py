@@ -149,6 +149,11 @@ class FaultyAgent:
     ) -> Any:
         return await self._inner.Describe(request, context)
 
+    async def InvokeStream(  # noqa: N802 - gRPC method name
+        self, request: agent_pb2.InvokeRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> None:
+        await self._inner.InvokeStream(request, context)  # the fault run asks with Ask only
+
 
 async def cut_connections(
     proxies: list[DroppingProxy], rng: random.Random, stop: asyncio.Event, tally: Counter[str]

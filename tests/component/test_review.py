@@ -134,7 +134,8 @@ async def test_feedback_round_trip(start) -> None:
         assert first.agent == answered.agent and first.status == answered.status
         stored = await stack.db.feedback.get("acme", "fb-1")
         assert stored is not None and stored.score == 5 and stored.positive
-        assert stored.route_method == answered.route.method and stored.prompt_version is None
+        assert stored.route_method == answered.route.method
+        assert stored.prompt_version == answered.prompt_version == f"{answered.agent}@v1"
         assert await stack.audit(AuditKind.AGENT_CALL)  # written in batches
         stats = await review(stack, "GetStats", review_pb2.GetStatsRequest(days=1))
         today = [d for d in stats.days if d.agent == answered.agent]

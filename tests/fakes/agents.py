@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from switchboard.core import errors
 from switchboard.core.context import RequestContext
+from switchboard.core.streaming import AnswerEvents, TextDelta, sentences_of
 from switchboard.core.types import (
     AgentAnswer,
     AgentCard,
@@ -44,6 +45,21 @@ class FakeAgentClient:
                 breakdown=[AgentUsage(agent=agent, model="m", input_tokens=10, output_tokens=5)]
             ),
         )
+
+    async def invoke_stream(
+        self,
+        agent: str,
+        request: AgentRequest,
+        ctx: RequestContext,
+        *,
+        timeout: float,
+        events: AnswerEvents,
+    ) -> AgentAnswer:
+        """``invoke``, its answer streamed sentence by sentence."""
+        answer = await self.invoke(agent, request, ctx, timeout=timeout)
+        for piece in sentences_of(answer.text):
+            await events.emit(TextDelta(piece))
+        return answer
 
     async def describe(self, agent: str, *, timeout: float) -> AgentCard:
         self.describes.append(agent)

@@ -53,17 +53,22 @@ class Stack:
         return grpc.aio.insecure_channel(self.address)
 
     async def audit(self, kind: AuditKind, outcome: str | None = None) -> list[AuditRecord]:
-        """Audit rows of ``kind`` (waits for the batched writer)."""
-        for _ in range(50):
-            rows = [
+        """Audit rows of ``kind`` once the batched writer has settled (the count held still
+        for three polls in a row), so a test never reads a batch half-written."""
+        rows: list[AuditRecord] = []
+        steady = 0
+        for _ in range(100):
+            latest = [
                 r
                 for r in await self.db.audit.query(kind=kind, limit=1000)
                 if outcome is None or r.outcome == outcome
             ]
-            if rows:
-                return rows
+            steady = steady + 1 if latest and len(latest) == len(rows) else 0
+            rows = latest
+            if steady >= 3:
+                break
             await asyncio.sleep(0.1)
-        return []
+        return rows
 
 
 def bearer(token: str) -> list[tuple[str, str]]:

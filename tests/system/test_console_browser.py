@@ -11,6 +11,7 @@ import contextlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,6 +60,16 @@ async def console(address: str) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+async def check_prompts_page(page: Any, base: str) -> None:
+    """The versions each label serves (both agents seeded v1 at start), and one in full."""
+    await page.goto(base + "/prompts")
+    versions = await page.inner_text("#prompt-versions")
+    assert "support@v1" in versions and "production" in versions
+    await page.click("a[href='/prompts/support/1']")
+    assert (await page.inner_text("#prompt-text")).strip()
+    await page.screenshot(path=str(SHOTS / "prompt.png"), full_page=True)
 
 
 async def test_a_reviewer_resolves_an_escalation_in_the_browser(
@@ -119,6 +130,7 @@ async def test_a_reviewer_resolves_an_escalation_in_the_browser(
             await page.goto(base + "/stats")
             await page.goto(base + "/gaps")
             assert "Commodore 64" in await page.content()
+            await check_prompts_page(page, base)
             await browser.close()
         result = await get_result(stack, "ui-1")
     assert result.status == common_pb2.ANSWERED

@@ -31,6 +31,19 @@ CLIENT = textwrap.dedent(
     print("route", route.agent, route.method)
     reply = stub.Ask(supervisor_pb2.AskRequest(text="Which browsers are supported?"), timeout=30)
     print("ask", reply.agent, common_pb2.Status.Name(reply.status), len(reply.citations))
+    events = list(stub.AskStream(supervisor_pb2.AskRequest(text="Which browsers are supported?"),
+                                 timeout=30))
+    text = ""
+    for e in events:
+        if e.WhichOneof("event") == "reset" and e.reset.part == 0:
+            text = ""
+        elif e.WhichOneof("event") == "text" and e.text.part == 0:
+            text += e.text.text
+    final = events[-1].final
+    print("stream", final.agent, common_pb2.Status.Name(final.status),
+          [e.sequence for e in events] == list(range(1, len(events) + 1)),
+          text == final.answer, final.answer == reply.answer,
+          sum(e.WhichOneof("event") == "text" for e in events) > 1)
     """
 )
 
@@ -64,3 +77,5 @@ def test_client_generated_from_protos_only(offline_stack: Stack, tmp_path: Path)
     assert lines[0] == "agents ['account', 'billing', 'support']"
     assert lines[1] == "route account embedding"
     assert lines[2].startswith("ask support DEGRADED") and not lines[2].endswith(" 0")
+    # the stream: numbered without gaps, its text is the final answer, which is Ask's
+    assert lines[3] == "stream support DEGRADED True True True True"

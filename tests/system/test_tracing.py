@@ -171,6 +171,39 @@ def test_one_trace_spans_every_process_with_correct_parents(traced: Traced) -> N
     assert "switchboard-agent-account:/switchboard.v1.Agent/Invoke" in other
 
 
+def test_the_prompt_version_is_on_the_agent_span_the_answer_and_the_metrics(
+    traced: Traced,
+) -> None:
+    """Each agent seeded version 1 from its prompt.md at start (docs/prompts.md)."""
+    traced.llm.script(Reply.text("Refunds within 30 days [1]."))
+    reply = traced.stub.Ask(supervisor_pb2.AskRequest(text=BILLING_Q), timeout=30)
+    assert reply.prompt_version == "billing@v1"
+    spans = trace_of(traced, reply.trace_id, services=2)
+    server = spans["switchboard-agent-billing:/switchboard.v1.Agent/Invoke"]
+    assert server.attributes["switchboard.prompt.version"] == "billing@v1"
+    assert server.attributes["gen_ai.prompt.version"] == "billing@v1"
+    assert server.attributes["switchboard.prompt.label"] == "production"
+    assert (
+        spans[f"switchboard-supervisor:{ROOT_SPAN}"].attributes["switchboard.prompt.version"]
+        == "billing@v1"
+    )
+
+    def versions(name: str) -> set[object]:
+        return {
+            p.attributes.get("switchboard.prompt.version")
+            for p in traced.receiver.metric_points
+            if p.name == name
+        }
+
+    traced.receiver.wait_for(
+        lambda _: (
+            "billing@v1" in versions("switchboard.prompt.answers")
+            and "billing@v1" in versions("switchboard.requests")
+        ),
+        timeout=10,
+    )
+
+
 def test_deadline_yields_a_complete_trace_with_errors(traced: Traced) -> None:
     traced.llm.script(Reply.delay(3.0, Reply.text("late")))
     with pytest.raises(grpc.RpcError) as info:
@@ -270,3 +303,44 @@ def test_logs_are_json_lines_with_trace_ids(traced: Traced, tmp_path: Path) -> N
     assert entry["trace_id"] == reply.trace_id and len(entry["span_id"]) == 16
     assert entry["service"] == "supervisor" and entry["level"] == "info" and entry["timestamp"]
     assert ACCOUNT_Q not in log.read_text() and FAKE_KEY not in log.read_text()
+
+
+def test_a_streamed_answer_reports_time_to_first_token(traced: Traced) -> None:
+    events = list(traced.stub.AskStream(supervisor_pb2.AskRequest(text=BILLING_Q), timeout=30))
+    final = events[-1].final
+    assert final.agent == "billing" and sum(e.HasField("text") for e in events) > 1
+    trace_id = final.trace_id
+    root = "/switchboard.v1.Supervisor/AskStream"
+    traced.receiver.wait_for(lambda s: s.trace_id == trace_id and s.name == root)
+    traced.receiver.wait_for(
+        lambda _: any(
+            s.name == "/switchboard.v1.Agent/InvokeStream" and s.kind == "SERVER"
+            for s in traced.receiver.trace(trace_id)
+        )
+    )
+    spans = traced.receiver.trace(trace_id)
+    by_name = {(s.name, s.kind): s for s in spans}
+    ttft = "switchboard.stream.time_to_first_token_s"
+    supervisor = by_name[(root, "SERVER")]
+    agent = by_name[("/switchboard.v1.Agent/InvokeStream", "SERVER")]
+    call = next(s for s in spans if s.name == "invoke_agent billing")
+    chat = next(s for s in spans if s.name.startswith("chat "))
+    assert agent.parent_span_id in {s.span_id for s in spans}  # one trace across processes
+    for span in (supervisor, agent, call):
+        assert 0 < float(span.attributes[ttft]) < 30, span.name  # type: ignore[arg-type]
+    assert float(agent.attributes[ttft]) <= float(supervisor.attributes[ttft])  # type: ignore[arg-type]
+    assert "gen_ai.response.time_to_first_chunk" in chat.attributes
+    traced.receiver.wait_for(
+        lambda _: (
+            {
+                (p.name, p.attributes.get("switchboard.service"))
+                for p in traced.receiver.metric_points
+            }
+            >= {
+                ("gen_ai.server.time_to_first_token", "supervisor"),
+                ("gen_ai.server.time_to_first_token", "agent"),
+                ("gen_ai.server.time_per_output_token", "agent"),
+            }
+        ),
+        timeout=10,
+    )

@@ -253,6 +253,11 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):
             # Set, not reset: a generator may be closed in another context; the RPC's task
             # (and so this value) ends with the call.
             set_principal(await admit(method, context))
+            if handler.unary_stream is not None and self._admission is not None:
+                # A server stream (AskStream, InvokeStream) holds an admission slot for its
+                # whole life, like a unary call; it writes with context.write.
+                await self._admitted(context, lambda: streaming(request, context))
+                return
             produced = streaming(request, context)
             if hasattr(produced, "__aiter__"):
                 async for item in produced:

@@ -30,6 +30,8 @@ TOOL_TYPE = "gen_ai.tool.type"
 TOOL_DESCRIPTION = "gen_ai.tool.description"
 DATA_SOURCE = "gen_ai.data_source.id"
 TOKEN_TYPE = "gen_ai.token.type"
+#: The prompt version that answered (``billing@v2``); no GenAI convention names it yet.
+PROMPT_VERSION = "gen_ai.prompt.version"
 
 # Bucket boundaries the conventions recommend for the two client metrics.
 TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304,

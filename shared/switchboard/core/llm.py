@@ -7,7 +7,8 @@ module adds none of its own. Every failure that survives the SDK's retries becom
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -15,7 +16,8 @@ import anthropic
 from pydantic import BaseModel
 
 from switchboard.core.errors import UpstreamError, UpstreamRejected
-from switchboard.core.genai import GenAIMetrics, chat_span
+from switchboard.core.genai import ChatRecorder, GenAIMetrics, chat_span
+from switchboard.core.llm_stream import TextSink, stream_message
 
 if TYPE_CHECKING:
     from switchboard.core.settings import LLMSettings
@@ -165,6 +167,7 @@ class AnthropicLLM:
         tools: Sequence[ToolSpec] = (),
         force_tool: str | None = None,
         timeout: float | None = None,
+        on_text: TextSink | None = None,
     ) -> Completion:
         kwargs: dict[str, Any] = {
             "model": self._model,
@@ -187,33 +190,12 @@ class AnthropicLLM:
             meters=self._meters,
             capture_content=self._capture,
         ) as recorder:
-            try:
-                response = await self._client.messages.create(**kwargs)
+            with provider_errors(recorder):
+                if on_text is None:
+                    response = await self._client.messages.create(**kwargs)
+                else:
+                    response = await stream_message(self._client, kwargs, on_text, recorder)
                 completion = _completion(response)
-            except anthropic.APIStatusError as exc:
-                recorder.failed(type(exc).__name__, f"HTTP {exc.status_code}")
-                error = UpstreamRejected if _our_fault(exc.status_code) else UpstreamError
-                raise error(
-                    f"LLM provider answered HTTP {exc.status_code}: {_error_message(exc)}"
-                ) from exc
-            except anthropic.APITimeoutError as exc:
-                recorder.failed(type(exc).__name__)
-                raise UpstreamError("LLM provider timed out") from exc
-            except anthropic.APIConnectionError as exc:
-                recorder.failed(type(exc).__name__)
-                raise UpstreamError(f"LLM provider unreachable: {exc}") from exc
-            except (
-                anthropic.APIResponseValidationError,
-                MalformedResponse,
-                ValueError,
-                TypeError,
-                AttributeError,
-            ) as exc:
-                # A body that does not parse, or content of the wrong shape: the provider's
-                # fault, not the agent's, so the LLM breaker counts it and the answer goes
-                # offline (never INTERNAL from the agent).
-                recorder.failed("MalformedResponse")
-                raise UpstreamError(f"LLM provider sent a malformed response: {exc}") from exc
             u = completion.usage
             recorder.succeeded(
                 response_model=completion.model,
@@ -226,6 +208,58 @@ class AnthropicLLM:
                 output_text=completion.text,
             )
             return completion
+
+    async def stream(
+        self,
+        *,
+        system: str,
+        messages: Sequence[Message],
+        max_tokens: int,
+        on_text: TextSink,
+        tools: Sequence[ToolSpec] = (),
+        timeout: float | None = None,
+    ) -> Completion:
+        """Like :meth:`complete`, through the streaming API: ``on_text`` gets each text delta
+        as it arrives (it may raise to stop the stream; the HTTP stream is closed at once)."""
+        return await self.complete(
+            system=system,
+            messages=messages,
+            max_tokens=max_tokens,
+            tools=tools,
+            timeout=timeout,
+            on_text=on_text,
+        )
+
+
+@contextmanager
+def provider_errors(recorder: ChatRecorder) -> Iterator[None]:
+    """Every provider failure as one ``UpstreamError`` (``UpstreamRejected`` for our own
+    request's fault), streamed or not; recorded on the chat span."""
+    try:
+        yield
+    except anthropic.APIStatusError as exc:
+        recorder.failed(type(exc).__name__, f"HTTP {exc.status_code}")
+        error = UpstreamRejected if _our_fault(exc.status_code) else UpstreamError
+        how = f"answered HTTP {exc.status_code}" if exc.status_code != 200 else "failed mid-stream"
+        raise error(f"LLM provider {how}: {_error_message(exc)}") from exc
+    except (anthropic.APITimeoutError, TimeoutError) as exc:
+        recorder.failed(type(exc).__name__)
+        raise UpstreamError("LLM provider timed out") from exc
+    except anthropic.APIConnectionError as exc:
+        recorder.failed(type(exc).__name__)
+        raise UpstreamError(f"LLM provider unreachable: {exc}") from exc
+    except (
+        anthropic.APIResponseValidationError,
+        MalformedResponse,
+        ValueError,
+        TypeError,
+        AttributeError,
+    ) as exc:
+        # A body that does not parse, or content of the wrong shape: the provider's
+        # fault, not the agent's, so the LLM breaker counts it and the answer goes
+        # offline (never INTERNAL from the agent).
+        recorder.failed("MalformedResponse")
+        raise UpstreamError(f"LLM provider sent a malformed response: {exc}") from exc
 
 
 class MalformedResponse(Exception):

@@ -60,12 +60,19 @@ def server_options(settings: ServerSettings | None = None) -> list[tuple[str, An
 
 
 def generic_handler(descriptor: ServiceDescriptor, servicer: object) -> grpc.GenericRpcHandler:
-    """Unary handlers for every method of ``descriptor``, with tolerant request parsing."""
+    """Handlers for every method of ``descriptor``, with tolerant request parsing: unary
+    methods, and server-streaming ones (``InvokeStream``, ``AskStream``), whose servicer
+    method writes its events with ``context.write``. Both pass the access interceptor."""
     handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
     for method in descriptor.methods:
         request_cls = message_factory.GetMessageClass(method.input_type)
         response_cls = message_factory.GetMessageClass(method.output_type)
-        handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+        make = (
+            grpc.unary_stream_rpc_method_handler
+            if method.server_streaming
+            else grpc.unary_unary_rpc_method_handler
+        )
+        handlers[method.name] = make(
             getattr(servicer, method.name),
             request_deserializer=tolerant_deserializer(request_cls),
             response_serializer=response_cls.SerializeToString,

@@ -10,6 +10,7 @@ the code reads the environment.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -281,6 +282,37 @@ class MemorySettings(BaseSettings):
     )
 
 
+class StreamingSettings(BaseSettings):
+    """Streamed answers (AskStream, InvokeStream; docs/streaming.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_STREAM_", extra="ignore")
+
+    screen: Literal["token", "sentence"] = Field(
+        "token",
+        description="Agent: how streamed LLM text passes output screening. token: each delta "
+        "leaves at once (size, prompt leak and links checked per delta, the guard's rules per "
+        "sentence; a sentence flagged late is taken back with a reset); sentence: text is held "
+        "until its sentence is screened (flagged text never leaves; the first words wait for "
+        "the first sentence).",
+    )
+    resume_window_s: float = Field(
+        60.0,
+        ge=0,
+        description="Supervisor: how long a finished stream's events stay held for "
+        "ResumeStream and attaching repeats (0: not held).",
+    )
+    max_held_events: int = Field(
+        4000, ge=16, description="Supervisor: events held per stream for resuming."
+    )
+    detach_grace_s: float = Field(
+        0.0,
+        ge=0,
+        description="Supervisor: how long a stream with a caller-chosen request_id keeps "
+        "running after its caller went away, for ResumeStream (0: stopped at once, and the "
+        "agent's LLM stream with it).",
+    )
+
+
 class ServiceSettings(BaseSettings):
     """What every service's root settings object holds; each service adds its own parts
     (the store and guard sections, and its own options)."""
@@ -296,3 +328,4 @@ class ServiceSettings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
+    streaming: StreamingSettings = Field(default_factory=StreamingSettings)

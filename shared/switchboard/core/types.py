@@ -147,6 +147,7 @@ class AgentAnswer(BaseModel):
     usage: UsageReport = Field(default_factory=UsageReport)
     pending_action: PendingAction | None = None
     uncited: bool = False  # the answer cites no passage: it is not grounded in the knowledge
+    prompt_version: str = ""  # the prompt version that answered (billing@v2), docs/prompts.md
 
 
 class AnswerPart(BaseModel):
@@ -160,3 +161,4 @@ class AnswerPart(BaseModel):
     confidence: float = 0.0
     citations: list[Citation] = Field(default_factory=list)  # the sources of ``answer``
     uncited: bool = False
+    prompt_version: str = ""

@@ -194,6 +194,7 @@ def answer_to_proto(answer: AgentAnswer) -> agent_pb2.InvokeResponse:
         agent=answer.agent,
         pending_action=pending_to_proto(answer.pending_action),
         uncited=answer.uncited,
+        prompt_version=answer.prompt_version,
     )
 
 
@@ -208,6 +209,7 @@ def answer_from_proto(reply: agent_pb2.InvokeResponse, agent: str) -> AgentAnswe
         usage=usage_from_proto(reply.usage),
         pending_action=pending_from_proto(reply.pending_action),
         uncited=reply.uncited,
+        prompt_version=reply.prompt_version[:128],
     )
 
 

@@ -33,6 +33,8 @@ from switchboard.store.examples import (
 from switchboard.store.feedback import DailyRate, Feedback, FeedbackLog, KnowledgeGap, KnowledgeGaps
 from switchboard.store.idempotency import Claim, ClaimOutcome, IdempotencyStore, StoredResult
 from switchboard.store.migrate import current_revision, head_revision, migrate
+from switchboard.store.prompt_types import LabelMove, PromptLabel, PromptVersion, version_ref
+from switchboard.store.prompts import LabelMoved, PromptRegistry
 from switchboard.store.review import ItemKind, ItemState, NewItem, ReviewItem, ReviewItems
 from switchboard.store.sessions import SessionState, SessionStates
 from switchboard.store.settings import StoreSettings, normalise_url
@@ -63,7 +65,12 @@ __all__ = [
     "ItemState",
     "KnowledgeGap",
     "KnowledgeGaps",
+    "LabelMove",
+    "LabelMoved",
     "NewItem",
+    "PromptLabel",
+    "PromptRegistry",
+    "PromptVersion",
     "ReviewItem",
     "ReviewItems",
     "SessionState",
@@ -80,4 +87,5 @@ __all__ = [
     "head_revision",
     "migrate",
     "normalise_url",
+    "version_ref",
 ]

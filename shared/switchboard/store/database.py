@@ -24,6 +24,7 @@ from switchboard.store.examples import ExampleCandidates
 from switchboard.store.feedback import FeedbackLog, KnowledgeGaps
 from switchboard.store.idempotency import IdempotencyStore
 from switchboard.store.migrate import migrate
+from switchboard.store.prompts import PromptRegistry
 from switchboard.store.review import ReviewItems
 from switchboard.store.sessions import SessionStates
 from switchboard.store.settings import StoreSettings, is_sqlite, safe_url, sqlite_path
@@ -93,6 +94,7 @@ class Store:
         self.review = ReviewItems(self.sessions)
         self.feedback = FeedbackLog(self.sessions)
         self.gaps = KnowledgeGaps(self.sessions)
+        self.prompts = PromptRegistry(self.sessions)
         self.conversations = Conversations(self.sessions, self.writer)
         self.user_memories = UserMemories(self.sessions, self.writer)
 

@@ -13,115 +13,31 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from switchboard.store._common import store_errors, utcnow
 from switchboard.store._upsert import insert_if_absent
 from switchboard.store.models import ReviewItemRow
+from switchboard.store.review_items import (
+    MAX_QUESTION_CHARS,
+    ItemKind,
+    ItemState,
+    NewItem,
+    ReviewItem,
+    item_of,
+)
 
-MAX_QUESTION_CHARS = 8000
-
-
-class ItemKind(StrEnum):
-    ESCALATION = "escalation"  # no agent answered: a person answers, re-routes or closes
-    APPROVAL = "approval"  # a pending action only a reviewer may approve or reject
-    SAMPLE = "sample"  # an answered request sampled for quality review
-
-
-class ItemState(StrEnum):
-    OPEN = "open"
-    RESOLVED = "resolved"  # answered, approved, re-routed, or given a verdict
-    CLOSED = "closed"  # closed with a reason, or the action was rejected
-    EXPIRED = "expired"  # nobody decided before ``expires_at``
-
-    @property
-    def final(self) -> bool:
-        return self is not ItemState.OPEN
-
-
-class ReviewItem(BaseModel):
-    """One item as stored."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    tenant: str
-    request_id: str
-    trace_id: str | None
-    agent: str
-    kind: ItemKind
-    reason: str
-    question: str
-    customer_id: str
-    user_id: str
-    draft: dict[str, Any]
-    state: ItemState
-    claimed_by: str | None
-    claimed_at: datetime | None
-    claim_until: datetime | None
-    resolution: dict[str, Any] | None
-    result: dict[str, Any] | None
-    resolved_by: str | None
-    verdict: str | None
-    created_at: datetime
-    resolved_at: datetime | None
-    expires_at: datetime
-
-    def claimed(self, now: datetime) -> bool:
-        """True while someone's claim runs."""
-        return self.claim_until is not None and self.claim_until > now
-
-    def overdue(self, now: datetime) -> bool:
-        """Open past its expiry (about to be marked expired)."""
-        return self.state is ItemState.OPEN and self.expires_at <= now
-
-
-def _item(row: ReviewItemRow) -> ReviewItem:
-    return ReviewItem(
-        id=row.id,
-        tenant=row.tenant,
-        request_id=row.request_id,
-        trace_id=row.trace_id,
-        agent=row.agent,
-        kind=ItemKind(row.kind),
-        reason=row.reason,
-        question=row.question,
-        customer_id=row.customer_id,
-        user_id=row.user_id,
-        draft=row.draft or {},
-        state=ItemState(row.state),
-        claimed_by=row.claimed_by,
-        claimed_at=row.claimed_at,
-        claim_until=row.claim_until,
-        resolution=row.resolution,
-        result=row.result,
-        resolved_by=row.resolved_by,
-        verdict=row.verdict,
-        created_at=row.created_at,
-        resolved_at=row.resolved_at,
-        expires_at=row.expires_at,
-    )
-
-
-class NewItem(BaseModel):
-    """What the supervisor knows when it opens an item."""
-
-    tenant: str
-    request_id: str
-    trace_id: str | None = None
-    agent: str = ""
-    kind: ItemKind
-    reason: str
-    question: str
-    customer_id: str = ""
-    user_id: str = ""
-    draft: dict[str, Any]
-    expires_at: datetime
+__all__ = [
+    "MAX_QUESTION_CHARS",
+    "ItemKind",
+    "ItemState",
+    "NewItem",
+    "ReviewItem",
+    "ReviewItems",
+]
 
 
 def _free(now: datetime, who: str) -> ColumnElement[bool]:
@@ -157,12 +73,12 @@ class ReviewItems:
                 return None
             row = await s.get(ReviewItemRow, values["id"])
             assert row is not None
-            return _item(row)
+            return item_of(row)
 
     async def get(self, item_id: str) -> ReviewItem | None:
         async with store_errors("reading a review item"), self._sessions() as s:
             row = await s.get(ReviewItemRow, item_id)
-        return None if row is None else _item(row)
+        return None if row is None else item_of(row)
 
     async def by_request(self, tenant: str, request_id: str) -> ReviewItem | None:
         async with store_errors("reading a review item"), self._sessions() as s:
@@ -173,7 +89,7 @@ class ReviewItems:
                     )
                 )
             ).one_or_none()
-        return None if row is None else _item(row)
+        return None if row is None else item_of(row)
 
     async def query(
         self,
@@ -207,7 +123,7 @@ class ReviewItems:
         stmt = stmt.order_by(ReviewItemRow.created_at, ReviewItemRow.id).limit(max(1, limit))
         async with store_errors("listing review items"), self._sessions() as s:
             rows = (await s.scalars(stmt)).all()
-        return [_item(r) for r in rows]
+        return [item_of(r) for r in rows]
 
     async def counts(self, *, tenant: str | None = None) -> dict[tuple[str, str], int]:
         """How many items there are by (kind, state)."""
@@ -245,7 +161,7 @@ class ReviewItems:
                 return None
             row = await s.get(ReviewItemRow, item_id)
             assert row is not None
-            return _item(row)
+            return item_of(row)
 
     async def release(self, item_id: str, who: str) -> None:
         """Gives up ``who``'s claim (a decision that could not be carried out)."""
@@ -294,7 +210,7 @@ class ReviewItems:
                 return None
             row = await s.get(ReviewItemRow, item_id)
             assert row is not None
-            return _item(row)
+            return item_of(row)
 
     async def close_open(
         self,

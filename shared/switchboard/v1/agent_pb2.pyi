@@ -101,7 +101,7 @@ class Approval(_message.Message):
     def __init__(self, approved_by: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class InvokeResponse(_message.Message):
-    __slots__ = ("answer", "citations", "confidence", "usage", "status", "mode", "agent", "pending_action", "uncited")
+    __slots__ = ("answer", "citations", "confidence", "usage", "status", "mode", "agent", "pending_action", "uncited", "prompt_version")
     ANSWER_FIELD_NUMBER: _ClassVar[int]
     CITATIONS_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
@@ -111,6 +111,7 @@ class InvokeResponse(_message.Message):
     AGENT_FIELD_NUMBER: _ClassVar[int]
     PENDING_ACTION_FIELD_NUMBER: _ClassVar[int]
     UNCITED_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_VERSION_FIELD_NUMBER: _ClassVar[int]
     answer: str
     citations: _containers.RepeatedCompositeFieldContainer[_common_pb2.Citation]
     confidence: float
@@ -120,8 +121,53 @@ class InvokeResponse(_message.Message):
     agent: str
     pending_action: _common_pb2.PendingAction
     uncited: bool
-    def __init__(self, answer: _Optional[str] = ..., citations: _Optional[_Iterable[_Union[_common_pb2.Citation, _Mapping]]] = ..., confidence: _Optional[float] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., status: _Optional[_Union[_common_pb2.Status, str]] = ..., mode: _Optional[str] = ..., agent: _Optional[str] = ..., pending_action: _Optional[_Union[_common_pb2.PendingAction, _Mapping]] = ..., uncited: _Optional[bool] = ...) -> None: ...
+    prompt_version: str
+    def __init__(self, answer: _Optional[str] = ..., citations: _Optional[_Iterable[_Union[_common_pb2.Citation, _Mapping]]] = ..., confidence: _Optional[float] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., status: _Optional[_Union[_common_pb2.Status, str]] = ..., mode: _Optional[str] = ..., agent: _Optional[str] = ..., pending_action: _Optional[_Union[_common_pb2.PendingAction, _Mapping]] = ..., uncited: _Optional[bool] = ..., prompt_version: _Optional[str] = ...) -> None: ...
 
 class DescribeRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class InvokeEvent(_message.Message):
+    __slots__ = ("sequence", "text", "reset", "citation", "usage", "final")
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    RESET_FIELD_NUMBER: _ClassVar[int]
+    CITATION_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    FINAL_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
+    text: InvokeTextEvent
+    reset: InvokeResetEvent
+    citation: InvokeCitationEvent
+    usage: InvokeUsageEvent
+    final: InvokeResponse
+    def __init__(self, sequence: _Optional[int] = ..., text: _Optional[_Union[InvokeTextEvent, _Mapping]] = ..., reset: _Optional[_Union[InvokeResetEvent, _Mapping]] = ..., citation: _Optional[_Union[InvokeCitationEvent, _Mapping]] = ..., usage: _Optional[_Union[InvokeUsageEvent, _Mapping]] = ..., final: _Optional[_Union[InvokeResponse, _Mapping]] = ...) -> None: ...
+
+class InvokeTextEvent(_message.Message):
+    __slots__ = ("text",)
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    def __init__(self, text: _Optional[str] = ...) -> None: ...
+
+class InvokeResetEvent(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+
+class InvokeCitationEvent(_message.Message):
+    __slots__ = ("index", "citation")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    CITATION_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    citation: _common_pb2.Citation
+    def __init__(self, index: _Optional[int] = ..., citation: _Optional[_Union[_common_pb2.Citation, _Mapping]] = ...) -> None: ...
+
+class InvokeUsageEvent(_message.Message):
+    __slots__ = ("input_tokens", "output_tokens")
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    input_tokens: int
+    output_tokens: int
+    def __init__(self, input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ...) -> None: ...

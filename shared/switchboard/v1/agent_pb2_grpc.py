@@ -47,6 +47,11 @@ class AgentStub:
                 request_serializer=switchboard_dot_v1_dot_agent__pb2.DescribeRequest.SerializeToString,
                 response_deserializer=switchboard_dot_v1_dot_common__pb2.AgentCard.FromString,
                 _registered_method=True)
+        self.InvokeStream = channel.unary_stream(
+                '/switchboard.v1.Agent/InvokeStream',
+                request_serializer=switchboard_dot_v1_dot_agent__pb2.InvokeRequest.SerializeToString,
+                response_deserializer=switchboard_dot_v1_dot_agent__pb2.InvokeEvent.FromString,
+                _registered_method=True)
 
 
 class AgentServicer:
@@ -68,6 +73,17 @@ class AgentServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def InvokeStream(self, request, context):
+        """Answers like Invoke, streaming the answer as it is written (docs/streaming.md):
+        text deltas, resets, citations and usage, then one `final` event carrying
+        exactly the InvokeResponse Invoke would have returned. Errors end the
+        stream with the statuses Invoke uses. Deadline, budget (metadata) and
+        credentials as for Invoke.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -80,6 +96,11 @@ def add_AgentServicer_to_server(servicer, server):
                     servicer.Describe,
                     request_deserializer=switchboard_dot_v1_dot_agent__pb2.DescribeRequest.FromString,
                     response_serializer=switchboard_dot_v1_dot_common__pb2.AgentCard.SerializeToString,
+            ),
+            'InvokeStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.InvokeStream,
+                    request_deserializer=switchboard_dot_v1_dot_agent__pb2.InvokeRequest.FromString,
+                    response_serializer=switchboard_dot_v1_dot_agent__pb2.InvokeEvent.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -138,6 +159,33 @@ class Agent:
             '/switchboard.v1.Agent/Describe',
             switchboard_dot_v1_dot_agent__pb2.DescribeRequest.SerializeToString,
             switchboard_dot_v1_dot_common__pb2.AgentCard.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def InvokeStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/switchboard.v1.Agent/InvokeStream',
+            switchboard_dot_v1_dot_agent__pb2.InvokeRequest.SerializeToString,
+            switchboard_dot_v1_dot_agent__pb2.InvokeEvent.FromString,
             options,
             channel_credentials,
             insecure,

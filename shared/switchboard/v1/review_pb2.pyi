@@ -275,3 +275,111 @@ class WhoAmIResponse(_message.Message):
     all_tenants: bool
     agents: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, tenant: _Optional[str] = ..., role: _Optional[str] = ..., actor: _Optional[str] = ..., all_tenants: _Optional[bool] = ..., agents: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PromptListRequest(_message.Message):
+    __slots__ = ("agent", "tenant", "days")
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    DAYS_FIELD_NUMBER: _ClassVar[int]
+    agent: str
+    tenant: str
+    days: int
+    def __init__(self, agent: _Optional[str] = ..., tenant: _Optional[str] = ..., days: _Optional[int] = ...) -> None: ...
+
+class PromptListResponse(_message.Message):
+    __slots__ = ("versions", "labels")
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    versions: _containers.RepeatedCompositeFieldContainer[PromptVersionSummary]
+    labels: _containers.RepeatedCompositeFieldContainer[PromptLabelInfo]
+    def __init__(self, versions: _Optional[_Iterable[_Union[PromptVersionSummary, _Mapping]]] = ..., labels: _Optional[_Iterable[_Union[PromptLabelInfo, _Mapping]]] = ...) -> None: ...
+
+class PromptVersionSummary(_message.Message):
+    __slots__ = ("version", "agent", "number", "author", "note", "content_hash", "created_at", "labels", "feedback", "positive", "model")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_HASH_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    FEEDBACK_FIELD_NUMBER: _ClassVar[int]
+    POSITIVE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    agent: str
+    number: int
+    author: str
+    note: str
+    content_hash: str
+    created_at: _timestamp_pb2.Timestamp
+    labels: _containers.RepeatedScalarFieldContainer[str]
+    feedback: int
+    positive: int
+    model: str
+    def __init__(self, version: _Optional[str] = ..., agent: _Optional[str] = ..., number: _Optional[int] = ..., author: _Optional[str] = ..., note: _Optional[str] = ..., content_hash: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., labels: _Optional[_Iterable[str]] = ..., feedback: _Optional[int] = ..., positive: _Optional[int] = ..., model: _Optional[str] = ...) -> None: ...
+
+class PromptLabelInfo(_message.Message):
+    __slots__ = ("agent", "label", "version", "canary_version", "canary_percent", "revision", "updated_by", "updated_at")
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    CANARY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CANARY_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_BY_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    agent: str
+    label: str
+    version: int
+    canary_version: int
+    canary_percent: int
+    revision: int
+    updated_by: str
+    updated_at: _timestamp_pb2.Timestamp
+    def __init__(self, agent: _Optional[str] = ..., label: _Optional[str] = ..., version: _Optional[int] = ..., canary_version: _Optional[int] = ..., canary_percent: _Optional[int] = ..., revision: _Optional[int] = ..., updated_by: _Optional[str] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class PromptGetRequest(_message.Message):
+    __slots__ = ("agent", "number")
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    agent: str
+    number: int
+    def __init__(self, agent: _Optional[str] = ..., number: _Optional[int] = ...) -> None: ...
+
+class PromptVersionDetail(_message.Message):
+    __slots__ = ("summary", "system_prompt", "rules", "params_json", "moves")
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    SYSTEM_PROMPT_FIELD_NUMBER: _ClassVar[int]
+    RULES_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_JSON_FIELD_NUMBER: _ClassVar[int]
+    MOVES_FIELD_NUMBER: _ClassVar[int]
+    summary: PromptVersionSummary
+    system_prompt: str
+    rules: str
+    params_json: str
+    moves: _containers.RepeatedCompositeFieldContainer[PromptLabelMove]
+    def __init__(self, summary: _Optional[_Union[PromptVersionSummary, _Mapping]] = ..., system_prompt: _Optional[str] = ..., rules: _Optional[str] = ..., params_json: _Optional[str] = ..., moves: _Optional[_Iterable[_Union[PromptLabelMove, _Mapping]]] = ...) -> None: ...
+
+class PromptLabelMove(_message.Message):
+    __slots__ = ("label", "action", "from_version", "to_version", "canary_version", "canary_percent", "actor", "reason", "at")
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    FROM_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TO_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CANARY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CANARY_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    label: str
+    action: str
+    from_version: int
+    to_version: int
+    canary_version: int
+    canary_percent: int
+    actor: str
+    reason: str
+    at: _timestamp_pb2.Timestamp
+    def __init__(self, label: _Optional[str] = ..., action: _Optional[str] = ..., from_version: _Optional[int] = ..., to_version: _Optional[int] = ..., canary_version: _Optional[int] = ..., canary_percent: _Optional[int] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

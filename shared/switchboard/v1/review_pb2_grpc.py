@@ -77,6 +77,16 @@ class ReviewStub:
                 request_serializer=switchboard_dot_v1_dot_review__pb2.WhoAmIRequest.SerializeToString,
                 response_deserializer=switchboard_dot_v1_dot_review__pb2.WhoAmIResponse.FromString,
                 _registered_method=True)
+        self.ListPromptVersions = channel.unary_unary(
+                '/switchboard.v1.Review/ListPromptVersions',
+                request_serializer=switchboard_dot_v1_dot_review__pb2.PromptListRequest.SerializeToString,
+                response_deserializer=switchboard_dot_v1_dot_review__pb2.PromptListResponse.FromString,
+                _registered_method=True)
+        self.GetPromptVersion = channel.unary_unary(
+                '/switchboard.v1.Review/GetPromptVersion',
+                request_serializer=switchboard_dot_v1_dot_review__pb2.PromptGetRequest.SerializeToString,
+                response_deserializer=switchboard_dot_v1_dot_review__pb2.PromptVersionDetail.FromString,
+                _registered_method=True)
 
 
 class ReviewServicer:
@@ -150,6 +160,22 @@ class ReviewServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListPromptVersions(self, request, context):
+        """Prompt versions (docs/prompts.md), newest first, with the labels that
+        point at each and the feedback its answers got (tenant filter applied).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPromptVersion(self, request, context):
+        """One prompt version in full, with the label moves that touched it.
+        NOT_FOUND for an unknown agent or version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReviewServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -192,6 +218,16 @@ def add_ReviewServicer_to_server(servicer, server):
                     servicer.WhoAmI,
                     request_deserializer=switchboard_dot_v1_dot_review__pb2.WhoAmIRequest.FromString,
                     response_serializer=switchboard_dot_v1_dot_review__pb2.WhoAmIResponse.SerializeToString,
+            ),
+            'ListPromptVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPromptVersions,
+                    request_deserializer=switchboard_dot_v1_dot_review__pb2.PromptListRequest.FromString,
+                    response_serializer=switchboard_dot_v1_dot_review__pb2.PromptListResponse.SerializeToString,
+            ),
+            'GetPromptVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPromptVersion,
+                    request_deserializer=switchboard_dot_v1_dot_review__pb2.PromptGetRequest.FromString,
+                    response_serializer=switchboard_dot_v1_dot_review__pb2.PromptVersionDetail.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -413,6 +449,60 @@ class Review:
             '/switchboard.v1.Review/WhoAmI',
             switchboard_dot_v1_dot_review__pb2.WhoAmIRequest.SerializeToString,
             switchboard_dot_v1_dot_review__pb2.WhoAmIResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPromptVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/switchboard.v1.Review/ListPromptVersions',
+            switchboard_dot_v1_dot_review__pb2.PromptListRequest.SerializeToString,
+            switchboard_dot_v1_dot_review__pb2.PromptListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPromptVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/switchboard.v1.Review/GetPromptVersion',
+            switchboard_dot_v1_dot_review__pb2.PromptGetRequest.SerializeToString,
+            switchboard_dot_v1_dot_review__pb2.PromptVersionDetail.FromString,
             options,
             channel_credentials,
             insecure,

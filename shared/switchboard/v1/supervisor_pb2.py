@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from switchboard.v1 import common_pb2 as switchboard_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fswitchboard/v1/supervisor.proto\x12\x0eswitchboard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/common.proto\"&\n\x10GetResultRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\"y\n\x0f\x46\x65\x65\x64\x62\x61\x63kRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12&\n\x05thumb\x18\x02 \x01(\x0e\x32\x15.switchboard.v1.ThumbH\x00\x12\x0f\n\x05score\x18\x03 \x01(\rH\x00\x12\x0f\n\x07\x63omment\x18\x04 \x01(\tB\x08\n\x06rating\"o\n\x10\x46\x65\x65\x64\x62\x61\x63kResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08replaced\x18\x02 \x01(\x08\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12&\n\x06status\x18\x04 \x01(\x0e\x32\x16.switchboard.v1.Status\"(\n\nAnsweredBy\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"\xd7\x01\n\x0cReviewStatus\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.switchboard.v1.ReviewKind\x12*\n\x05state\x18\x03 \x01(\x0e\x32\x1b.switchboard.v1.ReviewState\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x12\n\ndecided_by\x18\x05 \x01(\t\x12\x0c\n\x04note\x18\x06 \x01(\t\x12.\n\nexpires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd6\x01\n\nAskRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12:\n\x08metadata\x18\x04 \x03(\x0b\x32(.switchboard.v1.AskRequest.MetadataEntry\x12\r\n\x05\x61gent\x18\x05 \x01(\t\x12\x16\n\x0e\x63onfirm_action\x18\x06 \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xdc\x04\n\x0b\x41skResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61nswer\x18\x02 \x01(\t\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12+\n\tcitations\x18\x04 \x03(\x0b\x32\x18.switchboard.v1.Citation\x12\x12\n\nconfidence\x18\x05 \x01(\x02\x12$\n\x05usage\x18\x06 \x01(\x0b\x32\x15.switchboard.v1.Usage\x12\x10\n\x08trace_id\x18\x07 \x01(\t\x12&\n\x06status\x18\x08 \x01(\x0e\x32\x16.switchboard.v1.Status\x12\x32\n\ncandidates\x18\t \x03(\x0b\x32\x1e.switchboard.v1.RouteCandidate\x12\x0c\n\x04mode\x18\n \x01(\t\x12,\n\x05route\x18\x0b \x01(\x0b\x32\x1d.switchboard.v1.RouteDecision\x12)\n\x05parts\x18\x0c \x03(\x0b\x32\x1a.switchboard.v1.AnswerPart\x12\x35\n\x0epending_action\x18\r \x01(\x0b\x32\x1d.switchboard.v1.PendingAction\x12\x0f\n\x07uncited\x18\x0e \x01(\x08\x12/\n\x0b\x61nswered_by\x18\x0f \x01(\x0b\x32\x1a.switchboard.v1.AnsweredBy\x12,\n\x06review\x18\x10 \x01(\x0b\x32\x1c.switchboard.v1.ReviewStatus\x12\x37\n\x0c\x63onversation\x18\x12 \x01(\x0b\x32!.switchboard.v1.ConversationState\"?\n\x11\x43onversationState\x12\r\n\x05state\x18\x01 \x01(\t\x12\r\n\x05turns\x18\x02 \x01(\x05\x12\x0c\n\x04note\x18\x03 \x01(\t\"\xc1\x01\n\nAnswerPart\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05\x61gent\x18\x02 \x01(\t\x12\x0e\n\x06\x61nswer\x18\x03 \x01(\t\x12&\n\x06status\x18\x04 \x01(\x0e\x32\x16.switchboard.v1.Status\x12+\n\tcitations\x18\x05 \x03(\x0b\x32\x18.switchboard.v1.Citation\x12\x12\n\nconfidence\x18\x06 \x01(\x02\x12\x0c\n\x04mode\x18\x07 \x01(\t\x12\x0f\n\x07uncited\x18\x08 \x01(\x08\"\x1c\n\x0cRouteRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\".\n\x0eRouteCandidate\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x02\"\xd6\x01\n\rRouteDecision\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x02\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x32\n\ncandidates\x18\x04 \x03(\x0b\x32\x1e.switchboard.v1.RouteCandidate\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07\x62locked\x18\x06 \x01(\x08\x12\x14\n\x0c\x62lock_reason\x18\x07 \x01(\t\x12\'\n\x05parts\x18\x08 \x03(\x0b\x32\x18.switchboard.v1.SubRoute\";\n\x08SubRoute\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05\x61gent\x18\x02 \x01(\t\x12\x12\n\nconfidence\x18\x03 \x01(\x02\"\x13\n\x11ListAgentsRequest\"?\n\x12ListAgentsResponse\x12)\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x19.switchboard.v1.AgentInfo\"Z\n\tAgentInfo\x12\'\n\x04\x63\x61rd\x18\x01 \x01(\x0b\x32\x19.switchboard.v1.AgentCard\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x13\n\x0b\x63\x61rd_source\x18\x03 \x01(\t*<\n\x05Thumb\x12\x15\n\x11THUMB_UNSPECIFIED\x10\x00\x12\x0c\n\x08THUMB_UP\x10\x01\x12\x0e\n\nTHUMB_DOWN\x10\x02\x32\x82\x03\n\nSupervisor\x12>\n\x03\x41sk\x12\x1a.switchboard.v1.AskRequest\x1a\x1b.switchboard.v1.AskResponse\x12\x44\n\x05Route\x12\x1c.switchboard.v1.RouteRequest\x1a\x1d.switchboard.v1.RouteDecision\x12S\n\nListAgents\x12!.switchboard.v1.ListAgentsRequest\x1a\".switchboard.v1.ListAgentsResponse\x12J\n\tGetResult\x12 .switchboard.v1.GetResultRequest\x1a\x1b.switchboard.v1.AskResponse\x12M\n\x08\x46\x65\x65\x64\x62\x61\x63k\x12\x1f.switchboard.v1.FeedbackRequest\x1a .switchboard.v1.FeedbackResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fswitchboard/v1/supervisor.proto\x12\x0eswitchboard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/common.proto\"&\n\x10GetResultRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\"y\n\x0f\x46\x65\x65\x64\x62\x61\x63kRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12&\n\x05thumb\x18\x02 \x01(\x0e\x32\x15.switchboard.v1.ThumbH\x00\x12\x0f\n\x05score\x18\x03 \x01(\rH\x00\x12\x0f\n\x07\x63omment\x18\x04 \x01(\tB\x08\n\x06rating\"o\n\x10\x46\x65\x65\x64\x62\x61\x63kResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08replaced\x18\x02 \x01(\x08\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12&\n\x06status\x18\x04 \x01(\x0e\x32\x16.switchboard.v1.Status\"(\n\nAnsweredBy\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"\xd7\x01\n\x0cReviewStatus\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.switchboard.v1.ReviewKind\x12*\n\x05state\x18\x03 \x01(\x0e\x32\x1b.switchboard.v1.ReviewState\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x12\n\ndecided_by\x18\x05 \x01(\t\x12\x0c\n\x04note\x18\x06 \x01(\t\x12.\n\nexpires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd6\x01\n\nAskRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12:\n\x08metadata\x18\x04 \x03(\x0b\x32(.switchboard.v1.AskRequest.MetadataEntry\x12\r\n\x05\x61gent\x18\x05 \x01(\t\x12\x16\n\x0e\x63onfirm_action\x18\x06 \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xf4\x04\n\x0b\x41skResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61nswer\x18\x02 \x01(\t\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12+\n\tcitations\x18\x04 \x03(\x0b\x32\x18.switchboard.v1.Citation\x12\x12\n\nconfidence\x18\x05 \x01(\x02\x12$\n\x05usage\x18\x06 \x01(\x0b\x32\x15.switchboard.v1.Usage\x12\x10\n\x08trace_id\x18\x07 \x01(\t\x12&\n\x06status\x18\x08 \x01(\x0e\x32\x16.switchboard.v1.Status\x12\x32\n\ncandidates\x18\t \x03(\x0b\x32\x1e.switchboard.v1.RouteCandidate\x12\x0c\n\x04mode\x18\n \x01(\t\x12,\n\x05route\x18\x0b \x01(\x0b\x32\x1d.switchboard.v1.RouteDecision\x12)\n\x05parts\x18\x0c \x03(\x0b\x32\x1a.switchboard.v1.AnswerPart\x12\x35\n\x0epending_action\x18\r \x01(\x0b\x32\x1d.switchboard.v1.PendingAction\x12\x0f\n\x07uncited\x18\x0e \x01(\x08\x12/\n\x0b\x61nswered_by\x18\x0f \x01(\x0b\x32\x1a.switchboard.v1.AnsweredBy\x12,\n\x06review\x18\x10 \x01(\x0b\x32\x1c.switchboard.v1.ReviewStatus\x12\x16\n\x0eprompt_version\x18\x11 \x01(\t\x12\x37\n\x0c\x63onversation\x18\x12 \x01(\x0b\x32!.switchboard.v1.ConversationState\"?\n\x11\x43onversationState\x12\r\n\x05state\x18\x01 \x01(\t\x12\r\n\x05turns\x18\x02 \x01(\x05\x12\x0c\n\x04note\x18\x03 \x01(\t\"\xd9\x01\n\nAnswerPart\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05\x61gent\x18\x02 \x01(\t\x12\x0e\n\x06\x61nswer\x18\x03 \x01(\t\x12&\n\x06status\x18\x04 \x01(\x0e\x32\x16.switchboard.v1.Status\x12+\n\tcitations\x18\x05 \x03(\x0b\x32\x18.switchboard.v1.Citation\x12\x12\n\nconfidence\x18\x06 \x01(\x02\x12\x0c\n\x04mode\x18\x07 \x01(\t\x12\x0f\n\x07uncited\x18\x08 \x01(\x08\x12\x16\n\x0eprompt_version\x18\t \x01(\t\"\x1c\n\x0cRouteRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\".\n\x0eRouteCandidate\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x02\"\xd6\x01\n\rRouteDecision\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x02\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x32\n\ncandidates\x18\x04 \x03(\x0b\x32\x1e.switchboard.v1.RouteCandidate\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07\x62locked\x18\x06 \x01(\x08\x12\x14\n\x0c\x62lock_reason\x18\x07 \x01(\t\x12\'\n\x05parts\x18\x08 \x03(\x0b\x32\x18.switchboard.v1.SubRoute\";\n\x08SubRoute\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05\x61gent\x18\x02 \x01(\t\x12\x12\n\nconfidence\x18\x03 \x01(\x02\"\x13\n\x11ListAgentsRequest\"?\n\x12ListAgentsResponse\x12)\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x19.switchboard.v1.AgentInfo\"Z\n\tAgentInfo\x12\'\n\x04\x63\x61rd\x18\x01 \x01(\x0b\x32\x19.switchboard.v1.AgentCard\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x13\n\x0b\x63\x61rd_source\x18\x03 \x01(\t\"A\n\x13ResumeStreamRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x04\"\xeb\x03\n\x08\x41skEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12.\n\x05route\x18\x02 \x01(\x0b\x32\x1d.switchboard.v1.RouteDecisionH\x00\x12:\n\ragent_started\x18\x03 \x01(\x0b\x32!.switchboard.v1.AgentStartedEventH\x00\x12.\n\x04text\x18\x04 \x01(\x0b\x32\x1e.switchboard.v1.TextDeltaEventH\x00\x12+\n\x05reset\x18\x05 \x01(\x0b\x32\x1a.switchboard.v1.ResetEventH\x00\x12\x31\n\x08\x63itation\x18\x06 \x01(\x0b\x32\x1d.switchboard.v1.CitationEventH\x00\x12+\n\x05usage\x18\x07 \x01(\x0b\x32\x1a.switchboard.v1.UsageEventH\x00\x12<\n\x0epending_action\x18\x08 \x01(\x0b\x32\".switchboard.v1.PendingActionEventH\x00\x12/\n\x07partial\x18\t \x01(\x0b\x32\x1c.switchboard.v1.PartialEventH\x00\x12,\n\x05\x66inal\x18\n \x01(\x0b\x32\x1b.switchboard.v1.AskResponseH\x00\x42\x07\n\x05\x65vent\"C\n\x11\x41gentStartedEvent\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\x0c\n\x04part\x18\x02 \x01(\r\x12\x11\n\tpart_text\x18\x03 \x01(\t\";\n\x0eTextDeltaEvent\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\x0c\n\x04part\x18\x02 \x01(\r\x12\x0c\n\x04text\x18\x03 \x01(\t\"9\n\nResetEvent\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\x0c\n\x04part\x18\x02 \x01(\r\x12\x0e\n\x06reason\x18\x03 \x01(\t\"g\n\rCitationEvent\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\x0c\n\x04part\x18\x02 \x01(\r\x12\r\n\x05index\x18\x03 \x01(\r\x12*\n\x08\x63itation\x18\x04 \x01(\x0b\x32\x18.switchboard.v1.Citation\"2\n\nUsageEvent\x12$\n\x05usage\x18\x01 \x01(\x0b\x32\x15.switchboard.v1.Usage\"`\n\x12PendingActionEvent\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\x0c\n\x04part\x18\x02 \x01(\r\x12-\n\x06\x61\x63tion\x18\x03 \x01(\x0b\x32\x1d.switchboard.v1.PendingAction\"T\n\x0cPartialEvent\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x0e\n\x06\x61nswer\x18\x02 \x01(\t\x12$\n\x05usage\x18\x03 \x01(\x0b\x32\x15.switchboard.v1.Usage*<\n\x05Thumb\x12\x15\n\x11THUMB_UNSPECIFIED\x10\x00\x12\x0c\n\x08THUMB_UP\x10\x01\x12\x0e\n\nTHUMB_DOWN\x10\x02\x32\x98\x04\n\nSupervisor\x12>\n\x03\x41sk\x12\x1a.switchboard.v1.AskRequest\x1a\x1b.switchboard.v1.AskResponse\x12\x44\n\x05Route\x12\x1c.switchboard.v1.RouteRequest\x1a\x1d.switchboard.v1.RouteDecision\x12S\n\nListAgents\x12!.switchboard.v1.ListAgentsRequest\x1a\".switchboard.v1.ListAgentsResponse\x12J\n\tGetResult\x12 .switchboard.v1.GetResultRequest\x1a\x1b.switchboard.v1.AskResponse\x12M\n\x08\x46\x65\x65\x64\x62\x61\x63k\x12\x1f.switchboard.v1.FeedbackRequest\x1a .switchboard.v1.FeedbackResponse\x12\x43\n\tAskStream\x12\x1a.switchboard.v1.AskRequest\x1a\x18.switchboard.v1.AskEvent0\x01\x12O\n\x0cResumeStream\x12#.switchboard.v1.ResumeStreamRequest\x1a\x18.switchboard.v1.AskEvent0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,8 +35,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ASKREQUEST_METADATAENTRY']._loaded_options = None
   _globals['_ASKREQUEST_METADATAENTRY']._serialized_options = b'8\001'
-  _globals['_THUMB']._serialized_start=2268
-  _globals['_THUMB']._serialized_end=2328
+  _globals['_THUMB']._serialized_start=3407
+  _globals['_THUMB']._serialized_end=3467
   _globals['_GETRESULTREQUEST']._serialized_start=113
   _globals['_GETRESULTREQUEST']._serialized_end=151
   _globals['_FEEDBACKREQUEST']._serialized_start=153
@@ -52,25 +52,43 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ASKREQUEST_METADATAENTRY']._serialized_start=817
   _globals['_ASKREQUEST_METADATAENTRY']._serialized_end=864
   _globals['_ASKRESPONSE']._serialized_start=867
-  _globals['_ASKRESPONSE']._serialized_end=1471
-  _globals['_CONVERSATIONSTATE']._serialized_start=1473
-  _globals['_CONVERSATIONSTATE']._serialized_end=1536
-  _globals['_ANSWERPART']._serialized_start=1539
-  _globals['_ANSWERPART']._serialized_end=1732
-  _globals['_ROUTEREQUEST']._serialized_start=1734
-  _globals['_ROUTEREQUEST']._serialized_end=1762
-  _globals['_ROUTECANDIDATE']._serialized_start=1764
-  _globals['_ROUTECANDIDATE']._serialized_end=1810
-  _globals['_ROUTEDECISION']._serialized_start=1813
-  _globals['_ROUTEDECISION']._serialized_end=2027
-  _globals['_SUBROUTE']._serialized_start=2029
-  _globals['_SUBROUTE']._serialized_end=2088
-  _globals['_LISTAGENTSREQUEST']._serialized_start=2090
-  _globals['_LISTAGENTSREQUEST']._serialized_end=2109
-  _globals['_LISTAGENTSRESPONSE']._serialized_start=2111
-  _globals['_LISTAGENTSRESPONSE']._serialized_end=2174
-  _globals['_AGENTINFO']._serialized_start=2176
-  _globals['_AGENTINFO']._serialized_end=2266
-  _globals['_SUPERVISOR']._serialized_start=2331
-  _globals['_SUPERVISOR']._serialized_end=2717
+  _globals['_ASKRESPONSE']._serialized_end=1495
+  _globals['_CONVERSATIONSTATE']._serialized_start=1497
+  _globals['_CONVERSATIONSTATE']._serialized_end=1560
+  _globals['_ANSWERPART']._serialized_start=1563
+  _globals['_ANSWERPART']._serialized_end=1780
+  _globals['_ROUTEREQUEST']._serialized_start=1782
+  _globals['_ROUTEREQUEST']._serialized_end=1810
+  _globals['_ROUTECANDIDATE']._serialized_start=1812
+  _globals['_ROUTECANDIDATE']._serialized_end=1858
+  _globals['_ROUTEDECISION']._serialized_start=1861
+  _globals['_ROUTEDECISION']._serialized_end=2075
+  _globals['_SUBROUTE']._serialized_start=2077
+  _globals['_SUBROUTE']._serialized_end=2136
+  _globals['_LISTAGENTSREQUEST']._serialized_start=2138
+  _globals['_LISTAGENTSREQUEST']._serialized_end=2157
+  _globals['_LISTAGENTSRESPONSE']._serialized_start=2159
+  _globals['_LISTAGENTSRESPONSE']._serialized_end=2222
+  _globals['_AGENTINFO']._serialized_start=2224
+  _globals['_AGENTINFO']._serialized_end=2314
+  _globals['_RESUMESTREAMREQUEST']._serialized_start=2316
+  _globals['_RESUMESTREAMREQUEST']._serialized_end=2381
+  _globals['_ASKEVENT']._serialized_start=2384
+  _globals['_ASKEVENT']._serialized_end=2875
+  _globals['_AGENTSTARTEDEVENT']._serialized_start=2877
+  _globals['_AGENTSTARTEDEVENT']._serialized_end=2944
+  _globals['_TEXTDELTAEVENT']._serialized_start=2946
+  _globals['_TEXTDELTAEVENT']._serialized_end=3005
+  _globals['_RESETEVENT']._serialized_start=3007
+  _globals['_RESETEVENT']._serialized_end=3064
+  _globals['_CITATIONEVENT']._serialized_start=3066
+  _globals['_CITATIONEVENT']._serialized_end=3169
+  _globals['_USAGEEVENT']._serialized_start=3171
+  _globals['_USAGEEVENT']._serialized_end=3221
+  _globals['_PENDINGACTIONEVENT']._serialized_start=3223
+  _globals['_PENDINGACTIONEVENT']._serialized_end=3319
+  _globals['_PARTIALEVENT']._serialized_start=3321
+  _globals['_PARTIALEVENT']._serialized_end=3405
+  _globals['_SUPERVISOR']._serialized_start=3470
+  _globals['_SUPERVISOR']._serialized_end=4006
 # @@protoc_insertion_point(module_scope)

@@ -100,7 +100,7 @@ class AskRequest(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., session_id: _Optional[str] = ..., text: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., agent: _Optional[str] = ..., confirm_action: _Optional[str] = ...) -> None: ...
 
 class AskResponse(_message.Message):
-    __slots__ = ("request_id", "answer", "agent", "citations", "confidence", "usage", "trace_id", "status", "candidates", "mode", "route", "parts", "pending_action", "uncited", "answered_by", "review", "conversation")
+    __slots__ = ("request_id", "answer", "agent", "citations", "confidence", "usage", "trace_id", "status", "candidates", "mode", "route", "parts", "pending_action", "uncited", "answered_by", "review", "prompt_version", "conversation")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ANSWER_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
@@ -117,6 +117,7 @@ class AskResponse(_message.Message):
     UNCITED_FIELD_NUMBER: _ClassVar[int]
     ANSWERED_BY_FIELD_NUMBER: _ClassVar[int]
     REVIEW_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_VERSION_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     answer: str
@@ -134,8 +135,9 @@ class AskResponse(_message.Message):
     uncited: bool
     answered_by: AnsweredBy
     review: ReviewStatus
+    prompt_version: str
     conversation: ConversationState
-    def __init__(self, request_id: _Optional[str] = ..., answer: _Optional[str] = ..., agent: _Optional[str] = ..., citations: _Optional[_Iterable[_Union[_common_pb2.Citation, _Mapping]]] = ..., confidence: _Optional[float] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., trace_id: _Optional[str] = ..., status: _Optional[_Union[_common_pb2.Status, str]] = ..., candidates: _Optional[_Iterable[_Union[RouteCandidate, _Mapping]]] = ..., mode: _Optional[str] = ..., route: _Optional[_Union[RouteDecision, _Mapping]] = ..., parts: _Optional[_Iterable[_Union[AnswerPart, _Mapping]]] = ..., pending_action: _Optional[_Union[_common_pb2.PendingAction, _Mapping]] = ..., uncited: _Optional[bool] = ..., answered_by: _Optional[_Union[AnsweredBy, _Mapping]] = ..., review: _Optional[_Union[ReviewStatus, _Mapping]] = ..., conversation: _Optional[_Union[ConversationState, _Mapping]] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., answer: _Optional[str] = ..., agent: _Optional[str] = ..., citations: _Optional[_Iterable[_Union[_common_pb2.Citation, _Mapping]]] = ..., confidence: _Optional[float] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., trace_id: _Optional[str] = ..., status: _Optional[_Union[_common_pb2.Status, str]] = ..., candidates: _Optional[_Iterable[_Union[RouteCandidate, _Mapping]]] = ..., mode: _Optional[str] = ..., route: _Optional[_Union[RouteDecision, _Mapping]] = ..., parts: _Optional[_Iterable[_Union[AnswerPart, _Mapping]]] = ..., pending_action: _Optional[_Union[_common_pb2.PendingAction, _Mapping]] = ..., uncited: _Optional[bool] = ..., answered_by: _Optional[_Union[AnsweredBy, _Mapping]] = ..., review: _Optional[_Union[ReviewStatus, _Mapping]] = ..., prompt_version: _Optional[str] = ..., conversation: _Optional[_Union[ConversationState, _Mapping]] = ...) -> None: ...
 
 class ConversationState(_message.Message):
     __slots__ = ("state", "turns", "note")
@@ -148,7 +150,7 @@ class ConversationState(_message.Message):
     def __init__(self, state: _Optional[str] = ..., turns: _Optional[int] = ..., note: _Optional[str] = ...) -> None: ...
 
 class AnswerPart(_message.Message):
-    __slots__ = ("text", "agent", "answer", "status", "citations", "confidence", "mode", "uncited")
+    __slots__ = ("text", "agent", "answer", "status", "citations", "confidence", "mode", "uncited", "prompt_version")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
     ANSWER_FIELD_NUMBER: _ClassVar[int]
@@ -157,6 +159,7 @@ class AnswerPart(_message.Message):
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     UNCITED_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_VERSION_FIELD_NUMBER: _ClassVar[int]
     text: str
     agent: str
     answer: str
@@ -165,7 +168,8 @@ class AnswerPart(_message.Message):
     confidence: float
     mode: str
     uncited: bool
-    def __init__(self, text: _Optional[str] = ..., agent: _Optional[str] = ..., answer: _Optional[str] = ..., status: _Optional[_Union[_common_pb2.Status, str]] = ..., citations: _Optional[_Iterable[_Union[_common_pb2.Citation, _Mapping]]] = ..., confidence: _Optional[float] = ..., mode: _Optional[str] = ..., uncited: _Optional[bool] = ...) -> None: ...
+    prompt_version: str
+    def __init__(self, text: _Optional[str] = ..., agent: _Optional[str] = ..., answer: _Optional[str] = ..., status: _Optional[_Union[_common_pb2.Status, str]] = ..., citations: _Optional[_Iterable[_Union[_common_pb2.Citation, _Mapping]]] = ..., confidence: _Optional[float] = ..., mode: _Optional[str] = ..., uncited: _Optional[bool] = ..., prompt_version: _Optional[str] = ...) -> None: ...
 
 class RouteRequest(_message.Message):
     __slots__ = ("text",)
@@ -230,3 +234,103 @@ class AgentInfo(_message.Message):
     address: str
     card_source: str
     def __init__(self, card: _Optional[_Union[_common_pb2.AgentCard, _Mapping]] = ..., address: _Optional[str] = ..., card_source: _Optional[str] = ...) -> None: ...
+
+class ResumeStreamRequest(_message.Message):
+    __slots__ = ("request_id", "after_sequence")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    after_sequence: int
+    def __init__(self, request_id: _Optional[str] = ..., after_sequence: _Optional[int] = ...) -> None: ...
+
+class AskEvent(_message.Message):
+    __slots__ = ("sequence", "route", "agent_started", "text", "reset", "citation", "usage", "pending_action", "partial", "final")
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_FIELD_NUMBER: _ClassVar[int]
+    AGENT_STARTED_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    RESET_FIELD_NUMBER: _ClassVar[int]
+    CITATION_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    PENDING_ACTION_FIELD_NUMBER: _ClassVar[int]
+    PARTIAL_FIELD_NUMBER: _ClassVar[int]
+    FINAL_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
+    route: RouteDecision
+    agent_started: AgentStartedEvent
+    text: TextDeltaEvent
+    reset: ResetEvent
+    citation: CitationEvent
+    usage: UsageEvent
+    pending_action: PendingActionEvent
+    partial: PartialEvent
+    final: AskResponse
+    def __init__(self, sequence: _Optional[int] = ..., route: _Optional[_Union[RouteDecision, _Mapping]] = ..., agent_started: _Optional[_Union[AgentStartedEvent, _Mapping]] = ..., text: _Optional[_Union[TextDeltaEvent, _Mapping]] = ..., reset: _Optional[_Union[ResetEvent, _Mapping]] = ..., citation: _Optional[_Union[CitationEvent, _Mapping]] = ..., usage: _Optional[_Union[UsageEvent, _Mapping]] = ..., pending_action: _Optional[_Union[PendingActionEvent, _Mapping]] = ..., partial: _Optional[_Union[PartialEvent, _Mapping]] = ..., final: _Optional[_Union[AskResponse, _Mapping]] = ...) -> None: ...
+
+class AgentStartedEvent(_message.Message):
+    __slots__ = ("agent", "part", "part_text")
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    PART_FIELD_NUMBER: _ClassVar[int]
+    PART_TEXT_FIELD_NUMBER: _ClassVar[int]
+    agent: str
+    part: int
+    part_text: str
+    def __init__(self, agent: _Optional[str] = ..., part: _Optional[int] = ..., part_text: _Optional[str] = ...) -> None: ...
+
+class TextDeltaEvent(_message.Message):
+    __slots__ = ("agent", "part", "text")
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    PART_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    agent: str
+    part: int
+    text: str
+    def __init__(self, agent: _Optional[str] = ..., part: _Optional[int] = ..., text: _Optional[str] = ...) -> None: ...
+
+class ResetEvent(_message.Message):
+    __slots__ = ("agent", "part", "reason")
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    PART_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    agent: str
+    part: int
+    reason: str
+    def __init__(self, agent: _Optional[str] = ..., part: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class CitationEvent(_message.Message):
+    __slots__ = ("agent", "part", "index", "citation")
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    PART_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    CITATION_FIELD_NUMBER: _ClassVar[int]
+    agent: str
+    part: int
+    index: int
+    citation: _common_pb2.Citation
+    def __init__(self, agent: _Optional[str] = ..., part: _Optional[int] = ..., index: _Optional[int] = ..., citation: _Optional[_Union[_common_pb2.Citation, _Mapping]] = ...) -> None: ...
+
+class UsageEvent(_message.Message):
+    __slots__ = ("usage",)
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    usage: _common_pb2.Usage
+    def __init__(self, usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ...) -> None: ...
+
+class PendingActionEvent(_message.Message):
+    __slots__ = ("agent", "part", "action")
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    PART_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    agent: str
+    part: int
+    action: _common_pb2.PendingAction
+    def __init__(self, agent: _Optional[str] = ..., part: _Optional[int] = ..., action: _Optional[_Union[_common_pb2.PendingAction, _Mapping]] = ...) -> None: ...
+
+class PartialEvent(_message.Message):
+    __slots__ = ("reason", "answer", "usage")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    answer: str
+    usage: _common_pb2.Usage
+    def __init__(self, reason: _Optional[str] = ..., answer: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ...) -> None: ...

@@ -60,6 +60,16 @@ class SupervisorStub:
                 request_serializer=switchboard_dot_v1_dot_supervisor__pb2.FeedbackRequest.SerializeToString,
                 response_deserializer=switchboard_dot_v1_dot_supervisor__pb2.FeedbackResponse.FromString,
                 _registered_method=True)
+        self.AskStream = channel.unary_stream(
+                '/switchboard.v1.Supervisor/AskStream',
+                request_serializer=switchboard_dot_v1_dot_supervisor__pb2.AskRequest.SerializeToString,
+                response_deserializer=switchboard_dot_v1_dot_supervisor__pb2.AskEvent.FromString,
+                _registered_method=True)
+        self.ResumeStream = channel.unary_stream(
+                '/switchboard.v1.Supervisor/ResumeStream',
+                request_serializer=switchboard_dot_v1_dot_supervisor__pb2.ResumeStreamRequest.SerializeToString,
+                response_deserializer=switchboard_dot_v1_dot_supervisor__pb2.AskEvent.FromString,
+                _registered_method=True)
 
 
 class SupervisorServicer:
@@ -109,6 +119,30 @@ class SupervisorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AskStream(self, request, context):
+        """Answers like Ask, streaming events as the request progresses
+        (docs/streaming.md): the route as soon as it is decided, each agent as it
+        starts, the answer text as the agent writes it, citations, running usage,
+        a pending action, and finally the complete AskResponse exactly as Ask
+        would return it. Errors end the stream with the statuses Ask uses. A
+        repeated caller-chosen request_id replays the stored final event; one still
+        running in this supervisor is attached to (its events from the start),
+        elsewhere ABORTED as for Ask.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeStream(self, request, context):
+        """Re-attaches to a stream after a dropped connection: the events of the
+        caller's request `request_id` after `after_sequence`, then the rest as they
+        happen. For a finished request whose events are no longer held, the final
+        event alone; NOT_FOUND for a request id this tenant never streamed nor stored.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SupervisorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -136,6 +170,16 @@ def add_SupervisorServicer_to_server(servicer, server):
                     servicer.Feedback,
                     request_deserializer=switchboard_dot_v1_dot_supervisor__pb2.FeedbackRequest.FromString,
                     response_serializer=switchboard_dot_v1_dot_supervisor__pb2.FeedbackResponse.SerializeToString,
+            ),
+            'AskStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.AskStream,
+                    request_deserializer=switchboard_dot_v1_dot_supervisor__pb2.AskRequest.FromString,
+                    response_serializer=switchboard_dot_v1_dot_supervisor__pb2.AskEvent.SerializeToString,
+            ),
+            'ResumeStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.ResumeStream,
+                    request_deserializer=switchboard_dot_v1_dot_supervisor__pb2.ResumeStreamRequest.FromString,
+                    response_serializer=switchboard_dot_v1_dot_supervisor__pb2.AskEvent.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -274,6 +318,60 @@ class Supervisor:
             '/switchboard.v1.Supervisor/Feedback',
             switchboard_dot_v1_dot_supervisor__pb2.FeedbackRequest.SerializeToString,
             switchboard_dot_v1_dot_supervisor__pb2.FeedbackResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AskStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/switchboard.v1.Supervisor/AskStream',
+            switchboard_dot_v1_dot_supervisor__pb2.AskRequest.SerializeToString,
+            switchboard_dot_v1_dot_supervisor__pb2.AskEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/switchboard.v1.Supervisor/ResumeStream',
+            switchboard_dot_v1_dot_supervisor__pb2.ResumeStreamRequest.SerializeToString,
+            switchboard_dot_v1_dot_supervisor__pb2.AskEvent.FromString,
             options,
             channel_credentials,
             insecure,

@@ -29,6 +29,7 @@ from switchboard.core.embeddings import Embedder
 from switchboard.core.llm import LLM, AnthropicLLM, anthropic_llm
 from switchboard.core.ratelimit import build_rate_limiter
 from switchboard.core.serving import GrpcService, start_grpc
+from switchboard.core.stream_metrics import StreamMetrics
 from switchboard.core.textcheck import MetadataLimits
 from switchboard.core.types import AgentCard
 from switchboard.guard import Guard, load_guard
@@ -59,6 +60,8 @@ from switchboard.supervisor.routing.sessions import session_memory
 from switchboard.supervisor.screening import GuardScreener, NoScreening, Screener
 from switchboard.supervisor.service import SupervisorService
 from switchboard.supervisor.settings import SupervisorSettings
+from switchboard.supervisor.streaming.asking import StreamingAsk
+from switchboard.supervisor.streaming.runs import StreamHub
 from switchboard.v1 import memory_pb2, review_pb2, supervisor_pb2
 
 log = logging.getLogger(__name__)
@@ -236,18 +239,28 @@ async def build_supervisor(
         )
         stack.callback(access.flush)  # aggregated refusals, before the audit writer closes
         await service.load_cards()
+        results = CallerResults(
+            items=store.review,
+            ledger=store.idempotency,
+            feedback=store.feedback,
+            audit_log=store.audit,
+            audit=audit,
+        )
+        streams = settings.streaming
+        hub = StreamHub(
+            resume_window_s=streams.resume_window_s,
+            max_events=streams.max_held_events,
+            detach_grace_s=streams.detach_grace_s,
+        )
+        stack.push_async_callback(hub.close)  # running streams stop before the agent channels
         app = SupervisorApp(
             settings=settings,
             service=service,
             servicer=SupervisorServicer(
                 service,
-                results=CallerResults(
-                    items=store.review,
-                    ledger=store.idempotency,
-                    feedback=store.feedback,
-                    audit_log=store.audit,
-                    audit=audit,
-                ),
+                results=results,
+                streams=StreamingAsk(service, hub, results),
+                stream_metrics=StreamMetrics("supervisor"),
                 metadata_limits=MetadataLimits(
                     settings.limits.max_metadata_entries,
                     settings.limits.max_metadata_key_chars,
@@ -255,7 +268,11 @@ async def build_supervisor(
                 ),
             ),
             review=ReviewServicer(
-                desk, gaps=store.gaps, feedback=store.feedback, audit=store.audit
+                desk,
+                gaps=store.gaps,
+                feedback=store.feedback,
+                audit=store.audit,
+                prompts=store.prompts,
             ),
             desk=desk,
             memory=MemoryServicer(

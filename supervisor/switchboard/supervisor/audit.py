@@ -75,6 +75,8 @@ class RequestAudit:
             cost_usd=answer.usage.cost_usd,
             citations=[c.source_id for c in answer.citations],
         )
+        if answer.prompt_version:
+            detail["prompt_version"] = answer.prompt_version
         self.record(
             AuditKind.AGENT_CALL, agent=answer.agent, outcome=answer.outcome.value, detail=detail
         )

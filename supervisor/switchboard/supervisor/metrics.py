@@ -28,13 +28,22 @@ class SupervisorMetrics:
         )
 
     def record_request(
-        self, *, agent: str, method: str, status: str, seconds: float, error: str = ""
+        self,
+        *,
+        agent: str,
+        method: str,
+        status: str,
+        seconds: float,
+        error: str = "",
+        prompt_version: str = "",
     ) -> None:
         attrs = {
             "switchboard.agent": agent,
             "switchboard.route.method": method,
             "switchboard.status": status,
         }
+        if prompt_version:  # a handful per agent (docs/prompts.md): compare versions
+            attrs["switchboard.prompt.version"] = prompt_version
         if error:
             attrs["error.type"] = error
         self.requests.add(1, attrs)

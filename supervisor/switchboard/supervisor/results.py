@@ -111,6 +111,7 @@ class AskResult(BaseModel):
     trace_id: str = ""
     answered_by: AnsweredBy | None = None  # None: derived (the agent, when one answered)
     review: ReviewInfo | None = None  # set when a person looks at (or looked at) the request
+    prompt_version: str = ""  # the answering agent's prompt version (docs/prompts.md)
     conversation: ConversationState | None = None  # what became of the session (memory)
     # An outage's escalation is not the request's final outcome: it is not kept for replay.
     final: bool = Field(True, exclude=True)

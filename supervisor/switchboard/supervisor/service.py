@@ -47,6 +47,7 @@ from switchboard.supervisor.routing.decision import RouteDecider, routing_usage
 from switchboard.supervisor.routing.router import Candidate, Method, RouteResult
 from switchboard.supervisor.routing.sessions import SessionMemory
 from switchboard.supervisor.screening import NoScreening, Screener, screen_traced
+from switchboard.supervisor.streaming.events import AskEvents
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +139,11 @@ class SupervisorService:
 
     # -- Ask -------------------------------------------------------------------------------
 
-    async def ask(self, ctx: RequestContext, ask: AskInput) -> AskResult:
-        """Answers one request (a repeated caller-chosen request id gets the stored result)."""
+    async def ask(
+        self, ctx: RequestContext, ask: AskInput, events: AskEvents | None = None
+    ) -> AskResult:
+        """Answers one request (a repeated caller-chosen request id gets the stored result).
+        With ``events`` (AskStream) each step is also reported as it happens."""
         started = time.monotonic()
         span = trace.get_current_span()
         span.set_attribute("switchboard.request_id", ctx.request_id)
@@ -150,10 +154,10 @@ class SupervisorService:
         replayed = False
         try:
             if self._ledger is None or not ask.idempotent:
-                result = await self._answer(ctx, ask, audit)
+                result = await self._answer(ctx, ask, audit, events)
             else:
                 result, replayed = await self._ledger.run(
-                    ctx, _fingerprint(ctx, ask), lambda: self._answer(ctx, ask, audit)
+                    ctx, _fingerprint(ctx, ask), lambda: self._answer(ctx, ask, audit, events)
                 )
         except errors.SwitchboardError as exc:
             self._metrics.record_request(
@@ -178,6 +182,7 @@ class SupervisorService:
                 "switchboard.status": result.outcome.value,
                 "switchboard.agent": result.agent,
                 "switchboard.route.method": result.route.method,
+                "switchboard.prompt.version": result.prompt_version,
                 INPUT_TOKENS: result.usage.input_tokens,
                 OUTPUT_TOKENS: result.usage.output_tokens,
                 "switchboard.cost_usd": result.usage.cost_usd,
@@ -188,10 +193,17 @@ class SupervisorService:
             method=result.route.method,
             status=result.outcome.value,
             seconds=time.monotonic() - started,
+            prompt_version=result.prompt_version,
         )
         return result
 
-    async def _answer(self, ctx: RequestContext, ask: AskInput, audit: RequestAudit) -> AskResult:
+    async def _answer(
+        self,
+        ctx: RequestContext,
+        ask: AskInput,
+        audit: RequestAudit,
+        events: AskEvents | None = None,
+    ) -> AskResult:
         text = validate_text(ask.text, max_chars=self._max_text_chars)
         if ctx.principal is not None:
             # The tenant's configured customers; the agent checks the backend's data too.
@@ -215,11 +227,14 @@ class SupervisorService:
         spent = ctx.budget.spend(usage.input_tokens + usage.output_tokens, usage.cost_usd)
         ctx = ctx.evolve(budget=spent)
         audit.route_decision(decision)
+        if events is not None:
+            await events.route(decision, usage)
         metadata = {k: v for k, v in ask.metadata.items() if k not in (CUSTOMER_KEY, USER_KEY)}
         if decision.parts:
             result = await self._compound.answer(
-                ctx, audit, text, decision, usage, metadata=metadata, screening=verdict
-            )
+                ctx, audit, text, decision, usage, metadata=metadata, screening=verdict,
+                events=events,
+            )  # fmt: skip
         elif decision.agent is None:
             audit.clarification(decision.method)
             log.info(
@@ -229,7 +244,7 @@ class SupervisorService:
             result = replies.unrouted(ctx.request_id, decision, usage, self.gateway.card_names())
         else:
             result = await self._single(
-                ctx, audit, ask, text, decision, usage, metadata, verdict, recall
+                ctx, audit, ask, text, decision, usage, metadata, verdict, recall, events
             )
         await self._learn(ctx, text, query, decision, result)
         result = self._stamped(result)
@@ -279,6 +294,7 @@ class SupervisorService:
         metadata: dict[str, str],
         screening: Screening,
         recall: Recall = NO_SESSION,
+        events: AskEvents | None = None,
     ) -> AskResult:
         agent = decision.agent or ""
         if ctx.principal is not None:
@@ -299,7 +315,10 @@ class SupervisorService:
         )
         try:
             answer = await self.gateway.invoke(
-                agent, request, ctx.evolve(budget=ctx.budget.take_hop(f"agent {agent!r}"))
+                agent,
+                request,
+                ctx.evolve(budget=ctx.budget.take_hop(f"agent {agent!r}")),
+                events=events.part(agent, 0) if events is not None else None,
             )
         except errors.Unavailable as exc:
             if not self.gateway.policy.escalate_when_down:
@@ -334,6 +353,7 @@ class SupervisorService:
             mode=answer.mode,
             pending_action=answer.pending_action,
             uncited=answer.uncited,
+            prompt_version=answer.prompt_version,
             answered_by=AnsweredBy(kind="agent", name=answer.agent)
             if answer.outcome != Outcome.ESCALATED
             else None,
@@ -374,6 +394,7 @@ class SupervisorService:
 
 
 def _fingerprint(ctx: RequestContext, ask: AskInput) -> str:
+    """What makes a repeat of the request id the same request (Ask and AskStream alike)."""
     return fingerprint(
         text=ask.text,
         session_id=ctx.session_id,

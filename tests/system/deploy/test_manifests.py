@@ -355,11 +355,18 @@ def test_network_is_denied_by_default_and_only_the_supervisor_calls_agents(
     ]
 
     # Egress is only ever opened to DNS, the collector, Chroma, agents (from the
-    # supervisor), Jaeger (from the collector) and HTTPS outside private ranges.
+    # supervisor), Jaeger (from the collector), the supervisor (from the console only) and
+    # HTTPS outside private ranges.
     for name, spec in policies.items():
         for rule in spec.get("egress", []):
             ports = {p["port"] for p in rule.get("ports", [])}
             assert ports, f"{name}: egress rule without ports"
+            if name == "console-egress":
+                assert ports == {50051}, name
+                assert rule["to"] == [
+                    {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "supervisor"}}}
+                ]
+                continue
             assert ports <= {53, 4317, 4318, 8000, 50061, 443}, f"{name}: {ports}"
             for peer in rule.get("to", []):
                 if "ipBlock" in peer:
@@ -391,9 +398,26 @@ def compose_config() -> Obj:
     return config
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_console_reaches_only_the_supervisor_and_probes_over_http(overlay: str) -> None:
+    objs = render(overlay)
+    deployment = by_name(objs, "Deployment", "console")
+    (c,) = pod_spec(deployment)["containers"]
+    assert c["args"] == ["console"]
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    assert env["SWITCHBOARD_CONSOLE_SUPERVISOR"] == "supervisor:50051"
+    assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    service = by_name(objs, "Service", "console")
+    assert service["spec"]["selector"].items() <= pod_spec_labels(deployment).items()
+
+
 def test_compose_file_validates_with_the_whole_system(compose_config: Obj) -> None:
     services = compose_config["services"]
-    assert {"supervisor", *AGENTS, "chroma", "jaeger", "postgres"} <= set(services)
+    assert {"supervisor", *AGENTS, "chroma", "jaeger", "postgres", "console"} <= set(services)
+    console = services["console"]
+    assert console["environment"]["SWITCHBOARD_CONSOLE_SUPERVISOR"] == "supervisor:50051"
+    assert console["depends_on"]["supervisor"]["condition"] == "service_healthy"
     ports = {p["target"]: p["published"] for p in services["jaeger"]["ports"]}
     assert ports[16686] == "16686" and ports[4317] == "4317"
     assert services["jaeger"]["environment"]["COLLECTOR_OTLP_ENABLED"] == "true"
@@ -401,7 +425,7 @@ def test_compose_file_validates_with_the_whole_system(compose_config: Obj) -> No
 
 def test_compose_services_are_hardened_and_traced(compose_config: Obj) -> None:
     services = compose_config["services"]
-    for name in ["supervisor", *AGENTS, "chroma"]:
+    for name in ["supervisor", *AGENTS, "chroma", "console"]:
         svc = services[name]
         assert svc["read_only"] is True, name
         assert svc["cap_drop"] == ["ALL"], name

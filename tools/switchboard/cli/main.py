@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from google.protobuf.json_format import MessageToDict
@@ -40,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one parser per comm
     k.add_argument("--agent", default="", help="skip routing and ask this agent")
     k.add_argument("--timeout", type=float, default=30.0)
     k.add_argument("--json", action="store_true", help="print the raw response as JSON")
+    k.add_argument(
+        "--stream", action="store_true", help="AskStream: print the answer as it is written"
+    )
 
     r = sub.add_parser(
         "route", help="show the routing decision for a text", parents=_ask_options(budget=False)
@@ -68,6 +73,11 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one parser per comm
     b.add_argument(
         "--full", action="store_true", help="also measure tracing overhead and routing end to end"
     )
+    b.add_argument(
+        "--streaming-only",
+        action="store_true",
+        help="only the streaming figures (time to first token, 200 concurrent streams)",
+    )
 
     pr = sub.add_parser("profile", help="py-spy each service of a stack under bench load")
     pr.add_argument("--agents-dir", type=Path, default=Path("agents"))
@@ -94,6 +104,9 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one parser per comm
     from switchboard.cli.examples import add_parser as add_examples_parser
 
     add_examples_parser(sub)  # examples list | confirm | accept | reject | apply
+    from switchboard.cli.prompts import add_parser as add_prompts_parser
+
+    add_prompts_parser(sub)  # prompts list | show | diff | create | label | promote | rollback
     return p
 
 
@@ -198,6 +211,14 @@ async def _client_command(args: argparse.Namespace) -> int:
                     budget.append((TOKENS_KEY, str(args.budget_tokens)))
                 if args.budget_cost is not None:
                     budget.append((COST_KEY, str(args.budget_cost)))
+                if args.stream and not args.json:
+                    from switchboard.devtools.stream_print import print_stream
+
+                    print(f"Q: {args.text}")
+                    events = c.ask_stream(
+                        args.text, session_id=args.session, agent=args.agent, metadata=budget
+                    )
+                    return 0 if await print_stream(events) is not None else 2
                 started = time.perf_counter()
                 reply = await c.ask(
                     args.text, session_id=args.session, agent=args.agent, metadata=budget
@@ -217,8 +238,30 @@ async def _client_command(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Commands whose whole work is one ``run_*(args) -> int`` in a module of their own, imported
+#: only when used so the parser stays cheap.
+DELEGATED = {
+    "audit": "switchboard.cli.store:run_store_command",
+    "db": "switchboard.cli.store:run_store_command",
+    "examples": "switchboard.cli.examples:run_examples_command",
+    "prompts": "switchboard.cli.prompts:run_prompts_command",
+    "memory": "switchboard.cli.memory:run_memory_command",
+    "gaps": "switchboard.cli.review:run_review_command",
+    "feedback": "switchboard.cli.review:run_review_command",
+    "review": "switchboard.cli.review:run_review_command",
+}
+
+
+def _delegate(target: str, args: argparse.Namespace) -> int:
+    module, _, function = target.partition(":")
+    run: Callable[[argparse.Namespace], int] = getattr(importlib.import_module(module), function)
+    return run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in DELEGATED:
+        return _delegate(DELEGATED[args.command], args)
     if args.command == "supervisor":
         from switchboard.supervisor.server import serve_supervisor
 
@@ -246,10 +289,15 @@ def main(argv: list[str] | None = None) -> int:
         from switchboard.core.embeddings import MiniLMEmbedder
 
         provenance = Provenance(source=args.source, added_by=args.added_by)
+        agent_settings = AgentSettings()
         for report in ingest_paths(
-            configs, AgentSettings(), MiniLMEmbedder(), provenance=provenance, folder=args.folder
+            configs, agent_settings, MiniLMEmbedder(), provenance=provenance, folder=args.folder
         ):
             print(report.summary())
+        from switchboard.agent.prompt_seed import seed_registry
+
+        for line in asyncio.run(seed_registry(configs, agent_settings)):
+            print(line)
         return 0
     if args.command == "demo":
         from switchboard.devtools.stack import run_demo
@@ -258,19 +306,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "bench":
         from switchboard.devtools.bench import main as bench_main
 
-        return bench_main(args.agents_dir, args.out, args.rounds, full=args.full)
+        return bench_main(
+            args.agents_dir,
+            args.out,
+            args.rounds,
+            full=args.full,
+            streaming_only=args.streaming_only,
+        )
     if args.command == "profile":
         from switchboard.devtools.bench.profile import main as profile_main
 
         return profile_main(args.agents_dir, args.out, args.seconds)
-    if args.command in ("audit", "db"):
-        from switchboard.cli.store import run_store_command
-
-        return run_store_command(args)
-    if args.command == "examples":
-        from switchboard.cli.examples import run_examples_command
-
-        return run_examples_command(args)
     if args.command == "eval" and args.eval_target == "guard":
         from switchboard.devtools.evals.guard_cli import main as guard_eval_main
 
@@ -294,14 +340,6 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(serve_console(settings, ready_file=args.ready_file))
         return 0
-    if args.command == "memory":
-        from switchboard.cli.memory import run_memory_command
-
-        return run_memory_command(args)
-    if args.command in ("gaps", "feedback", "review"):
-        from switchboard.cli.review import run_review_command
-
-        return run_review_command(args)
     try:
         return asyncio.run(_client_command(args))
     except KeyboardInterrupt:

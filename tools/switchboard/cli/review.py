@@ -36,6 +36,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     fr = fs.add_parser("report", help="positive-feedback rate and cost per agent and day")
     fr.add_argument("--days", type=int, default=14)
     fr.add_argument("--tenant", help="only this tenant")
+    fr.add_argument(
+        "--by-version", action="store_true", help="rates per agent and prompt version instead"
+    )
     fr.add_argument("--database-url", help="instead of DATABASE_URL / the SQLite data dir")
 
     r = sub.add_parser("review", help="the review inbox's labelled data")
@@ -91,6 +94,8 @@ async def _gaps(store: Store, args: argparse.Namespace) -> int:
 async def _feedback(store: Store, args: argparse.Namespace) -> int:
     from switchboard.supervisor.review.reports import agent_days
 
+    if args.by_version:
+        return await _feedback_by_version(store, args)
     days = await agent_days(store.feedback, store.audit, days=args.days, tenant=args.tenant)
     if not days:
         print(f"no feedback or agent calls in the last {args.days} days")
@@ -102,6 +107,21 @@ async def _feedback(store: Store, args: argparse.Namespace) -> int:
             f"{d.day.isoformat():<11} {d.agent:<10} {d.feedback:>7} {rate:>8} {d.calls:>6} "
             f"{d.cost_usd:>9.4f}"
         )
+    return 0
+
+
+async def _feedback_by_version(store: Store, args: argparse.Namespace) -> int:
+    """Positive rate per prompt version, so a prompt change shows in what users say."""
+    rows = []
+    for agent in await store.prompts.agents():
+        rates = await store.prompts.feedback(agent, days=args.days, tenant=args.tenant)
+        rows += [(agent, version, fb) for version, fb in rates.items()]
+    if not rows:
+        print(f"no feedback with a prompt version in the last {args.days} days")
+        return 0
+    print(f"{'agent':<10} {'prompt version':<22} {'ratings':>7} {'positive':>8}")
+    for agent, version, fb in rows:
+        print(f"{agent:<10} {version:<22} {fb.count:>7} {fb.rate:>8.0%}")
     return 0
 
 

@@ -23,7 +23,7 @@ from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from switchboard.console import views
+from switchboard.console import health, views
 from switchboard.console.settings import ConsoleSettings
 from switchboard.v1 import common_pb2, review_pb2, review_pb2_grpc
 
@@ -329,4 +329,8 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     pages.env.filters["when"] = views.when
     pages.env.filters["waited"] = views.seconds_since
     app.include_router(router)
+    app.include_router(health.router)
+    from switchboard.console.prompt_pages import router as prompt_router
+
+    app.include_router(prompt_router)  # versions, labels, feedback per version
     return app

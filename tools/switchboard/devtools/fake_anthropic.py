@@ -6,15 +6,23 @@ Point the real SDK at it::
         fake.script(Reply.text("hi", input_tokens=10, output_tokens=2))
         client = anthropic.AsyncAnthropic(api_key="test-key", base_url=fake.base_url)
 
-Serves ``POST /v1/messages`` (non-streaming) and ``POST /v1/messages/count_tokens``.
+Serves ``POST /v1/messages`` and ``POST /v1/messages/count_tokens``. A request with
+``"stream": true`` is answered with server-sent events as the real API sends them
+(``fake_anthropic_sse.py``): ``Reply.streaming(...)`` sets a reply's inter-token delay, an
+``overloaded_error`` after some tokens, or a stall; ``fake.token_delay_s`` is the default
+delay and ``fake.streams`` records each stream (tokens written, when the client went away).
 Scripted replies are served FIFO; when the queue is empty ``fake.default`` answers
 (a ``Reply`` or a callable ``(request_body) -> Reply``). Every POST is recorded in
 ``fake.requests`` (count_tokens calls too; filter on ``.path`` if that matters).
 
 Standalone: ``python -m switchboard.devtools.fake_anthropic --port 8765`` (``make bench``
 runs it so, in its own process). Two control paths serve a fake run from another process:
-``POST /_fake/config`` with ``{"delay_s": 0.2}`` delays every default answer, and
-``GET /_fake/stats`` returns ``{"messages": n, "input_tokens": n}`` (Messages calls so far).
+``POST /_fake/config`` with ``{"delay_s": 0.2}`` delays every default answer
+(``"token_delay_s"``: between streamed tokens; ``"reply_words"``: default answers of that
+many words), and
+``GET /_fake/stats`` returns ``{"messages": n, "input_tokens": n}`` (Messages calls so far),
+``GET /_fake/streams`` every stream's record (``time.monotonic()`` stamps: one clock for every
+process of the machine).
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import contextlib
 import dataclasses
 import json
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -34,6 +43,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from switchboard.devtools.fake_anthropic_sse import (
+    SSEWriter,
+    StreamOptions,
+    StreamPlan,
+    StreamRecord,
+)
+
 JSON = dict[str, Any]
 Responder = Callable[[JSON], "Reply"]
 
@@ -41,6 +57,7 @@ MESSAGES_PATH = "/v1/messages"
 COUNT_TOKENS_PATH = "/v1/messages/count_tokens"
 CONFIG_PATH = "/_fake/config"
 STATS_PATH = "/_fake/stats"
+STREAMS_PATH = "/_fake/streams"
 _ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -110,6 +127,7 @@ class Reply:
     retry_after: float | None = None
     delay_seconds: float = 0.0
     raw: bytes | None = None  # sent as the body verbatim (a truncated JSON body, say)
+    stream: StreamOptions | None = None  # how it streams when asked to (None: fake defaults)
 
     @classmethod
     def text(
@@ -183,6 +201,20 @@ class Reply:
         """Content blocks exactly as given (no checks: a hostile model's wrong shapes too)."""
         return cls(content=content, stop_reason=stop_reason)
 
+    def streaming(
+        self,
+        *,
+        token_delay_s: float = 0.0,
+        fail_after_tokens: int | None = None,
+        stall_after_tokens: int | None = None,
+        stall_s: float = 60.0,
+    ) -> Reply:
+        """This reply, streamed (when the request asks to stream) with a delay between tokens,
+        an ``overloaded_error`` event after ``fail_after_tokens``, or a stall (no more bytes,
+        connection kept open for ``stall_s``) after ``stall_after_tokens``."""
+        options = StreamOptions(token_delay_s, fail_after_tokens, stall_after_tokens, stall_s)
+        return dataclasses.replace(self, stream=options)
+
     @classmethod
     def body(cls, raw: bytes, *, status: int = 200) -> Reply:
         """A response whose body is ``raw`` bytes, JSON or not."""
@@ -255,6 +287,9 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(int(self.headers.get("content-length") or 0))
         headers = {key.lower(): value for key, value in self.headers.items()}
         status, extra, payload = self.fake._respond(self.path.split("?", 1)[0], headers, raw)
+        if isinstance(payload, StreamPlan):
+            self._stream(payload)
+            return
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         try:
             self.send_response(status)
@@ -268,8 +303,24 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):  # client gave up (timeout test)
             self.close_connection = True
 
+    def _stream(self, plan: StreamPlan) -> None:
+        record = self.fake._stream_started()
+        try:
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            self.send_header("transfer-encoding", "chunked")
+            self.send_header("request-id", f"req_{uuid.uuid4().hex[:24]}")
+            self.end_headers()
+            SSEWriter(self.wfile, plan, record, self.fake._stopping).write()
+        except (BrokenPipeError, ConnectionResetError):  # the client closed the stream
+            record.client_gone = time.monotonic()
+            self.close_connection = True
+
     def do_GET(self) -> None:
-        status, payload = (200, self.fake.stats()) if self.path == STATS_PATH else (404, {})
+        if self.path == STREAMS_PATH:  # every stream so far (the bench's time to first token)
+            status, payload = 200, {"streams": [dataclasses.asdict(r) for r in self.fake.streams]}
+        else:
+            status, payload = (200, self.fake.stats()) if self.path == STATS_PATH else (404, {})
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json")
@@ -287,6 +338,9 @@ class FakeAnthropic:
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, require_api_key: bool = True):
         self.default: Reply | Responder = echo_responder
         self.default_delay_s = 0.0  # added to every answer of ``default`` (``/_fake/config``)
+        self.token_delay_s = 0.0  # between streamed tokens, unless the reply says otherwise
+        self.reply_words = 0  # >0: the echo default answers with this many words
+        self._streams: list[StreamRecord] = []
         self._messages = 0
         self._input_tokens = 0
         self.require_api_key = require_api_key
@@ -315,6 +369,18 @@ class FakeAnthropic:
         """How many scripted replies have not been served yet."""
         with self._lock:
             return len(self._queue)
+
+    @property
+    def streams(self) -> list[StreamRecord]:
+        """Every streamed answer so far, oldest first."""
+        with self._lock:
+            return list(self._streams)
+
+    def _stream_started(self) -> StreamRecord:
+        record = StreamRecord(started=time.monotonic())
+        with self._lock:
+            self._streams.append(record)
+        return record
 
     def stats(self) -> JSON:
         """Messages calls answered so far and the input tokens they carried."""
@@ -372,7 +438,7 @@ class FakeAnthropic:
 
     def _respond(
         self, path: str, headers: dict[str, str], raw: bytes
-    ) -> tuple[int, dict[str, str], JSON | bytes]:
+    ) -> tuple[int, dict[str, str], JSON | bytes | StreamPlan]:
         try:
             parsed = json.loads(raw or b"{}")
         except ValueError:
@@ -380,7 +446,9 @@ class FakeAnthropic:
         body: JSON | None = parsed if isinstance(parsed, dict) else None
         if path == CONFIG_PATH and body is not None:
             self.default_delay_s = float(body.get("delay_s", self.default_delay_s))
-            return 200, {}, {"delay_s": self.default_delay_s}
+            self.token_delay_s = float(body.get("token_delay_s", self.token_delay_s))
+            self.reply_words = int(body.get("reply_words", self.reply_words))
+            return 200, {}, {"delay_s": self.default_delay_s, "token_delay_s": self.token_delay_s}
         with self._lock:
             self._requests.append(RecordedRequest(path, headers, body or {}))
             if path == MESSAGES_PATH and body is not None:
@@ -405,14 +473,21 @@ class FakeAnthropic:
             self._stopping.wait(reply.delay_seconds)
         if reply.raw is not None:
             return reply.status, {}, reply.raw
-        return reply.render(body or {})
+        status, extra, payload = reply.render(body or {})
+        if status == 200 and body is not None and body.get("stream") is True:
+            options = reply.stream or StreamOptions(token_delay_s=self.token_delay_s)
+            return status, extra, StreamPlan(payload, options)
+        return status, extra, payload
 
     def _next_reply(self, body: JSON) -> Reply:
         with self._lock:
             if self._queue:
                 return self._queue.popleft()
         default = self.default
-        reply = default if isinstance(default, Reply) else default(body)
+        if self.reply_words > 0 and default is echo_responder:
+            reply = Reply.text(" ".join(f"word{i}" for i in range(self.reply_words)))
+        else:
+            reply = default if isinstance(default, Reply) else default(body)
         if self.default_delay_s > 0:
             reply = Reply.delay(self.default_delay_s, reply)
         return reply

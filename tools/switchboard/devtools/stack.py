@@ -25,6 +25,7 @@ from switchboard.client import SupervisorClient
 from switchboard.devtools.demo_conversation import demo_conversation
 from switchboard.devtools.otlp_receiver import OtlpReceiver
 from switchboard.devtools.settings import ToolSettings
+from switchboard.devtools.stream_print import print_stream
 from switchboard.devtools.waterfall import render, wait_for_trace
 from switchboard.v1 import common_pb2, review_pb2, review_pb2_grpc, supervisor_pb2
 
@@ -246,10 +247,17 @@ async def _ask_all(address: str, questions: list[str], receiver: OtlpReceiver | 
     async with SupervisorClient(
         address, token=token.get_secret_value() if token is not None else None
     ) as client:
-        for question in questions:
-            started = time.perf_counter()
-            reply = await client.ask(question)
-            print("\n" + format_answer(question, reply, (time.perf_counter() - started) * 1000))
+        for number, question in enumerate(questions):
+            if number == 0:  # the first answer streams, as it is written (AskStream)
+                print(f"\nQ: {question}   (streamed)")
+                streamed = await print_stream(client.ask_stream(question))
+                if streamed is None:
+                    continue
+                reply = streamed
+            else:
+                started = time.perf_counter()
+                reply = await client.ask(question)
+                print("\n" + format_answer(question, reply, (time.perf_counter() - started) * 1000))
             if receiver is not None:
                 spans = await asyncio.to_thread(wait_for_trace, receiver, reply.trace_id)
                 print(render(spans))

@@ -27,6 +27,7 @@ from switchboard.agent.knowledge.passages import PassageFinder
 from switchboard.agent.knowledge.retrieval import Retriever
 from switchboard.agent.knowledge.store import VectorStore, open_store
 from switchboard.agent.memory.window import CONVERSATION_RULES
+from switchboard.agent.prompt_versions import VersionScreens, prompt_resolver
 from switchboard.agent.runtime import AgentRuntime
 from switchboard.agent.screening import PassageScreen
 from switchboard.agent.settings import AgentSettings
@@ -44,6 +45,7 @@ from switchboard.core.embeddings import Embedder
 from switchboard.core.errors import ConfigurationError
 from switchboard.core.llm import LLM, anthropic_llm
 from switchboard.core.serving import GrpcService, start_grpc
+from switchboard.core.stream_metrics import StreamMetrics
 from switchboard.guard import Guard, load_guard
 from switchboard.store import Store
 from switchboard.store.lifecycle import open_for_service
@@ -72,6 +74,7 @@ class Overrides:
     authenticator: Authenticator | None = None
     signer: ActionSigner | None = None
     wrap: Callable[[AgentServicer], object] | None = None  # e.g. a fault-injecting servicer
+    prompt_clock: Callable[[], float] | None = None  # the prompt cache's clock (tests)
     interceptors: Sequence[grpc.aio.ServerInterceptor] = field(default_factory=tuple)
 
 
@@ -159,6 +162,7 @@ async def build_agent(
         runtime = await _runtime(
             config, settings, embedder, vectors, llm, audit, screen, tools, publish
         )
+        runtime.prompts = await prompt_resolver(config, settings, store, o.prompt_clock)
         await runtime.retriever.load()  # hybrid: builds BM25 from the store; no-op for dense
         access = access_interceptor(
             authenticator,
@@ -167,7 +171,12 @@ async def build_agent(
             admission=admission(settings.limits, f"agent {config.name}", audit),
         )
         stack.callback(access.flush)  # aggregated refusals, before the audit writer closes
-        servicer: object = AgentServicer(runtime, await asyncio.to_thread(config.card))
+        servicer: object = AgentServicer(
+            runtime,
+            await asyncio.to_thread(config.card),
+            stream_metrics=StreamMetrics("agent"),
+            hold_sentences=settings.streaming.screen == "sentence",
+        )
         if o.wrap is not None:
             servicer = o.wrap(servicer)  # type: ignore[arg-type]
         app = AgentApp(
@@ -247,6 +256,7 @@ async def _runtime(
         tools=tools,
         output=OutputScreen(instructions, max_chars=settings.max_answer_chars),
         audit=audit,
+        screens=VersionScreens(max_chars=settings.max_answer_chars),
     )
 
 

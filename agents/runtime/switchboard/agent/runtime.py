@@ -19,18 +19,21 @@ from switchboard.agent.answering.answers import Tally
 from switchboard.agent.answering.llm_loop import LLMAnswerer
 from switchboard.agent.answering.offline import OfflineAnswerer
 from switchboard.agent.answering.output_screen import OutputScreen
+from switchboard.agent.answering.streaming import AnswerStream
 from switchboard.agent.auditing import screened_event
 from switchboard.agent.config import AgentConfig
 from switchboard.agent.knowledge.passages import PassageFinder
 from switchboard.agent.knowledge.store import Hit
 from switchboard.agent.memory.followup import standalone_query
+from switchboard.agent.prompt_versions import PromptChoice, PromptResolver, VersionScreens
 from switchboard.agent.tools import ToolContext
 from switchboard.agent.tools.runner import ToolRunner
 from switchboard.core.audit import AuditSink, NoAudit
 from switchboard.core.breaker import CircuitBreaker
 from switchboard.core.context import RequestContext
 from switchboard.core.errors import InvalidRequest, UpstreamError
-from switchboard.core.genai import AGENT_NAME
+from switchboard.core.genai import AGENT_NAME, PROMPT_VERSION
+from switchboard.core.streaming import RESET_LLM_FAILED, RESET_OUTPUT_SCREENED
 from switchboard.core.textcheck import validate_text
 from switchboard.core.types import AgentAnswer, AgentRequest
 
@@ -50,6 +53,8 @@ class AgentRuntime:
         tools: ToolRunner | None = None,
         output: OutputScreen | None = None,
         audit: AuditSink | None = None,
+        prompts: PromptResolver | None = None,
+        screens: VersionScreens | None = None,
     ) -> None:
         self.config = config
         self.finder = finder
@@ -61,10 +66,40 @@ class AgentRuntime:
         self._max_text_chars = max_text_chars
         self._output = output
         self._audit: AuditSink = audit or NoAudit()
+        self.prompts = prompts
+        self._screens = screens
 
-    async def answer(self, ctx: RequestContext, request: AgentRequest) -> AgentAnswer:
-        """Answers one request within ``ctx``'s deadline and budget."""
-        trace.get_current_span().set_attribute(AGENT_NAME, self.config.name)
+    async def answer(
+        self, ctx: RequestContext, request: AgentRequest, events: AnswerStream | None = None
+    ) -> AgentAnswer:
+        """Answers one request within ``ctx``'s deadline and budget, stamped with the prompt
+        version that answered (``prompt_versions``); with ``events``, streams the answer as it
+        is written (``answering/streaming.py``; the caller sends the final answer after
+        ``events.finish``)."""
+        span = trace.get_current_span()
+        span.set_attribute(AGENT_NAME, self.config.name)
+        if self.prompts is None:
+            return await self._answer(ctx, request, None, events)
+        version = await self.prompts.choose(ctx)
+        span.set_attributes(
+            {
+                PROMPT_VERSION: version.ref,
+                "switchboard.prompt.version": version.ref,
+                "switchboard.prompt.label": self.prompts.label,
+                "switchboard.prompt.source": version.source,
+            }
+        )
+        answer = await self._answer(ctx, request, version, events)
+        self.prompts.answered(version.ref)
+        return answer.model_copy(update={"prompt_version": version.ref})
+
+    async def _answer(
+        self,
+        ctx: RequestContext,
+        request: AgentRequest,
+        version: PromptChoice | None,
+        events: AnswerStream | None,
+    ) -> AgentAnswer:
         text = validate_text(request.text, max_chars=self._max_text_chars)
         if request.confirm_action:
             return await self._confirm(ctx, request)
@@ -83,10 +118,19 @@ class AgentRuntime:
             )
             return answers.escalated(self.config.name, found.hits, floor)
         tally = Tally()
+        if events is not None and self._output is not None:
+            hits = found.relevant
+            events.screen_with(
+                self._output.streaming(lambda: [*(h.text for h in hits), *tally.tool_outputs])
+            )
         if self._llm is not None:
-            answer = await self._with_llm(self._llm, ctx, request, text, found.relevant, tally)
-            if answer is not None and self._passes(ctx, answer, found.relevant, tally):
+            answer = await self._with_llm(
+                self._llm, ctx, request, text, found.relevant, tally, version, events
+            )
+            if answer is not None and self._passes(ctx, answer, found.relevant, tally, version):
                 return answer
+            if events is not None:  # what was shown is not the answer
+                await events.reset(RESET_LLM_FAILED if answer is None else RESET_OUTPUT_SCREENED)
         # Quote what answers the turn itself; the conversation only chose the passages.
         turn_vector = (
             found.query
@@ -94,17 +138,27 @@ class AgentRuntime:
             else await self.finder.query_vector(text, request.query_embedding)
         )
         offline = await self._offline.answer(ctx, text, turn_vector, found.relevant, tally)
-        if self._passes(ctx, offline, found.relevant, tally):
+        if self._passes(ctx, offline, found.relevant, tally, version):
+            if events is not None:
+                await events.sentences(offline.text)
             return offline
         return answers.escalated(self.config.name, found.hits, floor)
 
     def _passes(
-        self, ctx: RequestContext, answer: AgentAnswer, hits: list[Hit], tally: Tally
+        self,
+        ctx: RequestContext,
+        answer: AgentAnswer,
+        hits: list[Hit],
+        tally: Tally,
+        version: PromptChoice | None = None,
     ) -> bool:
         """True when the output screen lets ``answer`` leave; a flagged one is audited."""
-        if self._output is None:
+        output = self._output
+        if version is not None and self._screens is not None and output is not None:
+            output = self._screens.of(version)  # leaks of the version's own text
+        if output is None:
             return True
-        verdict = self._output.check(answer.text, [*(h.text for h in hits), *tally.tool_outputs])
+        verdict = output.check(answer.text, [*(h.text for h in hits), *tally.tool_outputs])
         if not verdict.flagged:
             return True
         log.warning(
@@ -136,6 +190,8 @@ class AgentRuntime:
         text: str,
         hits: list[Hit],
         tally: Tally,
+        version: PromptChoice | None = None,
+        events: AnswerStream | None = None,
     ) -> AgentAnswer | None:
         """Claude's answer, or None: answer offline (breaker open, provider failed, no final
         answer within the turn limit)."""
@@ -147,7 +203,9 @@ class AgentRuntime:
             trace.get_current_span().set_attribute("switchboard.breaker.llm", "open")
             return None
         try:
-            answer = await llm.answer(ctx, request, text, hits, tally)
+            answer = await llm.answer(
+                ctx, request, text, hits, tally, version=version, events=events
+            )
         except UpstreamError as exc:
             log.warning("LLM failed; answering offline", extra={"error": exc.message})
             return None

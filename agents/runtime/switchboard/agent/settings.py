@@ -5,11 +5,43 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field, SecretStr
-from pydantic_settings import SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from switchboard.core.settings import ServiceSettings
 from switchboard.guard import GuardSettings
 from switchboard.store import StoreSettings
+
+
+class PromptsSettings(BaseSettings):
+    """Where the agent's prompt comes from: a label in the prompt registry (docs/prompts.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_PROMPTS_", extra="ignore")
+
+    enabled: bool = Field(
+        True,
+        description="Resolve the prompt from the registry in the store; off: prompt.md only.",
+    )
+    label: str = Field(
+        "production",
+        pattern=r"^[a-z][a-z0-9_-]{0,63}$",
+        description="The label this agent's replicas answer with (production, staging...).",
+    )
+    cache_ttl_s: float = Field(
+        15.0,
+        gt=0,
+        le=30.0,
+        description="How long a replica uses what it read before reading the label again: "
+        "a label move reaches every replica within this time.",
+    )
+    fetch_timeout_s: float = Field(
+        1.0, gt=0, description="Longest wait for the registry; then the last good version."
+    )
+    pin: int | None = Field(
+        None,
+        ge=1,
+        description="Answer with this version number, ignoring the label (evaluations, "
+        "debugging one replica).",
+    )
 
 
 class AgentSettings(ServiceSettings):
@@ -23,6 +55,7 @@ class AgentSettings(ServiceSettings):
 
     store: StoreSettings = Field(default_factory=StoreSettings)
     guard: GuardSettings = Field(default_factory=GuardSettings)
+    prompts: PromptsSettings = Field(default_factory=PromptsSettings)
 
     chroma_url: str | None = Field(
         None, description="Chroma server URL (http://host:port); embedded store when unset."

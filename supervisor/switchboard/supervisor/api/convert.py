@@ -92,6 +92,7 @@ def part_to_proto(p: AnswerPart) -> supervisor_pb2.AnswerPart:
         confidence=p.confidence,
         mode=p.mode.value,
         uncited=p.uncited,
+        prompt_version=p.prompt_version,
     )
 
 
@@ -114,6 +115,7 @@ def result_to_proto(result: AskResult) -> supervisor_pb2.AskResponse:
         uncited=result.uncited,
         answered_by=supervisor_pb2.AnsweredBy(**answered_by(result).model_dump()),
         review=review_to_proto(result.review),
+        prompt_version=result.prompt_version,
         conversation=conversation_to_proto(result.conversation),
     )
 

@@ -13,13 +13,22 @@ from switchboard.core import errors
 from switchboard.core.audit import utcnow
 from switchboard.core.auth import ANONYMOUS, Principal, current_principal
 from switchboard.core.grpc_errors import grpc_method
-from switchboard.store import AuditLog, FeedbackLog, ItemKind, ItemState, KnowledgeGaps, ReviewItem
+from switchboard.store import (
+    AuditLog,
+    FeedbackLog,
+    ItemKind,
+    ItemState,
+    KnowledgeGaps,
+    PromptRegistry,
+    ReviewItem,
+)
 from switchboard.supervisor.api.convert import (
     REVIEW_KINDS,
     REVIEW_STATES,
     result_to_proto,
     timestamp,
 )
+from switchboard.supervisor.api.prompt_servicer import PromptPages
 from switchboard.supervisor.results import AskResult
 from switchboard.supervisor.review import reports
 from switchboard.supervisor.review.desk import Resolve, ReviewDesk
@@ -95,11 +104,18 @@ def _after(token: str) -> tuple[datetime, str] | None:
         raise errors.InvalidRequest("page_token is not one this service gave out") from None
 
 
-class ReviewServicer:
+class ReviewServicer(PromptPages):
     def __init__(
-        self, desk: ReviewDesk, *, gaps: KnowledgeGaps, feedback: FeedbackLog, audit: AuditLog
+        self,
+        desk: ReviewDesk,
+        *,
+        gaps: KnowledgeGaps,
+        feedback: FeedbackLog,
+        audit: AuditLog,
+        prompts: PromptRegistry,
     ) -> None:
         self._desk = desk
+        self._prompts = prompts
         self._gaps = gaps
         self._feedback = feedback
         self._audit = audit

@@ -21,6 +21,7 @@ from switchboard.supervisor.compound.merge import AnswerMerger, failed_answer
 from switchboard.supervisor.gateway.agents import AgentGateway
 from switchboard.supervisor.results import AskResult, RouteSummary
 from switchboard.supervisor.routing.router import RouteResult, SubRoute
+from switchboard.supervisor.streaming.events import AskEvents
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +41,16 @@ class CompoundAnswerer:
         *,
         metadata: dict[str, str],
         screening: Screening,
+        events: AskEvents | None = None,
     ) -> AskResult:
+        """``events`` (AskStream): each part streams labelled with its agent and number."""
         parts = decision.parts
         ctx.deadline.child(self._gateway.calls.deadline_margin_s).timeout(
             "the agents could be called"
         )
         share = ctx.budget.split(len(parts))
 
-        async def one(part: SubRoute) -> AgentAnswer | errors.SwitchboardError:
+        async def one(number: int, part: SubRoute) -> AgentAnswer | errors.SwitchboardError:
             started = time.monotonic()
             try:
                 if ctx.principal is not None:
@@ -63,6 +66,7 @@ class CompoundAnswerer:
                         screening=screening,
                     ),
                     ctx.evolve(budget=share.take_hop(f"agent {part.agent!r}")),
+                    events=events.part(part.agent, number, part.text) if events else None,
                 )
             except errors.SwitchboardError as exc:
                 audit.agent_failed(part.agent, exc, part=part.text)
@@ -71,7 +75,7 @@ class CompoundAnswerer:
             return answer
 
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(one(p)) for p in parts]
+            tasks = [group.create_task(one(i, p)) for i, p in enumerate(parts, start=1)]
         results = [t.result() for t in tasks]
         failures = [r for r in results if isinstance(r, errors.SwitchboardError)]
         all_down = all(isinstance(f, errors.Unavailable) for f in failures)

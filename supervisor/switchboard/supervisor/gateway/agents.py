@@ -27,6 +27,7 @@ from switchboard.core.types import AgentAnswer, AgentCard, AgentRequest
 from switchboard.supervisor.config import AgentEntry
 from switchboard.supervisor.gateway.client import AgentClient, AgentFault
 from switchboard.supervisor.metrics import SupervisorMetrics
+from switchboard.supervisor.streaming.events import PartEvents
 
 log = logging.getLogger(__name__)
 
@@ -179,8 +180,16 @@ class AgentGateway:
             raise errors.InvalidRequest(f"confirm_action belongs to agent {agent!r}, not {named!r}")
         return agent
 
-    async def invoke(self, agent: str, request: AgentRequest, ctx: RequestContext) -> AgentAnswer:
-        """One agent call within the request's deadline, in an ``invoke_agent`` span."""
+    async def invoke(
+        self,
+        agent: str,
+        request: AgentRequest,
+        ctx: RequestContext,
+        *,
+        events: PartEvents | None = None,
+    ) -> AgentAnswer:
+        """One agent call within the request's deadline, in an ``invoke_agent`` span. With
+        ``events`` (AskStream) the call is InvokeStream, its events relayed as they come."""
         timeout = ctx.deadline.child(
             self.calls.deadline_margin_s, cap=self.calls.agent_timeout_s
         ).timeout(f"agent {agent!r} could be called")
@@ -207,7 +216,13 @@ class AgentGateway:
                 self._metrics.record_agent_call(agent, "CircuitOpen")
                 raise exc
             try:
-                answer = await self._client.invoke(agent, request, ctx, timeout=timeout)
+                if events is None:
+                    answer = await self._client.invoke(agent, request, ctx, timeout=timeout)
+                else:
+                    await events.started()
+                    answer = await self._client.invoke_stream(
+                        agent, request, ctx, timeout=timeout, events=events
+                    )
             except errors.SwitchboardError as exc:
                 if self._counts_against_agent(exc, timeout):
                     await breaker.failed()
@@ -229,6 +244,8 @@ class AgentGateway:
                 }
             )
             self._metrics.record_agent_call(agent)
+            if events is not None:
+                await events.answered(answer)
             return answer
 
     def _counts_against_agent(self, exc: errors.SwitchboardError, timeout: float) -> bool:

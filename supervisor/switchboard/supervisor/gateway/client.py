@@ -16,6 +16,8 @@ from switchboard.core import errors
 from switchboard.core.auth import CUSTOMER_NOT_OWNED, AccessDenied, ServiceTokenIssuer
 from switchboard.core.context import RequestContext
 from switchboard.core.grpc_errors import REASON_TRAILER, error_from_status, trailer
+from switchboard.core.stream_wire import invoke_event_from_proto
+from switchboard.core.streaming import AnswerEvents
 from switchboard.core.types import AgentAnswer, AgentCard, AgentRequest
 from switchboard.core.wire import answer_from_proto, card_from_proto, invoke_request_to_proto
 from switchboard.v1 import agent_pb2, agent_pb2_grpc
@@ -62,6 +64,19 @@ class AgentClient(Protocol):
         self, agent: str, request: AgentRequest, ctx: RequestContext, *, timeout: float
     ) -> AgentAnswer:
         """``ctx`` says who asks and carries the budget left for the agent."""
+        ...
+
+    async def invoke_stream(
+        self,
+        agent: str,
+        request: AgentRequest,
+        ctx: RequestContext,
+        *,
+        timeout: float,
+        events: AnswerEvents,
+    ) -> AgentAnswer:
+        """``invoke``, streamed: the agent's events go to ``events`` as they arrive; the
+        final answer is returned."""
         ...
 
     async def describe(self, agent: str, *, timeout: float) -> AgentCard: ...
@@ -112,6 +127,39 @@ class GrpcAgentClient:
         except grpc.aio.AioRpcError as exc:
             raise self._translate(agent, exc) from exc
         return answer_from_proto(reply, agent)
+
+    async def invoke_stream(
+        self,
+        agent: str,
+        request: AgentRequest,
+        ctx: RequestContext,
+        *,
+        timeout: float,
+        events: AnswerEvents,
+    ) -> AgentAnswer:
+        call = self._stub(agent).InvokeStream(
+            invoke_request_to_proto(request, ctx),
+            timeout=timeout,
+            metadata=[*ctx.budget.to_metadata(), *self._auth()],
+        )
+        final: AgentAnswer | None = None
+        try:
+            async for event in call:
+                item = invoke_event_from_proto(event, agent)
+                if isinstance(item, AgentAnswer):
+                    final = item
+                elif item is not None:
+                    await events.emit(item)
+        except grpc.aio.AioRpcError as exc:
+            raise self._translate(agent, exc) from exc
+        finally:
+            call.cancel()  # a no-op once finished; stops the agent when we stop early
+        if final is None:
+            raise errors.Unavailable(
+                f"agent {agent!r} at {self._addresses.get(agent)} ended its stream without "
+                "a final answer"
+            )
+        return final
 
     async def describe(self, agent: str, *, timeout: float) -> AgentCard:
         try:

@@ -50,6 +50,7 @@ class _Joined:
     agent: str
     method: str
     status: str
+    prompt_version: str = ""  # of the agent's answer (docs/prompts.md)
 
 
 class CallerResults:
@@ -123,6 +124,7 @@ class CallerResults:
                     route_method=joined.method,
                     status=joined.status,
                     given_by=ctx.principal.actor if ctx.principal else "",
+                    prompt_version=joined.prompt_version or None,
                 )
         except (StoreError, TimeoutError) as exc:
             raise errors.Unavailable("the feedback store is unavailable; retry shortly") from exc
@@ -143,27 +145,33 @@ class CallerResults:
         item = await self._items.by_request(tenant, request_id)
         if item is not None:
             current = result_of(item, utcnow())
-            return _Joined(current.agent or item.agent, current.route.method, current.outcome)
+            return _Joined(
+                current.agent or item.agent,
+                current.route.method,
+                current.outcome,
+                current.prompt_version or item.draft.get("prompt_version", ""),
+            )
         stored = await self._ledger.get(tenant, request_id)
         if stored is not None and stored.response is not None:
             result = AskResult.model_validate_json(stored.response)
-            return _Joined(result.agent, result.route.method, result.outcome)
+            return _Joined(result.agent, result.route.method, result.outcome, result.prompt_version)
         rows = await self._audit_log.query(request_id=request_id, tenant=tenant, limit=50)
         if not rows:
             return None
-        agent, method, status = "", "", ""
+        agent, method, status, version = "", "", "", ""
         for row in reversed(rows):  # oldest first: the last word wins
             if row.kind is AuditKind.ROUTE_DECISION:
                 agent, method = row.agent or agent, row.outcome or method
             elif row.kind is AuditKind.AGENT_CALL and row.outcome:
                 agent, status = row.agent or agent, row.outcome
+                version = str(row.detail.get("prompt_version", "")) or version
             elif row.kind is AuditKind.ESCALATION:
                 status = "ESCALATED"
             elif row.kind is AuditKind.CLARIFICATION:
                 status = "NEEDS_CLARIFICATION"
             elif row.kind is AuditKind.REFUSAL:
                 status = "REFUSED"
-        return _Joined(agent, method, status)
+        return _Joined(agent, method, status, version)
 
     def _request_id(self, ctx: RequestContext, request_id: str, what: str) -> str:
         try:

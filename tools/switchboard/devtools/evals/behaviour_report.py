@@ -39,11 +39,17 @@ class CaseResult:
             "route_method": self.route_method,
             "citations": self.citations,
             "latency_ms": round(self.latency_ms, 1),
+            "prompt_version": self.reply.prompt_version if self.reply is not None else "",
         }
 
 
 def _rate(passed: int, ran: int) -> float | None:
     return round(passed / ran, 4) if ran else None
+
+
+def _versions(results: Sequence[CaseResult]) -> dict[str, int]:
+    seen = Counter(r.reply.prompt_version for r in results if r.reply is not None)
+    return {v: n for v, n in sorted(seen.items()) if v}
 
 
 def summarise(
@@ -68,6 +74,8 @@ def summarise(
         "capabilities": {c.value: ok for c, ok in capabilities.items()},
         **counts(results),
         "kinds": {k.value: counts([r for r in results if r.kind == k]) for k in Kind},
+        # Which prompt versions answered (docs/prompts.md): runs compare like with like.
+        "prompt_versions": _versions(results),
         "results": [r.as_dict() for r in results],
     }
 

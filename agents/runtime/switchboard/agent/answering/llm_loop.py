@@ -18,10 +18,17 @@ from opentelemetry import trace
 
 from switchboard.agent.answering import answers
 from switchboard.agent.answering.answers import Tally
-from switchboard.agent.answering.prompting import Prompt, build_prompt, estimate_tokens
+from switchboard.agent.answering.prompting import (
+    GROUNDING_RULES,
+    Prompt,
+    build_prompt,
+    estimate_tokens,
+)
+from switchboard.agent.answering.streaming import AnswerStream, TextRelay
 from switchboard.agent.config import AgentConfig
 from switchboard.agent.knowledge.store import Hit
 from switchboard.agent.memory.window import render_window, with_conversation
+from switchboard.agent.prompt_versions import PromptChoice
 from switchboard.agent.tools import ToolContext
 from switchboard.agent.tools.runner import ToolRunner
 from switchboard.core.breaker import CircuitBreaker
@@ -29,7 +36,9 @@ from switchboard.core.budget import Budget
 from switchboard.core.context import RequestContext
 from switchboard.core.errors import SwitchboardError, UpstreamError, UpstreamRejected
 from switchboard.core.llm import LLM, Block, Completion, Message, ToolResult, ToolSpec
+from switchboard.core.llm_stream import StreamingLLM
 from switchboard.core.pricing import ModelPrice, estimate_cost
+from switchboard.core.streaming import RESET_TOOL_USE, UsageSoFar
 from switchboard.core.types import AgentAnswer, AgentRequest, PendingAction, Screening
 
 log = logging.getLogger(__name__)
@@ -65,9 +74,17 @@ class LLMAnswerer:
         text: str,
         hits: list[Hit],
         tally: Tally,
+        *,
+        version: PromptChoice | None = None,
+        events: AnswerStream | None = None,
     ) -> AgentAnswer | None:
-        """The final answer, or None when the turn limit ran out before one."""
+        """The final answer, or None when the turn limit ran out before one. ``version``:
+        the prompt version that answers (prompt text, rules, max tokens); else prompt.md.
+        With ``events`` each turn streams (when the LLM can): its text is relayed as it
+        arrives, and a turn that ends in tool calls is taken back (a reset) since only the
+        last turn answers."""
         c = self.config.llm
+        max_tokens = c.max_tokens if version is None else version.max_tokens
         guarded = request.screening == Screening.SUSPICIOUS
         if guarded:
             trace.get_current_span().set_attribute("switchboard.guard.prompt", True)
@@ -79,12 +96,13 @@ class LLMAnswerer:
             request.memories,
         )
         prompt: Prompt = build_prompt(
-            self.system_prompt,
+            self.system_prompt if version is None else version.system_prompt,
             text,
             hits,
             c.context_token_budget - window.tokens,
             tools=bool(self._specs),
             guarded=guarded,
+            rules=GROUNDING_RULES if version is None else version.rules,
         )
         prompt = with_conversation(prompt, window)
         messages: list[Message] = [Message(role="user", content=prompt.user)]
@@ -92,7 +110,9 @@ class LLMAnswerer:
         floor = self.config.retrieval.min_score
         step = 0
         for _turn in range(c.max_turns if self._specs else 1):
-            completion, budget = await self._complete(ctx, prompt.system, messages, budget, tally)
+            completion, budget = await self._complete(
+                ctx, prompt, messages, budget, tally, max_tokens, events
+            )
             if not completion.tool_calls or self.tools is None:
                 if not completion.text.strip():
                     return None
@@ -133,10 +153,12 @@ class LLMAnswerer:
     async def _complete(
         self,
         ctx: RequestContext,
-        system: str,
+        prompt: Prompt,
         messages: list[Message],
         budget: Budget,
         tally: Tally,
+        output_tokens: int,
+        events: AnswerStream | None = None,
     ) -> tuple[Completion, Budget]:
         """One model call within the deadline and the budget; reports to the breaker.
 
@@ -144,23 +166,42 @@ class LLMAnswerer:
         cancels the call, which is not the provider's failure (the breaker does not count it).
         """
         timeout = ctx.deadline.timeout("the next LLM call", at_least=CALL_MARGIN_S)
+        system = prompt.system
         estimated = (
             estimate_tokens(system)
             + sum(estimate_tokens(json.dumps(m.to_api()["content"])) for m in messages)
             + (self._specs_tokens if self._specs else 0)
         )
         budget.require_llm("the agent's answer", min_tokens=estimated + MIN_OUTPUT_TOKENS)
-        max_tokens = max(
-            MIN_OUTPUT_TOKENS, budget.cap_output(self.config.llm.max_tokens, estimated)
-        )
+        max_tokens = max(MIN_OUTPUT_TOKENS, budget.cap_output(output_tokens, estimated))
         try:
-            completion = await self.llm.complete(
-                system=system,
-                messages=messages,
-                max_tokens=max_tokens,
-                tools=self._specs,
-                timeout=timeout,
-            )
+            if events is not None and isinstance(self.llm, StreamingLLM):
+                relay = TextRelay(
+                    events,
+                    prompt.passages,
+                    output_cap=None if budget.tokens is None else budget.tokens - estimated,
+                    input_tokens=tally.input_tokens + estimated,
+                    earlier_output=tally.output_tokens,
+                )
+                completion = await self.llm.stream(
+                    system=system,
+                    messages=messages,
+                    max_tokens=max_tokens,
+                    tools=self._specs,
+                    timeout=timeout,
+                    on_text=relay,
+                )
+                await relay.close()
+                if completion.tool_calls:
+                    await events.reset(RESET_TOOL_USE)  # only the last turn's text answers
+            else:
+                completion = await self.llm.complete(
+                    system=system,
+                    messages=messages,
+                    max_tokens=max_tokens,
+                    tools=self._specs,
+                    timeout=timeout,
+                )
         except UpstreamRejected:
             raise  # our request was wrong: no verdict on the provider (the probe is released)
         except UpstreamError:
@@ -181,5 +222,7 @@ class LLMAnswerer:
         model = completion.model or self.llm.model
         cost = estimate_cost(model, completion.usage, self.prices)
         tally.add(completion, model, cost)
+        if events is not None:
+            await events.emit(UsageSoFar(tally.input_tokens, tally.output_tokens))
         spent = completion.usage.total_input_tokens + completion.usage.output_tokens
         return completion, budget.spend(tokens=spent, cost_usd=cost)

@@ -18,7 +18,7 @@ replay store only ever holds a screened answer.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from switchboard.guard.links import unsupported_links
@@ -69,3 +69,51 @@ class OutputScreen:
         if hits:
             return OutputVerdict(True, f"rule:{hits[0].rule}", hits[0].excerpt)
         return CLEAN
+
+    def streaming(self, sources: Callable[[], Sequence[str]]) -> StreamScreen:
+        """Checks for text streamed piece by piece (``answering/streaming.py``)."""
+        return StreamScreen(self, sources)
+
+
+class StreamScreen:
+    """The same checks, cheap enough to run as an answer streams: size on the whole text,
+    prompt leak and links on a window around the new text (per delta), the guard's rules per
+    finished sentence (they cost about 6 ms per 1000 characters: once per sentence, not per
+    delta). ``sources`` is read at each check (tool outputs arrive between turns); its
+    shingles are kept until it changes."""
+
+    WINDOW_CHARS = 400
+
+    def __init__(self, screen: OutputScreen, sources: Callable[[], Sequence[str]]) -> None:
+        self._screen = screen
+        self._sources = sources
+        self._seen = -1
+        self._corpus = ""
+        self._corpus_shingles: set[tuple[str, ...]] = set()
+
+    def _refresh(self) -> None:
+        sources = self._sources()
+        if len(sources) != self._seen:
+            self._seen = len(sources)
+            self._corpus = "\n".join(sources)
+            self._corpus_shingles = _shingles(_words(self._corpus), self._screen._n)
+
+    def quick(self, shown: str) -> OutputVerdict:
+        """Size of ``shown``, and leaks or links in its last few hundred characters."""
+        s = self._screen
+        if len(shown) > s._max_chars:
+            return OutputVerdict(True, "size", f"{len(shown)} > {s._max_chars} characters")
+        self._refresh()
+        window = shown[-self.WINDOW_CHARS :]
+        leaked = (s._prompt & _shingles(_words(window), s._n)) - self._corpus_shingles
+        if leaked:
+            return OutputVerdict(True, "prompt_leak", " ".join(next(iter(sorted(leaked))))[:120])
+        unsupported = unsupported_links(window, self._corpus + "\n" + s._prompt_text)
+        if unsupported:
+            return OutputVerdict(True, "unsupported_link", unsupported[0][:120])
+        return CLEAN
+
+    def sentence(self, text: str) -> OutputVerdict:
+        """The guard's indirect rules on finished sentences."""
+        hits = match_rules(text, "indirect")
+        return OutputVerdict(True, f"rule:{hits[0].rule}", hits[0].excerpt) if hits else CLEAN

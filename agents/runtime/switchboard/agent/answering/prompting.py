@@ -57,11 +57,13 @@ def build_prompt(
     *,
     tools: bool = False,
     guarded: bool = False,
+    rules: str = GROUNDING_RULES,
 ) -> Prompt:
     """Includes passages best first until the context budget is spent (at least one).
 
     ``tools`` adds the rules for tool use; ``guarded`` the caution for a request the
-    supervisor's screening found borderline.
+    supervisor's screening found borderline. ``rules`` are the answering rules of the prompt
+    version that answers (the registry keeps them with the version).
     """
     blocks: list[str] = []
     used: list[Hit] = []
@@ -82,7 +84,7 @@ def build_prompt(
         "<documents>\n" + "\n".join(blocks) + "\n</documents>\n\n"
         f"<question>\n{escape(question, quote=False)}\n</question>"
     )
-    sections = [system_prompt.strip(), GROUNDING_RULES]
+    sections = [system_prompt.strip(), rules]
     if tools:
         sections.append(TOOL_RULES)
     if guarded:

@@ -1,0 +1,228 @@
+"""The agent's side of a streamed answer: what leaves, in what order, and when it is taken back.
+
+:class:`AnswerStream` is what the runtime and the LLM loop emit to. It screens text before it
+leaves (``output_screen.StreamScreen``: per delta, or per sentence held back until screened,
+as ``SWITCHBOARD_STREAM_SCREEN`` says; what it flags is withheld and the runtime then resets
+and answers offline), resets only when something was shown, and at the end reconciles with
+the final answer: when the text shown differs from it (an escalation, a rewrite), a reset
+and the final text follow, so the text since the last reset always equals the final
+answer's. Citations not yet sent go last.
+
+:class:`TextRelay` turns one LLM turn's raw deltas into what the final answer will read:
+citation markers renumbered in order of first mention (``[3]`` -> ``[1]``, a marker for no
+passage dropped, exactly as ``answers.written`` renumbers the whole text), leading and
+trailing whitespace held back (the final text is stripped), a marker split across deltas
+held until complete. It also counts output tokens as they arrive and stops the stream with
+RESOURCE_EXHAUSTED when the request's budget is spent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+
+from switchboard.agent.answering.answers import citation
+from switchboard.agent.answering.output_screen import StreamScreen
+from switchboard.agent.answering.prompting import estimate_tokens
+from switchboard.agent.knowledge.store import Hit
+from switchboard.core.errors import ResourceExhausted
+from switchboard.core.streaming import (
+    RESET_REWRITTEN,
+    AnswerEvent,
+    CitationFound,
+    Reset,
+    StreamedText,
+    TextDelta,
+    UsageSoFar,
+    sentences_of,
+)
+from switchboard.core.types import AgentAnswer
+
+Emit = Callable[[AnswerEvent], Awaitable[None]]
+
+_MARKER = re.compile(r"\[(\d{1,2})\]")
+_OPEN_MARKER = re.compile(r"\[\d{0,2}$")
+#: A usage event at most every this many (estimated) output tokens.
+USAGE_EVERY_TOKENS = 16
+
+
+class AnswerStream:
+    """One answer's events on their way out (``emit`` writes them to the wire)."""
+
+    #: Held text is screened and released at a sentence end or at this length.
+    HOLD_CHARS = 200
+
+    def __init__(self, emit: Emit, *, hold_sentences: bool = False) -> None:
+        self._emit = emit
+        self._hold = hold_sentences
+        self.shown = StreamedText()
+        self.withheld = False
+        self._screen: StreamScreen | None = None
+        self._held = ""  # sentence mode: text waiting for its screening
+        self._unchecked = ""  # token mode: shown text whose sentence is not finished yet
+
+    def screen_with(self, screen: StreamScreen) -> None:
+        """Text leaves only as ``screen`` lets it (see the module and ``StreamingSettings``)."""
+        self._screen = screen
+
+    async def emit(self, event: AnswerEvent) -> None:
+        if isinstance(event, TextDelta):
+            if self.withheld or not event.text:
+                return
+            if self._screen is not None:
+                await self._screened(self._screen, event.text)
+                return
+        elif isinstance(event, Reset):
+            self.withheld, self._held, self._unchecked = False, "", ""
+            if not (self.shown.text or self.shown.citations):
+                return  # nothing to take back
+        await self._out(event)
+
+    async def _out(self, event: AnswerEvent) -> None:
+        self.shown.apply(event)
+        await self._emit(event)
+
+    async def _screened(self, screen: StreamScreen, text: str) -> None:
+        if self._hold:
+            self._held += text
+            if not _SENTENCE_END.search(self._held) and len(self._held) < self.HOLD_CHARS:
+                return
+            text, self._held = self._held, ""
+            if screen.quick(_window(self.shown.text + text)).flagged or (
+                screen.sentence(self._unchecked + text).flagged
+            ):
+                self.withheld = True  # never shown; the runtime resets and answers otherwise
+                return
+            self._unchecked = _after_last_sentence(self._unchecked + text)
+            await self._out(TextDelta(text))
+            return
+        if screen.quick(_window(self.shown.text + text)).flagged:
+            self.withheld = True
+            return
+        await self._out(TextDelta(text))
+        self._unchecked += text
+        done = _SENTENCE_END.search(self._unchecked)
+        if done is not None:
+            finished = self._unchecked[: _last_end(self._unchecked)]
+            self._unchecked = _after_last_sentence(self._unchecked)
+            if screen.sentence(finished).flagged:
+                self.withheld = True  # shown already: the runtime's reset takes it back
+
+    async def reset(self, reason: str) -> None:
+        await self.emit(Reset(reason))
+
+    async def sentences(self, text: str) -> None:
+        """``text`` sentence by sentence (the offline answer, screened already)."""
+        for piece in sentences_of(text):
+            await self._out(TextDelta(piece))
+
+    async def finish(self, answer: AgentAnswer) -> None:
+        """Makes what was shown equal the final answer (screened as a whole by the runtime),
+        citations included."""
+        if self._held and self.shown.text + self._held == answer.text:
+            await self._out(TextDelta(self._held))  # the last sentence, still held
+        self._held = ""
+        if self.shown.text != answer.text:
+            await self.reset(RESET_REWRITTEN)
+            await self.sentences(answer.text)
+        for i, c in enumerate(answer.citations, start=1):
+            if self.shown.citations.get(i) != c:
+                await self._out(CitationFound(i, c))
+
+
+_SENTENCE_END = re.compile(r"[.!?\n]")
+
+
+def _last_end(text: str) -> int:
+    return max(text.rfind(c) for c in ".!?\n") + 1
+
+
+def _after_last_sentence(text: str) -> str:
+    return text[_last_end(text) :]
+
+
+def _window(text: str) -> str:
+    """The last few hundred characters, from a word boundary (a URL cut in half is not one)."""
+    if len(text) <= StreamScreen.WINDOW_CHARS:
+        return text
+    tail = text[-StreamScreen.WINDOW_CHARS :]
+    space = tail.find(" ")
+    return tail[space + 1 :] if space >= 0 else tail
+
+
+class TextRelay:
+    """One LLM turn's deltas, as the final answer will read them."""
+
+    def __init__(
+        self,
+        stream: AnswerStream,
+        passages: list[Hit],
+        *,
+        output_cap: int | None,
+        input_tokens: int,
+        earlier_output: int,
+    ) -> None:
+        self._stream = stream
+        self._passages = passages
+        self._cap = output_cap
+        self._input = input_tokens
+        self._earlier = earlier_output
+        self._order: dict[int, int] = {}
+        self._pending = ""  # a marker not yet complete
+        self._space = ""  # trailing whitespace, shown only if more text follows
+        self._started = False
+        self._reported = 0
+        self.raw = ""
+        self.emitted = False
+
+    async def __call__(self, delta: str) -> None:
+        self.raw += delta
+        tokens = estimate_tokens(self.raw)
+        if self._cap is not None and tokens > self._cap:
+            raise ResourceExhausted(
+                f"token budget spent while the answer was being written ({tokens} output "
+                f"tokens, {self._cap} allowed); raise x-switchboard-budget-tokens to allow more"
+            )
+        buffer = self._pending + delta
+        open_marker = _OPEN_MARKER.search(buffer)
+        cut = open_marker.start() if open_marker else len(buffer)
+        safe, self._pending = buffer[:cut], buffer[cut:]
+        new: list[int] = []  # passages first cited in this delta
+        out = _MARKER.sub(lambda m: self._swap(m, new), safe)
+        for old in new:
+            await self._stream.emit(
+                CitationFound(self._order[old], citation(self._passages[old - 1]))
+            )
+        await self._text(out)
+        if tokens - self._reported >= USAGE_EVERY_TOKENS:
+            self._reported = tokens
+            await self._stream.emit(UsageSoFar(self._input, self._earlier + tokens))
+
+    def _swap(self, match: re.Match[str], new: list[int]) -> str:
+        old = int(match.group(1))
+        if not 1 <= old <= len(self._passages):
+            return ""
+        if old not in self._order:
+            self._order[old] = len(self._order) + 1
+            new.append(old)
+        return f"[{self._order[old]}]"
+
+    async def _text(self, out: str) -> None:
+        if not self._started:
+            out = out.lstrip()
+            if not out:
+                return
+            self._started = True
+        body = out.rstrip()
+        if not body:
+            self._space += out
+            return
+        text, self._space = self._space + body, out[len(body) :]
+        self.emitted = True
+        await self._stream.emit(TextDelta(text))
+
+    async def close(self) -> None:
+        """The turn ended: a marker left open was text after all."""
+        pending, self._pending = self._pending, ""
+        if pending:
+            await self._text(pending)

@@ -1,0 +1,116 @@
+"""How an LLM turn's raw deltas become what the final answer reads, and how an answer stream
+reconciles with the final answer (no model, no network)."""
+
+from __future__ import annotations
+
+import pytest
+
+from switchboard.agent.answering.answers import Tally, written
+from switchboard.agent.answering.output_screen import OutputScreen
+from switchboard.agent.answering.streaming import AnswerStream, TextRelay
+from switchboard.agent.knowledge.store import Hit
+from switchboard.core.errors import ResourceExhausted
+from switchboard.core.streaming import (
+    AnswerEvent,
+    CitationFound,
+    Reset,
+    StreamedText,
+    TextDelta,
+    sentences_of,
+)
+
+PASSAGES = [
+    Hit(id=f"p{i}", text=f"Passage {i} text.", score=0.6, metadata={"source": f"s{i}.md"})
+    for i in range(1, 4)
+]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[AnswerEvent] = []
+
+    async def __call__(self, event: AnswerEvent) -> None:
+        self.events.append(event)
+
+    def shown(self) -> StreamedText:
+        view = StreamedText()
+        for e in self.events:
+            view.apply(e)
+        return view
+
+
+async def relay(raw_deltas: list[str], cap: int | None = None) -> tuple[Recorder, AnswerStream]:
+    out = Recorder()
+    stream = AnswerStream(out)
+    r = TextRelay(stream, PASSAGES, output_cap=cap, input_tokens=10, earlier_output=0)
+    for d in raw_deltas:
+        await r(d)
+    await r.close()
+    return out, stream
+
+
+@pytest.mark.parametrize(
+    "deltas",
+    [
+        ["  Refunds take [3]", " days [", "3][1", "]. Also [7] and [2", "].  \n"],
+        ["[", "2", "]", " starts", " with a marker [9", "9] then [1]", " [12] [", "x]", "  "],
+        ["No markers at all", ".", "  "],
+        ["Ends with an open marker [", "1"],
+    ],
+)
+async def test_streamed_text_equals_the_final_answer(deltas: list[str]) -> None:
+    out, stream = await relay(deltas)
+    final = written("billing", "".join(deltas), PASSAGES, 0.3, Tally())
+    shown = out.shown()
+    if not final.uncited:  # an uncited answer keeps unknown markers; finish() rewrites it
+        assert shown.text == final.text
+        assert [shown.citations[i] for i in sorted(shown.citations)] == final.citations
+    await stream.finish(final)
+    assert out.shown().text == final.text
+    assert list(out.shown().citations.values()) == final.citations
+
+
+async def test_citation_precedes_its_first_marker() -> None:
+    out, _ = await relay(["See [3]", " and [3] again."])
+    kinds = [type(e).__name__ for e in out.events]
+    assert kinds[:2] == ["CitationFound", "TextDelta"]
+    assert isinstance(out.events[0], CitationFound) and out.events[0].index == 1
+    assert out.events[0].citation.source_id == "s3.md"
+
+
+async def test_output_tokens_are_counted_as_they_arrive() -> None:
+    with pytest.raises(ResourceExhausted, match="token budget spent while"):
+        await relay(["word " * 10] * 20, cap=40)
+
+
+async def test_reset_only_when_something_was_shown() -> None:
+    out = Recorder()
+    stream = AnswerStream(out)
+    await stream.reset("llm_failed")
+    assert out.events == []
+    await stream.emit(TextDelta("Hello."))
+    await stream.reset("llm_failed")
+    assert out.events == [TextDelta("Hello."), Reset("llm_failed")]
+
+
+@pytest.mark.parametrize("hold", [False, True])
+async def test_flagged_text_is_withheld(hold: bool) -> None:
+    screen = OutputScreen("You are the Brightlane billing assistant.", max_chars=2000)
+    out = Recorder()
+    stream = AnswerStream(out, hold_sentences=hold)
+    stream.screen_with(screen.streaming(lambda: ["Refunds take 30 days."]))
+    for piece in [
+        "Refunds take 30 days. ",
+        "Log in at ",
+        "https://brightlane-login.example.net",
+        " now.",
+    ]:
+        await stream.emit(TextDelta(piece))
+    assert stream.withheld
+    assert "brightlane-login" not in out.shown().text
+    assert out.shown().text.startswith("Refunds take 30 days.")
+
+
+def test_sentences_concatenate_back() -> None:
+    text = "First one. Second!  Third? Last without end"
+    assert "".join(sentences_of(text)) == text and len(sentences_of(text)) == 4
