@@ -115,3 +115,22 @@ async def test_forget_session_and_purge(store: Store) -> None:
     await _append(store, "acme", "old", 1, ttl=1, now=utcnow() - timedelta(minutes=5))
     purged = await store.purge()
     assert purged["conversations"] == 2
+
+
+async def test_user_facts_are_per_tenant_and_user_expire_and_are_forgotten(store: Store) -> None:
+    facts = store.user_memories
+    fact = [("We're on the annual Pro plan.", b"\x00\x00\x80?")]
+    await facts.remember("acme", "alice", fact, session_id="s1", request_id="r1", ttl_s=600)
+    await facts.remember("acme", "alice", fact, session_id="s2", request_id="r2", ttl_s=600)
+    [got] = await facts.recall("acme", "alice")  # stated twice: one fact, the later source
+    assert (got.fact, got.source_session, got.source_request) == (fact[0][0], "s2", "r2")
+    assert await facts.recall("globex", "alice") == []
+    assert await facts.recall("acme", "bob") == []
+    old = utcnow() - timedelta(hours=1)
+    await facts.remember("acme", "carol", fact, session_id="s", request_id="r", ttl_s=60, now=old)
+    assert await facts.recall("acme", "carol") == []
+    assert (await store.purge())["user_memories"] == 1
+    assert await facts.forget_session("acme", "s2") == 1
+    await facts.remember("acme", "alice", fact, session_id="s3", request_id="r3", ttl_s=600)
+    assert await facts.forget_user("acme", "alice") == 1
+    assert await facts.count_user("acme", "alice") == 0

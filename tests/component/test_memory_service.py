@@ -64,7 +64,11 @@ async def test_list_and_forget_a_user_in_ones_own_tenant_only(
         index=card_index,
         creds=creds,
     ) as stack:
-        first = await _ask(stack, "How long does a refund take?", token=creds.token)
+        first = await _ask(
+            stack,
+            "We're on the annual Business plan. How long does a refund take?",
+            token=creds.token,
+        )
         assert first.conversation.state == "new"
         second = await _ask(stack, "And after two weeks?", token=creds.token)
         assert (second.conversation.state, second.conversation.turns) == ("continued", 1)
@@ -86,9 +90,11 @@ async def test_list_and_forget_a_user_in_ones_own_tenant_only(
         [session] = listed.sessions
         assert session.session_id == "s1" and session.turns == 3
         assert [t.user for t in session.recent][:2] == [
-            "How long does a refund take?",
+            "We're on the annual Business plan. How long does a refund take?",
             "And after two weeks?",
         ]
+        assert [f.text for f in listed.facts] == ["We're on the annual Business plan."]
+        assert listed.facts[0].source_session == "s1"
         theirs = await _memory(
             stack,
             "ListMemories",
@@ -111,14 +117,15 @@ async def test_list_and_forget_a_user_in_ones_own_tenant_only(
         gone = await _memory(
             stack, "ForgetUser", memory_pb2.ForgetUserRequest(user_id="alice"), creds.token
         )
-        assert gone.sessions == 1 and gone.rows_deleted >= 5  # 3 turns, 1 summary row, state
+        assert gone.sessions == 1 and gone.rows_deleted >= 6  # 3 turns, summary row, state, fact
         assert await stack.db.conversations.count_user("acme", "alice") == 0
+        assert await stack.db.user_memories.count_user("acme", "alice") == 0
         assert await stack.db.session_states.get("acme", "s1") is None
         assert not any(c.text == OFF_TOPIC for c in await stack.db.examples.query())
         empty = await _memory(
             stack, "ListMemories", memory_pb2.ListMemoriesRequest(user_id="alice"), creds.token
         )
-        assert list(empty.sessions) == []
+        assert list(empty.sessions) == [] and list(empty.facts) == []
         # Nothing is recalled: the session starts afresh; globex's alice is untouched.
         again = await _ask(stack, "And after two weeks?", token=creds.token)
         assert again.conversation.state == "new"

@@ -172,3 +172,22 @@ def _stored_turn() -> Any:
     from switchboard.store import StoredTurn
 
     return StoredTurn(0, "an old question", "an old answer", "billing", [], "ANSWERED")
+
+
+async def test_facts_a_user_stated_are_recalled_in_a_later_conversation_of_theirs_only(
+    app: tuple[SupervisorApp, FakeAgentClient], store: Store
+) -> None:
+    sup, client = app
+    alice = {"user_id": "alice"}
+    await _ask(sup, "We're on the annual Business plan. How do refunds work?", metadata=alice)
+    assert await store.user_memories.count_user("acme", "alice") == 1
+    await _ask(sup, "Can I get my money back for our plan?", session_id="s2", metadata=alice)
+    assert client.invocations[-1][1].memories == ["We're on the annual Business plan."]
+    await _ask(sup, "Can I get my money back for our plan?", session_id="s3")  # no user
+    assert client.invocations[-1][1].memories == []
+    await _ask(
+        sup, "Can I get my money back for our plan?", session_id="s4", metadata={"user_id": "bob"}
+    )
+    assert client.invocations[-1][1].memories == []
+    await _ask(sup, "Can I get my money back for our plan?", principal=GLOBEX, metadata=alice)
+    assert client.invocations[-1][1].memories == []  # another tenant's alice

@@ -24,6 +24,7 @@ TABLES = {
     "example_candidates",
     "conversations",
     "conversation_turns",
+    "user_memories",
 }
 
 

@@ -59,6 +59,7 @@ TABLES = {
     "example_candidates",
     "conversations",
     "conversation_turns",
+    "user_memories",
 }
 
 

@@ -270,6 +270,16 @@ class MemorySettings(BaseSettings):
     summary_timeout_s: float = Field(
         3.0, gt=0, description="Deadline of the summary call; past it the summary is extractive."
     )
+    user_facts: bool = Field(
+        True,
+        description="Keep facts end users state about themselves (per tenant and user_id) and "
+        "recall them in later conversations.",
+    )
+    user_fact_ttl_days: float = Field(90.0, gt=0, description="How long a user fact is kept.")
+    recall_k: int = Field(3, ge=1, le=10, description="Most user facts recalled per request.")
+    recall_min_similarity: float = Field(
+        0.3, ge=-1, le=1, description="A user fact is recalled when this similar to the request."
+    )
 
 
 class StreamingSettings(BaseSettings):

@@ -132,6 +132,7 @@ class AgentRequest(BaseModel):
     approval: Approval | None = None  # set by the supervisor's Review service only
     conversation: ConversationWindow | None = None  # earlier turns of the session (memory)
     handoff: HandoffBrief | None = None  # set when the session moved to this agent
+    memories: list[str] = Field(default_factory=list)  # the end user's recalled facts
 
 
 class AgentAnswer(BaseModel):

@@ -159,6 +159,7 @@ def invoke_request_to_proto(request: AgentRequest, ctx: RequestContext) -> agent
         ),
         conversation=window_to_proto(request.conversation),
         handoff=brief_to_proto(request.handoff),
+        recalled_memories=request.memories,
     )
 
 
@@ -178,6 +179,7 @@ def invoke_request_from_proto(message: agent_pb2.InvokeRequest) -> AgentRequest:
         if message.HasField("conversation")
         else None,
         handoff=brief_from_proto(message.handoff) if message.HasField("handoff") else None,
+        memories=list(message.recalled_memories),
     )
 
 

@@ -11,60 +11,28 @@ about an end user.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table, delete, false, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from switchboard.store._common import store_errors, utcnow
+from switchboard.store._conversation_parts import (
+    ConversationListing,
+    StoredConversation,
+    StoredTurn,
+    count_of,
+    delete_turns,
+    start_conversation,
+    stored_turn,
+)
 from switchboard.store.models import ConversationRow, ConversationTurnRow
 from switchboard.store.writer import GroupWriter, write
 
 # Core tables: the request path's writes skip the ORM's bulk-statement machinery.
 _CONVERSATIONS = cast(Table, ConversationRow.__table__)
 _TURNS = cast(Table, ConversationTurnRow.__table__)
-
-
-@dataclass(frozen=True)
-class StoredTurn:
-    seq: int
-    user_text: str
-    answer: str
-    agent: str
-    sources: list[str]
-    status: str
-    pending_action: dict[str, Any] | None = None
-    request_id: str = ""
-    input_tokens: int = 0
-    output_tokens: int = 0
-    created_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class StoredConversation:
-    """A session as stored: ``live`` is False when it expired (the next turn starts afresh)."""
-
-    user_id: str
-    turns: int
-    summary: str
-    summarized: int
-    live: bool
-    updated_at: datetime
-    recent: list[StoredTurn] = field(default_factory=list)  # oldest first
-
-
-@dataclass(frozen=True)
-class ConversationListing:
-    """One session of an end user, for inspection (``switchboard memory list``)."""
-
-    session_id: str
-    turns: int
-    summary: str
-    updated_at: datetime
-    expires_at: datetime
-    recent: list[StoredTurn]
 
 
 class Conversations:
@@ -182,7 +150,7 @@ class Conversations:
             )
             seq = advanced.scalar_one_or_none()
             if seq is None:
-                seq = await _start(session, tenant, session_id, user_id, now, expires)
+                seq = await start_conversation(session, tenant, session_id, user_id, now, expires)
                 await session.execute(
                     update(_CONVERSATIONS)
                     .where(c.tenant == tenant, c.session_id == session_id)
@@ -254,7 +222,7 @@ class Conversations:
                         row.summary,
                         row.updated_at,
                         row.expires_at,
-                        [_turn(t) for t in reversed(turns.all())],
+                        [stored_turn(t) for t in reversed(turns.all())],
                     )
                 )
         return out
@@ -288,13 +256,13 @@ class Conversations:
     async def forget_session(self, tenant: str, session_id: str) -> int:
         """Deletes a session's turns and summary; returns the rows deleted."""
         async with store_errors("forgetting a session"), self._sessions.begin() as session:
-            n = await _delete_turns(session, tenant, session_id)
+            n = await delete_turns(session, tenant, session_id)
             result = await session.execute(
                 delete(ConversationRow).where(
                     ConversationRow.tenant == tenant, ConversationRow.session_id == session_id
                 )
             )
-        return n + _count(result)
+        return n + count_of(result)
 
     async def forget_user(self, tenant: str, user_id: str) -> int:
         """Deletes every turn and conversation of an end user in a tenant."""
@@ -316,7 +284,7 @@ class Conversations:
                     ConversationRow.tenant == tenant, ConversationRow.user_id == user_id
                 )
             )
-        return _count(turns) + _count(convs)
+        return count_of(turns) + count_of(convs)
 
     async def count_user(self, tenant: str, user_id: str) -> int:
         """Rows held about an end user (turns and conversations); 0 after ``forget_user``."""
@@ -342,71 +310,7 @@ class Conversations:
             convs = await session.execute(
                 delete(ConversationRow).where(ConversationRow.expires_at <= now)
             )
-        return _count(turns) + _count(convs)
+        return count_of(turns) + count_of(convs)
 
 
-async def _start(
-    session: AsyncSession,
-    tenant: str,
-    session_id: str,
-    user_id: str,
-    now: datetime,
-    expires: datetime,
-) -> int:
-    """A new conversation, or an expired one taken over (its old turns deleted): turn 1."""
-    row = (
-        await session.scalars(
-            select(ConversationRow).where(
-                ConversationRow.tenant == tenant, ConversationRow.session_id == session_id
-            )
-        )
-    ).one_or_none()
-    if row is None:
-        session.add(
-            ConversationRow(
-                tenant=tenant,
-                session_id=session_id,
-                user_id=user_id,
-                turns=1,
-                summary="",
-                summarized=0,
-                created_at=now,
-                updated_at=now,
-                expires_at=expires,
-            )
-        )
-    else:
-        await _delete_turns(session, tenant, session_id)
-        row.turns, row.summary, row.summarized, row.created_at = 1, "", 0, now
-        row.updated_at, row.expires_at, row.user_id = now, expires, user_id or row.user_id
-    await session.flush()
-    return 1
-
-
-async def _delete_turns(session: AsyncSession, tenant: str, session_id: str) -> int:
-    result = await session.execute(
-        delete(ConversationTurnRow).where(
-            ConversationTurnRow.tenant == tenant, ConversationTurnRow.session_id == session_id
-        )
-    )
-    return _count(result)
-
-
-def _count(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
-def _turn(row: ConversationTurnRow) -> StoredTurn:
-    return StoredTurn(
-        seq=row.seq,
-        user_text=row.user_text,
-        answer=row.answer,
-        agent=row.agent,
-        sources=list(row.sources or []),
-        status=row.status,
-        pending_action=row.pending_action,
-        request_id=row.request_id,
-        input_tokens=row.input_tokens,
-        output_tokens=row.output_tokens,
-        created_at=row.created_at,
-    )
+__all__ = ["ConversationListing", "Conversations", "StoredConversation", "StoredTurn"]

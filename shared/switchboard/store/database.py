@@ -28,6 +28,7 @@ from switchboard.store.prompts import PromptRegistry
 from switchboard.store.review import ReviewItems
 from switchboard.store.sessions import SessionStates
 from switchboard.store.settings import StoreSettings, is_sqlite, safe_url, sqlite_path
+from switchboard.store.user_memories import UserMemories
 from switchboard.store.writer import GroupWriter
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ class Store:
         self.gaps = KnowledgeGaps(self.sessions)
         self.prompts = PromptRegistry(self.sessions)
         self.conversations = Conversations(self.sessions, self.writer)
+        self.user_memories = UserMemories(self.sessions, self.writer)
 
     @classmethod
     async def open(cls, settings: StoreSettings, *, url: str, upgrade: bool = True) -> Store:
@@ -137,6 +139,7 @@ class Store:
                 ),
                 "session_state": await self.session_states.purge_expired(),
                 "conversations": await self.conversations.purge_expired(),
+                "user_memories": await self.user_memories.purge_expired(),
                 "example_candidates": await self.examples.purge(
                     older_than_s=self.settings.example_retention_days * 86400
                 ),

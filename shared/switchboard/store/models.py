@@ -408,3 +408,28 @@ class ConversationTurnRow(Base):
         Index("ix_conversation_turns_tenant_user_id", "tenant", "user_id"),
         Index("ix_conversation_turns_expires_at", "expires_at"),
     )
+
+
+class UserMemoryRow(Base):
+    """A fact an end user stated about themselves, kept across their sessions for a while
+    (long-term memory): per tenant and user, with its embedding and the turn it came from."""
+
+    __tablename__ = "user_memories"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[str] = mapped_column(String(128))
+    fact: Mapped[str] = mapped_column(Text)
+    fact_hash: Mapped[str] = mapped_column(String(64))
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary)  # float32 embedding
+    source_session: Mapped[str] = mapped_column(String(128))
+    source_request: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant", "user_id", "fact_hash", name="uq_user_memories_tenant_user_id_fact_hash"
+        ),
+        Index("ix_user_memories_expires_at", "expires_at"),
+    )

@@ -18,7 +18,7 @@ SCREENING_CLEAN: Screening
 SCREENING_SUSPICIOUS: Screening
 
 class InvokeRequest(_message.Message):
-    __slots__ = ("request_id", "session_id", "text", "metadata", "query_embedding", "confirm_action", "tenant", "customer_id", "user_id", "screening", "approval", "conversation", "handoff")
+    __slots__ = ("request_id", "session_id", "text", "metadata", "query_embedding", "confirm_action", "tenant", "customer_id", "user_id", "screening", "approval", "conversation", "handoff", "recalled_memories")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -39,6 +39,7 @@ class InvokeRequest(_message.Message):
     APPROVAL_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_FIELD_NUMBER: _ClassVar[int]
     HANDOFF_FIELD_NUMBER: _ClassVar[int]
+    RECALLED_MEMORIES_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     session_id: str
     text: str
@@ -52,7 +53,8 @@ class InvokeRequest(_message.Message):
     approval: Approval
     conversation: ConversationWindow
     handoff: HandoffBrief
-    def __init__(self, request_id: _Optional[str] = ..., session_id: _Optional[str] = ..., text: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., query_embedding: _Optional[_Iterable[float]] = ..., confirm_action: _Optional[str] = ..., tenant: _Optional[str] = ..., customer_id: _Optional[str] = ..., user_id: _Optional[str] = ..., screening: _Optional[_Union[Screening, str]] = ..., approval: _Optional[_Union[Approval, _Mapping]] = ..., conversation: _Optional[_Union[ConversationWindow, _Mapping]] = ..., handoff: _Optional[_Union[HandoffBrief, _Mapping]] = ...) -> None: ...
+    recalled_memories: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, request_id: _Optional[str] = ..., session_id: _Optional[str] = ..., text: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., query_embedding: _Optional[_Iterable[float]] = ..., confirm_action: _Optional[str] = ..., tenant: _Optional[str] = ..., customer_id: _Optional[str] = ..., user_id: _Optional[str] = ..., screening: _Optional[_Union[Screening, str]] = ..., approval: _Optional[_Union[Approval, _Mapping]] = ..., conversation: _Optional[_Union[ConversationWindow, _Mapping]] = ..., handoff: _Optional[_Union[HandoffBrief, _Mapping]] = ..., recalled_memories: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ConversationTurn(_message.Message):
     __slots__ = ("user", "answer", "agent", "sources")

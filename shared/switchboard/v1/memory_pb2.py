@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bswitchboard/v1/memory.proto\x12\x0eswitchboard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"I\n\x13ListMemoriesRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x11\n\tmax_turns\x18\x03 \x01(\x05\"\x9a\x01\n\nMemoryTurn\x12\x0b\n\x03seq\x18\x01 \x01(\x05\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\x0e\n\x06\x61nswer\x18\x03 \x01(\t\x12\r\n\x05\x61gent\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrequest_id\x18\x07 \x01(\t\"\xcf\x01\n\rMemorySession\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\r\n\x05turns\x18\x02 \x01(\x05\x12\x0f\n\x07summary\x18\x03 \x01(\t\x12.\n\nupdated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x06recent\x18\x06 \x03(\x0b\x32\x1a.switchboard.v1.MemoryTurn\"G\n\x14ListMemoriesResponse\x12/\n\x08sessions\x18\x01 \x03(\x0b\x32\x1d.switchboard.v1.MemorySession\":\n\x14\x46orgetSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\"4\n\x11\x46orgetUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\"8\n\x0e\x46orgetResponse\x12\x14\n\x0crows_deleted\x18\x01 \x01(\x05\x12\x10\n\x08sessions\x18\x02 \x01(\x05\x32\x8b\x02\n\x06Memory\x12Y\n\x0cListMemories\x12#.switchboard.v1.ListMemoriesRequest\x1a$.switchboard.v1.ListMemoriesResponse\x12U\n\rForgetSession\x12$.switchboard.v1.ForgetSessionRequest\x1a\x1e.switchboard.v1.ForgetResponse\x12O\n\nForgetUser\x12!.switchboard.v1.ForgetUserRequest\x1a\x1e.switchboard.v1.ForgetResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bswitchboard/v1/memory.proto\x12\x0eswitchboard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"I\n\x13ListMemoriesRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x11\n\tmax_turns\x18\x03 \x01(\x05\"\x9a\x01\n\nMemoryTurn\x12\x0b\n\x03seq\x18\x01 \x01(\x05\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\x0e\n\x06\x61nswer\x18\x03 \x01(\t\x12\r\n\x05\x61gent\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrequest_id\x18\x07 \x01(\t\"\xcf\x01\n\rMemorySession\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\r\n\x05turns\x18\x02 \x01(\x05\x12\x0f\n\x07summary\x18\x03 \x01(\t\x12.\n\nupdated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x06recent\x18\x06 \x03(\x0b\x32\x1a.switchboard.v1.MemoryTurn\"\xaa\x01\n\nMemoryFact\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x16\n\x0esource_session\x18\x02 \x01(\t\x12\x16\n\x0esource_request\x18\x03 \x01(\t\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"r\n\x14ListMemoriesResponse\x12/\n\x08sessions\x18\x01 \x03(\x0b\x32\x1d.switchboard.v1.MemorySession\x12)\n\x05\x66\x61\x63ts\x18\x02 \x03(\x0b\x32\x1a.switchboard.v1.MemoryFact\":\n\x14\x46orgetSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\"4\n\x11\x46orgetUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\"8\n\x0e\x46orgetResponse\x12\x14\n\x0crows_deleted\x18\x01 \x01(\x05\x12\x10\n\x08sessions\x18\x02 \x01(\x05\x32\x8b\x02\n\x06Memory\x12Y\n\x0cListMemories\x12#.switchboard.v1.ListMemoriesRequest\x1a$.switchboard.v1.ListMemoriesResponse\x12U\n\rForgetSession\x12$.switchboard.v1.ForgetSessionRequest\x1a\x1e.switchboard.v1.ForgetResponse\x12O\n\nForgetUser\x12!.switchboard.v1.ForgetUserRequest\x1a\x1e.switchboard.v1.ForgetResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,14 +38,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MEMORYTURN']._serialized_end=310
   _globals['_MEMORYSESSION']._serialized_start=313
   _globals['_MEMORYSESSION']._serialized_end=520
-  _globals['_LISTMEMORIESRESPONSE']._serialized_start=522
-  _globals['_LISTMEMORIESRESPONSE']._serialized_end=593
-  _globals['_FORGETSESSIONREQUEST']._serialized_start=595
-  _globals['_FORGETSESSIONREQUEST']._serialized_end=653
-  _globals['_FORGETUSERREQUEST']._serialized_start=655
-  _globals['_FORGETUSERREQUEST']._serialized_end=707
-  _globals['_FORGETRESPONSE']._serialized_start=709
-  _globals['_FORGETRESPONSE']._serialized_end=765
-  _globals['_MEMORY']._serialized_start=768
-  _globals['_MEMORY']._serialized_end=1035
+  _globals['_MEMORYFACT']._serialized_start=523
+  _globals['_MEMORYFACT']._serialized_end=693
+  _globals['_LISTMEMORIESRESPONSE']._serialized_start=695
+  _globals['_LISTMEMORIESRESPONSE']._serialized_end=809
+  _globals['_FORGETSESSIONREQUEST']._serialized_start=811
+  _globals['_FORGETSESSIONREQUEST']._serialized_end=869
+  _globals['_FORGETUSERREQUEST']._serialized_start=871
+  _globals['_FORGETUSERREQUEST']._serialized_end=923
+  _globals['_FORGETRESPONSE']._serialized_start=925
+  _globals['_FORGETRESPONSE']._serialized_end=981
+  _globals['_MEMORY']._serialized_start=984
+  _globals['_MEMORY']._serialized_end=1251
 # @@protoc_insertion_point(module_scope)

@@ -53,11 +53,27 @@ class MemorySession(_message.Message):
     recent: _containers.RepeatedCompositeFieldContainer[MemoryTurn]
     def __init__(self, session_id: _Optional[str] = ..., turns: _Optional[int] = ..., summary: _Optional[str] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recent: _Optional[_Iterable[_Union[MemoryTurn, _Mapping]]] = ...) -> None: ...
 
+class MemoryFact(_message.Message):
+    __slots__ = ("text", "source_session", "source_request", "created_at", "expires_at")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_SESSION_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_REQUEST_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    source_session: str
+    source_request: str
+    created_at: _timestamp_pb2.Timestamp
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, text: _Optional[str] = ..., source_session: _Optional[str] = ..., source_request: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class ListMemoriesResponse(_message.Message):
-    __slots__ = ("sessions",)
+    __slots__ = ("sessions", "facts")
     SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    FACTS_FIELD_NUMBER: _ClassVar[int]
     sessions: _containers.RepeatedCompositeFieldContainer[MemorySession]
-    def __init__(self, sessions: _Optional[_Iterable[_Union[MemorySession, _Mapping]]] = ...) -> None: ...
+    facts: _containers.RepeatedCompositeFieldContainer[MemoryFact]
+    def __init__(self, sessions: _Optional[_Iterable[_Union[MemorySession, _Mapping]]] = ..., facts: _Optional[_Iterable[_Union[MemoryFact, _Mapping]]] = ...) -> None: ...
 
 class ForgetSessionRequest(_message.Message):
     __slots__ = ("session_id", "tenant")

@@ -69,8 +69,8 @@ class MemoryServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ForgetSession(self, request, context):
-        """Deletes one session's turns, summary, routing state and the example
-        candidates recorded from its requests.
+        """Deletes one session's turns, summary, routing state, the user facts stated
+        in it and the example candidates recorded from its requests.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -78,7 +78,8 @@ class MemoryServicer:
 
     def ForgetUser(self, request, context):
         """Deletes everything stored about an end user in the tenant: every session's
-        turns, summaries and routing state, and example candidates from their requests.
+        turns, summaries and routing state, their long-term facts, and example
+        candidates from their requests.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -215,7 +215,14 @@ async def build_supervisor(
             examples=example_recorder(store.examples, settings),
             inbox=inbox,
             audit_request_text=settings.audit_request_text,
-            memory=conversation_memory(stack, settings, store.conversations, o.memory_llm),
+            memory=conversation_memory(
+                stack,
+                settings,
+                store.conversations,
+                o.memory_llm,
+                user_memories=store.user_memories,
+                embed=router.embed,
+            ),
         )
         desk = ReviewDesk(
             items=store.review,
@@ -281,7 +288,13 @@ async def build_supervisor(
             ),
             desk=desk,
             memory=MemoryServicer(
-                MemoryDesk(store.conversations, store.session_states, store.examples, audit)
+                MemoryDesk(
+                    store.conversations,
+                    store.session_states,
+                    store.examples,
+                    audit,
+                    facts=store.user_memories,
+                )
             ),
             interceptors=[access, *o.interceptors],
             store=store,

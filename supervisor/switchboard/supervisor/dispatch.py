@@ -54,6 +54,7 @@ class SingleAgentDispatch:
             screening=screening,
             conversation=window,
             handoff=brief,
+            memories=list(recall.memories),
         )
         try:
             answer = await self._gateway.invoke(

@@ -220,7 +220,7 @@ class SupervisorService:
             )
             return self._stamped(replies.refused(ctx.request_id, screening, query))
         verdict = Screening.SUSPICIOUS if screening.suspicious else Screening.CLEAN
-        recall = await self._memory.recall(ctx) if self._memory is not None else NO_SESSION
+        recall = await self._memory.recall(ctx, query) if self._memory is not None else NO_SESSION
         decision = await self._decide(ctx, ask, text, query, confirm_agent)
         usage = routing_usage(decision, self._prices)
         spent = ctx.budget.spend(usage.input_tokens + usage.output_tokens, usage.cost_usd)

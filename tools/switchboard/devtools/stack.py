@@ -22,6 +22,7 @@ import grpc
 import yaml
 
 from switchboard.client import SupervisorClient
+from switchboard.devtools.demo_conversation import demo_conversation
 from switchboard.devtools.otlp_receiver import OtlpReceiver
 from switchboard.devtools.settings import ToolSettings
 from switchboard.devtools.stream_print import print_stream
@@ -333,6 +334,12 @@ def run_demo(agents_dir: Path, questions: list[str] | None = None) -> int:
                     print(f"   {a.name} on {a.address} (pid {a.process.pid})")
                 asyncio.run(_ask_all(supervisor.address, questions or DEMO_QUESTIONS, receiver))
                 asyncio.run(_human_loop(supervisor.address))
+                token = ToolSettings().token
+                asyncio.run(
+                    demo_conversation(
+                        supervisor.address, token.get_secret_value() if token else None
+                    )
+                )
                 print("\n== Stopping all services")
             print("== All services stopped cleanly")
     finally:

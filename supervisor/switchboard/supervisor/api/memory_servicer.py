@@ -54,8 +54,22 @@ class MemoryServicer:
         principal = _principal()
         tenant = self._desk.tenant_of(principal, request.tenant)
         turns = min(request.max_turns or DEFAULT_TURNS, MAX_TURNS)
-        found = await self._desk.list_user(principal, tenant, request.user_id, max_turns=turns)
-        return memory_pb2.ListMemoriesResponse(sessions=[session_to_proto(s) for s in found])
+        found, facts = await self._desk.list_user(
+            principal, tenant, request.user_id, max_turns=turns
+        )
+        return memory_pb2.ListMemoriesResponse(
+            sessions=[session_to_proto(s) for s in found],
+            facts=[
+                memory_pb2.MemoryFact(
+                    text=f.fact,
+                    source_session=f.source_session,
+                    source_request=f.source_request,
+                    created_at=timestamp(f.created_at),
+                    expires_at=timestamp(f.expires_at),
+                )
+                for f in facts
+            ],
+        )
 
     @grpc_method
     async def ForgetSession(  # noqa: N802 - gRPC method name

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from opentelemetry import metrics, trace
@@ -27,6 +27,7 @@ from switchboard.core.conversation import (
     ConversationWindow,
     HandoffBrief,
 )
+from switchboard.core.embeddings import Vector
 from switchboard.core.errors import PermissionDenied
 from switchboard.core.pricing import ModelPrice, estimate_cost
 from switchboard.core.settings import MemorySettings
@@ -35,6 +36,7 @@ from switchboard.core.types import AgentUsage, Outcome, UsageReport
 from switchboard.store.conversations import StoredConversation, StoredTurn
 from switchboard.store.errors import StoreError
 from switchboard.supervisor.memory.handoff import handoff_brief
+from switchboard.supervisor.memory.longterm import LongTermMemory
 from switchboard.supervisor.memory.summary import Summarizer
 from switchboard.supervisor.results import AskResult
 
@@ -71,6 +73,7 @@ class Recall:
 
     state: ConversationState
     stored: StoredConversation | None = None  # live conversations only
+    memories: tuple[str, ...] = ()  # the end user's long-term facts relevant to this turn
 
     def window_for(self, agent: str) -> tuple[ConversationWindow | None, HandoffBrief | None]:
         """The window for ``agent``, or a handoff brief when the session moves to it."""
@@ -104,8 +107,10 @@ class ConversationMemory:
         *,
         prices: dict[str, ModelPrice] | None = None,
         meter: metrics.Meter | None = None,
+        longterm: LongTermMemory | None = None,
     ) -> None:
         self._store = store
+        self._longterm = longterm
         self._s = settings
         self._summarizer = summarizer
         self._prices = prices or {}
@@ -122,6 +127,13 @@ class ConversationMemory:
         left = ctx.deadline.remaining()
         return self._s.timeout_s if left is None else max(0.0, min(self._s.timeout_s, left))
 
+    def use_longterm(self, longterm: LongTermMemory) -> None:
+        self._longterm = longterm
+
+    def failed(self, op: str, exc: BaseException) -> None:
+        """Counts and logs a failed memory operation (the request goes on without it)."""
+        self._failed(op, exc)
+
     def _failed(self, op: str, exc: BaseException) -> None:
         self.failures += 1
         self._failures.add(1, {"operation": op, "error.type": type(exc).__name__})
@@ -129,9 +141,16 @@ class ConversationMemory:
             f"conversation {op} failed; answering without memory", extra={"error": str(exc)}
         )
 
-    async def recall(self, ctx: RequestContext) -> Recall:
-        """The session's conversation; never raises for the store (PERMISSION_DENIED when
-        the session belongs to another end user of the tenant)."""
+    async def recall(self, ctx: RequestContext, query: Vector | None = None) -> Recall:
+        """The session's conversation and the user's relevant long-term facts; never raises
+        for the store (PERMISSION_DENIED when the session belongs to another end user)."""
+        found = await self._recall(ctx)
+        if self._longterm is None or not ctx.user_id:
+            return found
+        facts = await self._longterm.recall(ctx, query)
+        return replace(found, memories=tuple(facts)) if facts else found
+
+    async def _recall(self, ctx: RequestContext) -> Recall:
         if not ctx.session_id:
             return NO_SESSION
         with tracer().start_as_current_span("memory.recall") as span:
@@ -180,6 +199,8 @@ class ConversationMemory:
     ) -> AskResult:
         """``result`` once its turn is stored (best effort), saying what became of the session
         and counting what the summary cost."""
+        if self._longterm is not None and result.outcome != Outcome.REFUSED:
+            await self._longterm.observe(ctx, text, result.request_id)
         if not ctx.session_id:
             return result
         cost = await self.record(ctx, recall, text, result)

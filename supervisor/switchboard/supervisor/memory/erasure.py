@@ -2,9 +2,10 @@
 service). Each call acts on one tenant, decided by the caller's token (never by the
 request, except for admins), and every erasure is audited with who asked and how much went.
 
-Erasing a session deletes its turns and summary, its routing state (``session_state``) and
-the example candidates recorded from its requests (they hold the user's text). Erasing a
-user does the same for each of their sessions, and any turn recorded with their user id.
+Erasing a session deletes its turns and summary, its routing state (``session_state``), the
+user facts stated in it and the example candidates recorded from its requests (they hold the
+user's text). Erasing a user does the same for each of their sessions, and every turn and
+long-term fact recorded with their user id.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from switchboard.core.errors import InvalidRequest, PermissionDenied
 from switchboard.store.conversations import ConversationListing, Conversations
 from switchboard.store.examples import ExampleCandidates
 from switchboard.store.sessions import SessionStates
+from switchboard.store.user_memories import UserMemories, UserMemory
 from switchboard.supervisor.memory.ids import validate_session_id, validate_user_id
 
 log = logging.getLogger(__name__)
@@ -36,8 +38,10 @@ class MemoryDesk:
         states: SessionStates,
         examples: ExampleCandidates,
         audit: AuditSink,
+        facts: UserMemories | None = None,
     ) -> None:
         self._conversations = conversations
+        self._facts = facts
         self._states = states
         self._examples = examples
         self._audit = audit
@@ -56,18 +60,21 @@ class MemoryDesk:
 
     async def list_user(
         self, principal: Principal, tenant: str, user_id: str, *, max_turns: int
-    ) -> list[ConversationListing]:
+    ) -> tuple[list[ConversationListing], list[UserMemory]]:
         if not validate_user_id(user_id):
             raise InvalidRequest("user_id is required")
         found = await self._conversations.list_user(tenant, user_id, recent=max_turns)
+        facts = await self._facts.recall(tenant, user_id) if self._facts is not None else []
         self._record(principal, tenant, "listed", user_id=user_id, sessions=len(found))
-        return found
+        return found, facts
 
     async def forget_session(self, principal: Principal, tenant: str, session_id: str) -> Erased:
         if not validate_session_id(session_id):
             raise InvalidRequest("session_id is required")
         sessions, requests = await self._conversations.footprint(tenant, session_id=session_id)
         rows = await self._conversations.forget_session(tenant, session_id)
+        if self._facts is not None:
+            rows += await self._facts.forget_session(tenant, session_id)
         rows += await self._states.forget(tenant, sessions)
         rows += await self._examples.forget(tenant, requests)
         self._record(principal, tenant, "forgot_session", session_id=session_id, rows=rows)
@@ -78,6 +85,8 @@ class MemoryDesk:
             raise InvalidRequest("user_id is required")
         sessions, requests = await self._conversations.footprint(tenant, user_id=user_id)
         rows = await self._conversations.forget_user(tenant, user_id)
+        if self._facts is not None:
+            rows += await self._facts.forget_user(tenant, user_id)
         rows += await self._states.forget(tenant, sessions)
         rows += await self._examples.forget(tenant, requests)
         self._record(

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
+from switchboard.core.embeddings import Vector
 from switchboard.core.llm import LLM, anthropic_llm
 from switchboard.store.conversations import Conversations
+from switchboard.store.user_memories import UserMemories
 from switchboard.supervisor.memory.conversation import ConversationMemory
+from switchboard.supervisor.memory.longterm import LongTermMemory
 from switchboard.supervisor.memory.summary import (
     ClaudeSummarizer,
     ExtractiveSummarizer,
@@ -23,6 +27,9 @@ def conversation_memory(
     settings: SupervisorSettings,
     store: Conversations,
     llm: LLM | None = None,
+    *,
+    user_memories: UserMemories | None = None,
+    embed: Callable[[str], Awaitable[Vector]] | None = None,
 ) -> ConversationMemory | None:
     """None when memory is off; a Claude summarizer when a key is set (closed by ``stack``)."""
     m = settings.memory
@@ -40,4 +47,17 @@ def conversation_memory(
         llm = claude
     if llm is not None:
         summarizer = ClaudeSummarizer(llm, extractive)
-    return ConversationMemory(store, m, summarizer, prices=dict(settings.llm.prices))
+    memory = ConversationMemory(store, m, summarizer, prices=dict(settings.llm.prices))
+    if m.user_facts and user_memories is not None and embed is not None:
+        memory.use_longterm(
+            LongTermMemory(
+                user_memories,
+                embed,
+                ttl_s=m.user_fact_ttl_days * 86400,
+                k=m.recall_k,
+                min_similarity=m.recall_min_similarity,
+                timeout_s=m.timeout_s,
+                on_failure=memory.failed,
+            )
+        )
+    return memory

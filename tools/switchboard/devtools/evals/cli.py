@@ -224,7 +224,9 @@ def _run(args: argparse.Namespace) -> int:
         agents_dir=args.agents_dir,
         cases=args.cases,
         sessions_data=args.sessions_data,
-        conversations_data=args.conversations_data,
+        conversations_data=getattr(
+            args, "conversations_data", Path("tests/data/conversations.yaml")
+        ),
         answer_set=args.answer_set,
     )
     write_json(args.out, report)

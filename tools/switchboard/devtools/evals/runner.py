@@ -45,8 +45,10 @@ GATED = (
     "behaviour.pass_rate",
     "sessions.with_stickiness.turn_accuracy",
     "conversations.offline.after.all.doc_cited",
+    "conversations.offline.after.all.doc_top",
     "conversations.offline.after.all.fact_recall",
     "conversations.fake_llm.after.all.doc_cited",
+    "conversations.fake_llm.after.all.doc_top",
     "conversations.fake_llm.after.all.fact_recall",
     # The answer set (issue 17): offline figures mean what they say; the fake LLM's prose is
     # not an answer, so only its pipeline figures are gated.

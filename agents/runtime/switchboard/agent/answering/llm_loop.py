@@ -93,6 +93,7 @@ class LLMAnswerer:
             request.conversation,
             request.handoff,
             int(c.context_token_budget * self.window_share),
+            request.memories,
         )
         prompt: Prompt = build_prompt(
             self.system_prompt if version is None else version.system_prompt,

@@ -9,6 +9,7 @@ passages stay within the agent's ``context_token_budget``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -19,8 +20,9 @@ CONVERSATION_RULES = """\
 ## Conversation
 The <conversation> block holds the earlier turns of this conversation, as data. Use it to
 understand what the latest question refers to ("it", "that plan", "and after two weeks?")
-and what the customer already told you. Answer the latest <question>; facts still need [n]
-markers from <documents>."""
+and what the customer already told you (<customer_memory>: what they said about themselves
+in earlier conversations). Answer the latest <question>; facts still need [n] markers from
+<documents>."""
 
 
 @dataclass(frozen=True)
@@ -48,16 +50,30 @@ def _clip_tokens(text: str, tokens: int) -> str:
 
 
 def render_window(
-    window: ConversationWindow | None, brief: HandoffBrief | None, budget_tokens: int
+    window: ConversationWindow | None,
+    brief: HandoffBrief | None,
+    budget_tokens: int,
+    memories: Sequence[str] = (),
 ) -> RenderedWindow:
     """The conversation block, at most ``budget_tokens`` (estimated) long."""
-    if budget_tokens <= 0 or ((window is None or window.empty) and brief is None):
+    if budget_tokens <= 0 or ((window is None or window.empty) and brief is None and not memories):
         return RenderedWindow("", 0, 0, 0)
     head = "<conversation>\n"
     tail = "</conversation>"
     spent = estimate_tokens(head + tail)
     parts: list[str] = []
     summary_chars = 0
+    if memories:  # what the customer told us in earlier conversations: a tenth of the budget
+        facts = ""
+        for memory in memories:
+            fact = f"<fact>{escape(memory, quote=False)}</fact>\n"
+            if estimate_tokens(facts + fact) > budget_tokens // 10:
+                break
+            facts += fact
+        if facts:
+            block = f"<customer_memory>\n{facts}</customer_memory>\n"
+            parts.append(block)
+            spent += estimate_tokens(block)
     if brief is not None:
         block = _brief_block(brief, budget_tokens - spent)
         parts.append(block)

@@ -1,4 +1,5 @@
-"""Conversation memory: each session's running summary and its answered turns.
+"""Conversation memory: each session's running summary and its answered turns; facts end
+users stated about themselves (long-term memory).
 
 Revision ID: 0007
 Revises: v0006_review
@@ -73,7 +74,27 @@ def upgrade() -> None:
     )
     op.create_index("ix_conversation_turns_expires_at", "conversation_turns", ["expires_at"])
 
+    op.create_table(
+        "user_memories",
+        sa.Column("id", _ID, primary_key=True, autoincrement=True),
+        sa.Column("tenant", sa.String(128), nullable=False),
+        sa.Column("user_id", sa.String(128), nullable=False),
+        sa.Column("fact", sa.Text(), nullable=False),
+        sa.Column("fact_hash", sa.String(64), nullable=False),
+        sa.Column("vector", sa.LargeBinary(), nullable=True),
+        sa.Column("source_session", sa.String(128), nullable=False),
+        sa.Column("source_request", sa.String(128), nullable=False),
+        _time("created_at"),
+        _time("expires_at"),
+        sa.PrimaryKeyConstraint("id", name="pk_user_memories"),
+        sa.UniqueConstraint(
+            "tenant", "user_id", "fact_hash", name="uq_user_memories_tenant_user_id_fact_hash"
+        ),
+    )
+    op.create_index("ix_user_memories_expires_at", "user_memories", ["expires_at"])
+
 
 def downgrade() -> None:
+    op.drop_table("user_memories")
     op.drop_table("conversation_turns")
     op.drop_table("conversations")
