@@ -9,7 +9,6 @@ it, or failing half-way through start-up, closes everything already opened, in r
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -21,20 +20,19 @@ from grpc_health.v1 import health_pb2
 from switchboard.core.access import access_interceptor
 from switchboard.core.admission import admission
 from switchboard.core.audit import AuditSink
-from switchboard.core.auth import Authenticator, CallerAuthenticator, ServiceTokenIssuer
-from switchboard.core.auth import service_secret as configured_secret
-from switchboard.core.breaker import BreakerState, Publisher
+from switchboard.core.auth import Authenticator, ServiceTokenIssuer
+from switchboard.core.breaker import BreakerState
 from switchboard.core.embedding_queue import start_embedding_queue
 from switchboard.core.embeddings import Embedder
-from switchboard.core.llm import LLM, AnthropicLLM, anthropic_llm
+from switchboard.core.llm import LLM
 from switchboard.core.ratelimit import build_rate_limiter
 from switchboard.core.serving import GrpcService, start_grpc
 from switchboard.core.stream_metrics import StreamMetrics
 from switchboard.core.textcheck import MetadataLimits
-from switchboard.core.types import AgentCard
-from switchboard.guard import Guard, load_guard
+from switchboard.guard import Guard
 from switchboard.store import Store
 from switchboard.store.lifecycle import open_for_service
+from switchboard.supervisor import app_parts
 from switchboard.supervisor.api.memory_servicer import MemoryServicer
 from switchboard.supervisor.api.review_servicer import ReviewServicer
 from switchboard.supervisor.api.servicer import SupervisorServicer
@@ -42,7 +40,6 @@ from switchboard.supervisor.compound.fanout import CompoundAnswerer
 from switchboard.supervisor.compound.merge import AnswerMerger
 from switchboard.supervisor.compound.planner import CompoundPlanner
 from switchboard.supervisor.config import AgentEntry
-from switchboard.supervisor.gateway.agents import AgentGateway, BreakerPolicy, CallPolicy
 from switchboard.supervisor.gateway.client import AgentClient, GrpcAgentClient
 from switchboard.supervisor.learning import example_recorder
 from switchboard.supervisor.ledger import RequestLedger
@@ -60,7 +57,6 @@ from switchboard.supervisor.routing.language import LanguagePolicy
 from switchboard.supervisor.routing.router import Router
 from switchboard.supervisor.routing.self_calibration import self_calibration
 from switchboard.supervisor.routing.sessions import session_memory
-from switchboard.supervisor.screening import GuardScreener, NoScreening, Screener
 from switchboard.supervisor.service import SupervisorService
 from switchboard.supervisor.settings import SupervisorSettings
 from switchboard.supervisor.streaming.asking import StreamingAsk
@@ -145,15 +141,17 @@ async def build_supervisor(
     """Wires the supervisor; on exit stops the server (if served) and closes every part."""
     o = overrides or Overrides()
     async with contextlib.AsyncExitStack() as stack:
-        authenticator = o.authenticator or _authenticator(settings)  # bad config fails first
-        issuer = o.service_tokens or _issuer(settings)
+        authenticator = o.authenticator or app_parts.authenticator(
+            settings
+        )  # bad config fails first
+        issuer = o.service_tokens or app_parts.issuer(settings)
         limiter = build_rate_limiter(settings.limits)
         if limiter is not None:
             stack.push_async_callback(limiter.close)
         embedder = await start_embedding_queue(stack, settings.embeddings, o.embedder)
         llm: LLM | None = o.router_llm
         if llm is None:
-            claude = _router_llm(settings)
+            claude = app_parts.router_llm(settings)
             if claude is not None:
                 stack.push_async_callback(claude.close)
             llm = claude
@@ -168,7 +166,7 @@ async def build_supervisor(
         )
         if o.card_index is not None:
             router.use_index(o.card_index)
-        screener = await _screener(settings, embedder, o.guard)
+        screener = await app_parts.screener(settings, embedder, o.guard)
         store, audit = await open_for_service(
             stack, settings.store, settings.data_dir, store=o.store, audit=o.audit
         )
@@ -182,7 +180,9 @@ async def build_supervisor(
                 await app_ref[0].breaker_health(agent, state)
 
         metrics = SupervisorMetrics()
-        gateway = _gateway(settings, agents, client, router, o.card_index, metrics, publish)
+        gateway = app_parts.gateway(
+            settings, agents, client, router, o.card_index, metrics, publish
+        )
         sessions = session_memory(store.session_states, settings)
         inbox = ReviewInbox(
             store.review,
@@ -306,77 +306,3 @@ async def build_supervisor(
         finally:
             if app.server is not None:
                 await app.server.stop(0)
-
-
-def _gateway(
-    settings: SupervisorSettings,
-    agents: Sequence[AgentEntry],
-    client: AgentClient,
-    router: Router,
-    card_index: EmbeddingIndex | None,
-    metrics: SupervisorMetrics,
-    publish: Publisher,
-) -> AgentGateway:
-    async def refit(cards: Sequence[AgentCard]) -> None:
-        if card_index is None or not router.ready:
-            await router.fit(cards)
-
-    return AgentGateway(
-        agents,
-        client,
-        on_cards=refit,
-        calls=CallPolicy(
-            agent_timeout_s=settings.agent_timeout_s,
-            deadline_margin_s=settings.deadline_margin_s,
-            describe_timeout_s=settings.describe_timeout_s,
-        ),
-        breakers=BreakerPolicy(
-            failure_threshold=settings.breaker_failure_threshold,
-            reset_timeout_s=settings.breaker_reset_s,
-            escalate_when_down=settings.escalate_when_agent_down,
-        ),
-        metrics=metrics,
-        publish=publish,
-    )
-
-
-def _authenticator(settings: SupervisorSettings) -> CallerAuthenticator:
-    """Who may call the supervisor (docs/security.md)."""
-    authenticator = CallerAuthenticator.from_settings(settings.auth)
-    if authenticator.open:
-        log.warning(
-            "SWITCHBOARD_AUTH_TOKENS is not set: the supervisor accepts calls without "
-            "credentials (set it, or SWITCHBOARD_AUTH_TOKENS_FILE, outside local use)"
-        )
-    return authenticator
-
-
-def _issuer(settings: SupervisorSettings) -> ServiceTokenIssuer | None:
-    """How the supervisor proves itself to agents."""
-    secret = configured_secret(settings.auth)
-    if secret is None:
-        log.warning("SWITCHBOARD_SERVICE_TOKEN is not set: calls to agents carry no credentials")
-        return None
-    return ServiceTokenIssuer(secret, ttl_s=settings.auth.service_token_ttl_s)
-
-
-def _router_llm(settings: SupervisorSettings) -> AnthropicLLM | None:
-    llm = anthropic_llm(
-        settings.llm, settings.router_model, capture_content=settings.telemetry.capture_content
-    )
-    if llm is None:
-        log.warning("ANTHROPIC_API_KEY is not set: unsure routing asks the user to clarify")
-    return llm
-
-
-async def _screener(
-    settings: SupervisorSettings, embedder: Embedder, guard: Guard | None
-) -> Screener:
-    if not settings.guard.enabled:
-        log.warning("prompt-injection screening is off (SWITCHBOARD_GUARD_ENABLED=false)")
-        return NoScreening()
-    if guard is None:
-        guard = await asyncio.to_thread(
-            load_guard, settings.guard, embedder, data_dir=settings.data_dir
-        )
-    return GuardScreener(guard, suspicious_fraction=settings.guard.suspicious_fraction)
