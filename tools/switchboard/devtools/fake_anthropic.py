@@ -31,6 +31,7 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import sys
 import threading
 import time
 import uuid
@@ -333,6 +334,16 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up mid-request (a cancelled stream, a timed-out SDK call) is part
+    of what the fake is for, not an error worth a traceback on stderr."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class FakeAnthropic:
     """The fake server. Use as a context manager, or call ``start()`` / ``stop()``."""
 
@@ -403,9 +414,7 @@ class FakeAnthropic:
     def start(self) -> Self:
         if self._server is None:
             self._stopping.clear()
-            self._server = ThreadingHTTPServer(
-                (self._host, self._port), partial(_Handler, fake=self)
-            )
+            self._server = _QuietServer((self._host, self._port), partial(_Handler, fake=self))
             self._server.daemon_threads = True
             self._thread = threading.Thread(
                 target=self._server.serve_forever,
