@@ -451,6 +451,12 @@ agent_names = st.one_of(
 # -- 1. Ask and Route fields ----------------------------------------------------------------
 
 
+def memory_id_ok(value: str) -> bool:
+    """The ids memory is keyed by (docs/memory.md): at most 128 characters, printable, no
+    leading or trailing spaces; empty means none."""
+    return len(value) <= 128 and (not value or (value.isprintable() and value == value.strip()))
+
+
 @dataclass(frozen=True)
 class AskCase:
     text: str
@@ -461,7 +467,13 @@ class AskCase:
     confirm: Confirmation
 
     def expect(self) -> Expect:
-        if not (metadata_ok(self.metadata) and self.request_id.ok and text_ok(self.text)):
+        if not (
+            metadata_ok(self.metadata)
+            and self.request_id.ok
+            and text_ok(self.text)
+            and memory_id_ok(self.session_id)
+            and memory_id_ok(self.metadata.get("user_id", ""))
+        ):
             return Expect.of(Code.INVALID_ARGUMENT)
         if self.agent and self.agent not in AGENTS:
             return Expect.of(Code.NOT_FOUND)

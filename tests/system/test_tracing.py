@@ -102,6 +102,12 @@ def trace_of(t: Traced, trace_id: str, *, services: int) -> dict[str, ReceivedSp
                 for s in t.receiver.trace(trace_id)
                 if s.service_name != "switchboard-supervisor"
             )
+            # the agent's server span ends (and is exported) after its chat span
+            and any(
+                s.name.startswith("/switchboard.v1.Agent/") or s.status_code == "ERROR"
+                for s in t.receiver.trace(trace_id)
+                if s.service_name != "switchboard-supervisor"
+            )
         )
     )
     spans = t.receiver.trace(trace_id)
@@ -145,7 +151,8 @@ def test_one_trace_spans_every_process_with_correct_parents(traced: Traced) -> N
     assert invoke.attributes["gen_ai.operation.name"] == "invoke_agent"
     assert invoke.attributes["gen_ai.agent.name"] == "billing"
     assert retrieval.attributes["gen_ai.operation.name"] == "retrieval"
-    assert retrieval.attributes["switchboard.retrieval.top_k"] == 4
+    # top_k 4 passages for Claude; the offline answer may quote from offline_top_k (8)
+    assert retrieval.attributes["switchboard.retrieval.top_k"] == 8
     ids = retrieval.attributes["switchboard.retrieval.document_ids"]
     assert isinstance(ids, list) and any(str(i).startswith("refund-policy.md::") for i in ids)
     assert len(retrieval.attributes["switchboard.retrieval.scores"]) == len(ids)  # type: ignore[arg-type]

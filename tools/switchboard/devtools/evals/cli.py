@@ -227,7 +227,7 @@ def _run(args: argparse.Namespace) -> int:
         conversations_data=getattr(
             args, "conversations_data", Path("tests/data/conversations.yaml")
         ),
-        answer_set=args.answer_set,
+        answer_set=getattr(args, "answer_set", Path("evals/answers/questions.yaml")),
     )
     write_json(args.out, report)
     print(f"wrote {args.out}")

@@ -73,7 +73,10 @@ class PassageFinder:
             near += self._trusted(ctx, await self.retriever.same_section(near[: r.top_k], query))
         kept = await self._screened(ctx, near)
         relevant = [h for h in kept if any(h is x for x in hits)]
-        more = [h for h in kept if all(h is not x for x in hits)]
+        # Only more of the documents already retrieved: a further document the question merely
+        # resembles would be quoted and cited in place of the one that answers.
+        sources = {_source(h) for h in relevant}
+        more = [h for h in kept if all(h is not x for x in hits) and _source(h) in sources]
         return Found(query, hits, relevant, more)
 
     async def query_vector(self, text: str, given: list[float] | None) -> Vector:
@@ -165,3 +168,7 @@ class PassageFinder:
                 )
             )
         return kept
+
+
+def _source(hit: Hit) -> str:
+    return str(hit.metadata.get("source", hit.id))
