@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,10 +19,9 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from pydantic import JsonValue
-from sqlalchemy import inspect, text
-from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from switchboard.cli.main import main
 from switchboard.store import (
@@ -40,12 +37,10 @@ from switchboard.store import (
 )
 from switchboard.store.migrate import alembic_config
 from switchboard.store.models import Base
+from tests.harness.store import postgres_database
 
 pytestmark = pytest.mark.integration
 
-ADMIN_URL = os.environ.get(
-    "SWITCHBOARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 #: A configured DATABASE_URL wins over the data dir (nothing is written there).
 NO_DATA_DIR = Path("/nonexistent")
 TABLES = {
@@ -63,34 +58,11 @@ TABLES = {
 }
 
 
-async def _admin_engine() -> AsyncEngine:
-    engine = create_async_engine(normalise_url(ADMIN_URL), isolation_level="AUTOCOMMIT")
-    try:
-        async with asyncio.timeout(5), engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-    except (SQLAlchemyError, OSError, TimeoutError) as exc:
-        await engine.dispose()
-        pytest.skip(f"PostgreSQL not reachable at {make_url(ADMIN_URL).render_as_string()}: {exc}")
-    return engine
-
-
 @pytest.fixture
 async def pg_url() -> AsyncIterator[str]:
     """The URL of a new, empty database, dropped after the test."""
-    admin = await _admin_engine()
-    name = f"switchboard_test_{uuid.uuid4().hex[:12]}"
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield (
-            make_url(normalise_url(ADMIN_URL))
-            .set(database=name)
-            .render_as_string(hide_password=False)
-        )
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+    async with postgres_database() as url:
+        yield url
 
 
 async def open_store(pg_url: str, **values: Any) -> Store:
