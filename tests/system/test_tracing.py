@@ -226,8 +226,12 @@ def test_deadline_yields_a_complete_trace_with_errors(traced: Traced) -> None:
     assert root.status_code == "ERROR"
     invoke = spans["invoke_agent billing"]
     assert invoke.status_code == "ERROR" and invoke.attributes["error.type"] == "DeadlineExceeded"
-    assert chat.status_code == "ERROR"  # the agent's LLM call was cancelled, not left running
-    assert chat.attributes["error.type"] == "CancelledError"
+    # The agent's LLM call ended with the request instead of running on: either the
+    # supervisor's cancellation reached the agent first, or the call's own timeout (the
+    # propagated deadline less its margin) fired first. Both are the deadline honoured.
+    assert chat.status_code == "ERROR"
+    assert chat.attributes["error.type"] in {"CancelledError", "APITimeoutError"}
+    assert chat.duration_s < 2.0  # ended with the 1 s deadline, not after the 3 s reply
 
 
 def test_agent_failure_yields_error_spans(traced: Traced) -> None:

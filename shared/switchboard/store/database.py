@@ -37,8 +37,17 @@ log = logging.getLogger(__name__)
 def create_engine(url: str, settings: StoreSettings) -> AsyncEngine:
     """An async engine tuned for the backend: WAL and a busy timeout on SQLite, a pool on PG."""
     if is_sqlite(url):
+        # One connection per process: SQLite runs one writer at a time anyway, and a pool of
+        # connections makes them wait in SQLite's busy handler, which is unfair (a long
+        # waiter polls every 100 ms while newcomers poll every few ms), so under load some
+        # writes starved for seconds. The pool's queue is first come, first served.
         engine = create_async_engine(
-            url, connect_args={"timeout": settings.db_timeout_s}, pool_pre_ping=False
+            url,
+            connect_args={"timeout": settings.db_timeout_s},
+            pool_pre_ping=False,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=settings.db_timeout_s,
         )
         busy_ms = int(settings.db_timeout_s * 1000)
 
