@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, delete, false, func, insert, or_, select, update
+from sqlalchemy import Table, delete, false, func, insert, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from switchboard.store._common import store_errors, utcnow
@@ -49,58 +49,62 @@ class Conversations:
     async def load(
         self, tenant: str, session_id: str, *, recent: int, now: datetime | None = None
     ) -> StoredConversation | None:
-        """The session's state and its ``recent`` last turns; None when never seen."""
+        """The session's state and its ``recent`` last turns; None when never seen.
+
+        One statement (one round trip on the answer path): the conversation row joined to
+        its last ``recent`` turns, one result row per turn (a single row with no turn
+        columns when it has none)."""
         now = now or utcnow()
-        c, t = ConversationRow.__table__.c, ConversationTurnRow.__table__.c
+        c, t = _CONVERSATIONS.c, _TURNS.c
+        last = (
+            select(
+                t.seq,
+                t.user_text,
+                t.answer,
+                t.agent,
+                t.sources,
+                t.status,
+                t.pending_action,
+                t.request_id,
+                t.input_tokens,
+                t.output_tokens,
+                t.created_at.label("turn_created_at"),
+            )
+            .where(t.tenant == tenant, t.session_id == session_id)
+            .order_by(t.seq.desc())
+            .limit(recent)
+            .subquery()
+        )
+        stmt = (
+            select(c.user_id, c.turns, c.summary, c.summarized, c.updated_at, c.expires_at, last)
+            .select_from(_CONVERSATIONS.outerjoin(last, true()))
+            .where(c.tenant == tenant, c.session_id == session_id)
+            .order_by(last.c.seq)
+        )
         async with store_errors("reading the conversation"), self._sessions() as session:
             self.reads += 1
-            row = (
-                await session.execute(
-                    select(
-                        c.user_id, c.turns, c.summary, c.summarized, c.updated_at, c.expires_at
-                    ).where(c.tenant == tenant, c.session_id == session_id)
-                )
-            ).one_or_none()
-            if row is None:
-                return None
-            live = row.expires_at > now
-            turns: list[StoredTurn] = []
-            if live and row.turns > 0:
-                self.reads += 1
-                found = await session.execute(
-                    select(
-                        t.seq,
-                        t.user_text,
-                        t.answer,
-                        t.agent,
-                        t.sources,
-                        t.status,
-                        t.pending_action,
-                        t.request_id,
-                        t.input_tokens,
-                        t.output_tokens,
-                        t.created_at,
-                    )
-                    .where(t.tenant == tenant, t.session_id == session_id)
-                    .order_by(t.seq.desc())
-                    .limit(recent)
-                )
-                turns = [
-                    StoredTurn(
-                        seq=r.seq,
-                        user_text=r.user_text,
-                        answer=r.answer,
-                        agent=r.agent,
-                        sources=list(r.sources or []),
-                        status=r.status,
-                        pending_action=r.pending_action,
-                        request_id=r.request_id,
-                        input_tokens=r.input_tokens,
-                        output_tokens=r.output_tokens,
-                        created_at=r.created_at,
-                    )
-                    for r in reversed(found.all())
-                ]
+            rows = (await session.execute(stmt)).all()
+        if not rows:
+            return None
+        row = rows[0]
+        live = bool(row.expires_at > now)
+        turns = [
+            StoredTurn(
+                seq=r.seq,
+                user_text=r.user_text,
+                answer=r.answer,
+                agent=r.agent,
+                sources=list(r.sources or []),
+                status=r.status,
+                pending_action=r.pending_action,
+                request_id=r.request_id,
+                input_tokens=r.input_tokens,
+                output_tokens=r.output_tokens,
+                created_at=r.turn_created_at,
+            )
+            for r in rows
+            if live and r.seq is not None
+        ]
         return StoredConversation(
             user_id=row.user_id,
             turns=row.turns if live else 0,
