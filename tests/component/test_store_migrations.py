@@ -25,6 +25,7 @@ TABLES = {
     "conversations",
     "conversation_turns",
     "user_memories",
+    "working_memory",
 }
 
 

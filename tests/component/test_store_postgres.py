@@ -55,6 +55,7 @@ TABLES = {
     "conversations",
     "conversation_turns",
     "user_memories",
+    "working_memory",
 }
 
 

@@ -5,6 +5,7 @@ For the real anthropic SDK over HTTP, use ``fake_anthropic.FakeAnthropic`` inste
 
 from __future__ import annotations
 
+import json
 import re
 from collections import deque
 from collections.abc import Sequence
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from switchboard.core.errors import UpstreamError
-from switchboard.core.llm import Completion, Message, TokenUsage, ToolCall, ToolSpec
+from switchboard.core.llm import Completion, Message, TokenUsage, ToolCall, ToolResult, ToolSpec
 
 REFUND_ASK = re.compile(r"refund invoice (BL-\d{4}-\d{6}) because ([\w-]+)")
 
@@ -89,7 +90,9 @@ class ScriptedLLM:
 
 class QuickLLM:
     """Plays Claude instantly: cites passage [1], or proposes ``request_refund`` when the
-    question says "refund invoice BL-YYYY-NNNNNN because <reason>" and the tool is offered."""
+    question says "refund invoice BL-YYYY-NNNNNN because <reason>" and the tool is offered.
+    Resumed after the refund was confirmed (working memory), it reads the tool result: "Done:
+    refund request RR-... for invoice ...", or why it was not carried out."""
 
     model = "claude-sonnet-4-6"
 
@@ -108,6 +111,10 @@ class QuickLLM:
     ) -> Completion:
         self.calls += 1
         usage = TokenUsage(400, 30)
+        last = messages[-1].content
+        results = [] if isinstance(last, str) else [b for b in last if isinstance(b, ToolResult)]
+        if results:
+            return Completion(_after_tools(results[-1]), self.model, "end_turn", usage)
         first = messages[0].content
         asked = REFUND_ASK.search(first) if isinstance(first, str) else None
         if asked and len(messages) == 1 and any(t.name == "request_refund" for t in tools):
@@ -118,3 +125,19 @@ class QuickLLM:
             )
             return Completion("", self.model, "tool_use", usage, [call])
         return Completion("Here is what our documentation says [1].", self.model, "end_turn", usage)
+
+
+def _after_tools(result: ToolResult) -> str:
+    """What the model says once it has a tool's result."""
+    if result.is_error:
+        return f"The action was not carried out: {result.content} [1]."
+    try:
+        data = json.loads(result.content)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and "id" in data and "invoice_id" in data:
+        return (
+            f"Done: refund request {data['id']} for invoice {data['invoice_id']} has been "
+            "submitted; approved refunds go back to the original payment method [1]."
+        )
+    return "Done: that is taken care of [1]."

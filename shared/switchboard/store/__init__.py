@@ -38,6 +38,8 @@ from switchboard.store.prompts import LabelMoved, PromptRegistry
 from switchboard.store.review import ItemKind, ItemState, NewItem, ReviewItem, ReviewItems
 from switchboard.store.sessions import SessionState, SessionStates
 from switchboard.store.settings import StoreSettings, normalise_url
+from switchboard.store.working_memory import WorkingMemories
+from switchboard.store.working_types import ScratchPad
 
 __all__ = [
     "AuditEvent",
@@ -73,6 +75,7 @@ __all__ = [
     "PromptVersion",
     "ReviewItem",
     "ReviewItems",
+    "ScratchPad",
     "SessionState",
     "SessionStates",
     "Store",
@@ -82,6 +85,7 @@ __all__ = [
     "StoredResult",
     "StoredTurn",
     "ToolEffects",
+    "WorkingMemories",
     "create_engine",
     "current_revision",
     "head_revision",

@@ -29,6 +29,7 @@ from switchboard.store.review import ReviewItems
 from switchboard.store.sessions import SessionStates
 from switchboard.store.settings import StoreSettings, is_sqlite, safe_url, sqlite_path
 from switchboard.store.user_memories import UserMemories
+from switchboard.store.working_memory import WorkingMemories
 from switchboard.store.writer import GroupWriter
 
 log = logging.getLogger(__name__)
@@ -74,8 +75,9 @@ class Store:
     """The durable store. Create with :meth:`open`; :meth:`close` it on shutdown.
 
     ``store.audit``, ``store.idempotency``, ``store.effects``, ``store.session_states`` and
-    ``store.examples``, ``store.review``, ``store.feedback`` and ``store.gaps`` share one
-    engine.
+    ``store.examples``, ``store.review``, ``store.feedback``, ``store.gaps`` and the memory
+    repositories (``store.conversations``, ``store.user_memories``, ``store.working_memory``)
+    share one engine.
     """
 
     def __init__(self, engine: AsyncEngine, settings: StoreSettings) -> None:
@@ -106,6 +108,7 @@ class Store:
         self.prompts = PromptRegistry(self.sessions)
         self.conversations = Conversations(self.sessions, self.writer)
         self.user_memories = UserMemories(self.sessions, self.writer)
+        self.working_memory = WorkingMemories(self.sessions, self.writer)
 
     @classmethod
     async def open(cls, settings: StoreSettings, *, url: str, upgrade: bool = True) -> Store:
@@ -134,8 +137,8 @@ class Store:
         return True
 
     async def purge(self) -> dict[str, int]:
-        """Removes expired idempotency records, session state, and audit rows and example
-        candidates past their retention."""
+        """Removes expired idempotency records, session state, conversations, user facts and
+        tool-loop scratch-pads, and audit rows and example candidates past their retention."""
         try:
             return {
                 "audit_events": await self.audit.purge(
@@ -149,6 +152,7 @@ class Store:
                 "session_state": await self.session_states.purge_expired(),
                 "conversations": await self.conversations.purge_expired(),
                 "user_memories": await self.user_memories.purge_expired(),
+                "working_memory": await self.working_memory.purge_expired(),
                 "example_candidates": await self.examples.purge(
                     older_than_s=self.settings.example_retention_days * 86400
                 ),

@@ -1,5 +1,6 @@
-"""Tables of conversation memory (docs/memory.md): conversations, their turns, and what
-users said about themselves. Personal data: erased by ``switchboard memory forget``."""
+"""Tables of conversation memory (docs/memory.md): conversations, their turns, what users
+said about themselves, and the agents' tool-loop scratch-pads (working memory). Personal
+data: erased by ``switchboard memory forget``."""
 
 from __future__ import annotations
 
@@ -91,4 +92,35 @@ class UserMemoryRow(Base):
             "tenant", "user_id", "fact_hash", name="uq_user_memories_tenant_user_id_fact_hash"
         ),
         Index("ix_user_memories_expires_at", "expires_at"),
+    )
+
+
+class WorkingMemoryRow(Base):
+    """The scratch-pad of one request's tool loop (``working_types.ScratchPad``), so a
+    confirmation resumes it on any replica. One per (tenant, request_id); found by the
+    action id it awaits. Holds the user's text: erased with the session or user, expires
+    with the action (at most ``SWITCHBOARD_WORKING_MEMORY_TTL_S``)."""
+
+    __tablename__ = "working_memory"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(128))
+    request_id: Mapped[str] = mapped_column(String(128))
+    agent: Mapped[str] = mapped_column(String(128))
+    session_id: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[str] = mapped_column(String(128))
+    customer_id: Mapped[str] = mapped_column(String(128))
+    action_id: Mapped[str | None] = mapped_column(String(64))  # the action it awaits
+    state: Mapped[str] = mapped_column(String(32))
+    pad: Mapped[dict[str, Any]] = mapped_column(Json)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("tenant", "request_id", name="uq_working_memory_tenant_request_id"),
+        Index("ix_working_memory_tenant_action_id", "tenant", "action_id"),
+        Index("ix_working_memory_tenant_session_id", "tenant", "session_id"),
+        Index("ix_working_memory_tenant_user_id", "tenant", "user_id"),
+        Index("ix_working_memory_expires_at", "expires_at"),
     )

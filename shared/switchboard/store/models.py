@@ -13,6 +13,7 @@ from switchboard.store.memory_rows import (
     ConversationRow,
     ConversationTurnRow,
     UserMemoryRow,
+    WorkingMemoryRow,
 )
 from switchboard.store.orm import NAMING, Base, BigId, Json, UTCDateTime
 from switchboard.store.prompt_rows import PromptLabelMoveRow, PromptLabelRow, PromptVersionRow
@@ -37,6 +38,7 @@ __all__ = [
     "ToolEffectRow",
     "UTCDateTime",
     "UserMemoryRow",
+    "WorkingMemoryRow",
 ]
 
 

@@ -294,6 +294,7 @@ async def build_supervisor(
                     store.examples,
                     audit,
                     facts=store.user_memories,
+                    working=store.working_memory,
                 )
             ),
             interceptors=[access, *o.interceptors],

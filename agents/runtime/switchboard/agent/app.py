@@ -27,6 +27,7 @@ from switchboard.agent.knowledge.passages import PassageFinder
 from switchboard.agent.knowledge.retrieval import Retriever
 from switchboard.agent.knowledge.store import VectorStore, open_store
 from switchboard.agent.memory.window import CONVERSATION_RULES
+from switchboard.agent.memory.working import WorkingMemory
 from switchboard.agent.prompt_versions import VersionScreens, prompt_resolver
 from switchboard.agent.runtime import AgentRuntime
 from switchboard.agent.screening import PassageScreen
@@ -160,7 +161,16 @@ async def build_agent(
                 await app_ref[0].llm_health(name, state)
 
         runtime = await _runtime(
-            config, settings, embedder, vectors, llm, audit, screen, tools, publish
+            config,
+            settings,
+            embedder,
+            vectors,
+            llm,
+            audit,
+            screen,
+            tools,
+            publish,
+            _working_memory(settings, store, tools),
         )
         runtime.prompts = await prompt_resolver(config, settings, store, o.prompt_clock)
         await runtime.retriever.load()  # hybrid: builds BM25 from the store; no-op for dense
@@ -211,6 +221,7 @@ async def _runtime(
     screen: PassageScreen | None,
     tools: ToolRunner | None,
     publish: Publisher,
+    memory: WorkingMemory | None = None,
 ) -> AgentRuntime:
     breaker = BreakerMetrics().track(
         CircuitBreaker(
@@ -241,6 +252,7 @@ async def _runtime(
             prompt,
             tools,
             window_share=settings.memory.window_share,
+            memory=memory,
         )
     # Everything the model is told, so an answer that repeats it is caught.
     instructions = "\n\n".join(
@@ -262,7 +274,24 @@ async def _runtime(
         output=OutputScreen(instructions, max_chars=settings.max_answer_chars),
         audit=audit,
         screens=VersionScreens(max_chars=settings.max_answer_chars),
+        memory=memory,
     )
+
+
+def _working_memory(
+    settings: AgentSettings, store: Store, tools: ToolRunner | None
+) -> WorkingMemory | None:
+    """The tool loop's scratch-pad in the shared store (docs/memory.md), for agents with
+    tools; off with SWITCHBOARD_WORKING_MEMORY_ENABLED=false."""
+    if tools is None:
+        return None
+    if not settings.working_memory.enabled:
+        log.warning(
+            "working memory is off (SWITCHBOARD_WORKING_MEMORY_ENABLED=false): a confirmed "
+            "action answers with its result, the model is not resumed"
+        )
+        return None
+    return WorkingMemory(store.working_memory, settings.working_memory)
 
 
 def _authenticator(settings: AgentSettings) -> ServiceAuthenticator:

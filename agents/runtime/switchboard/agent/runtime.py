@@ -1,8 +1,10 @@
 """The agent's request path: find passages, then answer with Claude (and tools) or offline.
 
-Confirmations of proposed actions skip retrieval and the LLM: the tool runner carries them
-out once. With nothing relevant retrieved the request is escalated to a person. The LLM sits
-behind a circuit breaker: while it is open, or when the provider fails, the answer comes from
+Confirmations of proposed actions skip retrieval: the tool runner carries them out once, and
+the model loop that proposed the action goes on from its working memory (the shared store)
+with the action's result; offline, or with nothing saved, the answer is that result. With
+nothing relevant retrieved the request is escalated to a person. The LLM sits behind a
+circuit breaker: while it is open, or when the provider fails, the answer comes from
 the offline backend at once. Every answer is screened before it leaves (``output_screen``):
 a flagged LLM answer is replaced by the offline one, a flagged offline answer escalates, and
 each is audited with its reason. Each step is its own module; this one only orders them.
@@ -17,6 +19,7 @@ from opentelemetry import trace
 from switchboard.agent.answering import answers
 from switchboard.agent.answering.answers import Tally
 from switchboard.agent.answering.llm_loop import LLMAnswerer
+from switchboard.agent.answering.loop_state import hit
 from switchboard.agent.answering.offline import OfflineAnswerer
 from switchboard.agent.answering.output_screen import OutputScreen
 from switchboard.agent.answering.streaming import AnswerStream
@@ -25,13 +28,19 @@ from switchboard.agent.config import AgentConfig
 from switchboard.agent.knowledge.passages import PassageFinder
 from switchboard.agent.knowledge.store import Hit
 from switchboard.agent.memory.followup import standalone_query
+from switchboard.agent.memory.working import WorkingMemory
 from switchboard.agent.prompt_versions import PromptChoice, PromptResolver, VersionScreens
 from switchboard.agent.tools import ToolContext
-from switchboard.agent.tools.runner import ToolRunner
+from switchboard.agent.tools.runner import Confirmed, ToolRunner
 from switchboard.core.audit import AuditSink, NoAudit
 from switchboard.core.breaker import CircuitBreaker
 from switchboard.core.context import RequestContext
-from switchboard.core.errors import InvalidRequest, UpstreamError
+from switchboard.core.errors import (
+    DeadlineExceeded,
+    InvalidRequest,
+    ResourceExhausted,
+    UpstreamError,
+)
 from switchboard.core.genai import AGENT_NAME, PROMPT_VERSION
 from switchboard.core.streaming import RESET_LLM_FAILED, RESET_OUTPUT_SCREENED
 from switchboard.core.textcheck import validate_text
@@ -55,6 +64,7 @@ class AgentRuntime:
         audit: AuditSink | None = None,
         prompts: PromptResolver | None = None,
         screens: VersionScreens | None = None,
+        memory: WorkingMemory | None = None,
     ) -> None:
         self.config = config
         self.finder = finder
@@ -68,6 +78,7 @@ class AgentRuntime:
         self._audit: AuditSink = audit or NoAudit()
         self.prompts = prompts
         self._screens = screens
+        self.working_memory = memory  # the tool loop's scratch-pads (None: off)
 
     async def answer(
         self, ctx: RequestContext, request: AgentRequest, events: AnswerStream | None = None
@@ -91,7 +102,8 @@ class AgentRuntime:
         )
         answer = await self._answer(ctx, request, version, events)
         self.prompts.answered(version.ref)
-        return answer.model_copy(update={"prompt_version": version.ref})
+        # A resumed loop is stamped with the version that started it (what wrote the answer).
+        return answer.model_copy(update={"prompt_version": answer.prompt_version or version.ref})
 
     async def _answer(
         self,
@@ -102,7 +114,7 @@ class AgentRuntime:
     ) -> AgentAnswer:
         text = validate_text(request.text, max_chars=self._max_text_chars)
         if request.confirm_action:
-            return await self._confirm(ctx, request)
+            return await self._confirm(ctx, request, version)
         if self._tools is not None and ctx.customer_id:
             # Before any retrieval or model call: a foreign customer id is refused outright.
             await self._tools.check_customer(ToolContext.of(ctx, self.config.name), stage="request")
@@ -221,12 +233,59 @@ class AgentRuntime:
             )
         return answer
 
-    async def _confirm(self, ctx: RequestContext, request: AgentRequest) -> AgentAnswer:
+    async def _confirm(
+        self, ctx: RequestContext, request: AgentRequest, version: PromptChoice | None
+    ) -> AgentAnswer:
+        """Carries the confirmed action out once, then resumes the model loop that proposed
+        it from working memory; when that cannot be done (offline, nothing saved, the model
+        failed, its answer withheld) the answer is the action's result, as it always was."""
         if self._tools is None:
             raise InvalidRequest(f"agent {self.config.name!r} has no tools to confirm")
-        return await self._tools.confirm(
+        done = await self._tools.carry_out(
             request.confirm_action,
             ToolContext.of(ctx, self.config.name),
             timeout=ctx.deadline.timeout("the confirmed action could run"),
             approval=request.approval,
         )
+        resumed = await self._resume(ctx, done, version)
+        return done.answer if resumed is None else resumed
+
+    async def _resume(
+        self, ctx: RequestContext, done: Confirmed, version: PromptChoice | None
+    ) -> AgentAnswer | None:
+        llm, memory = self._llm, self.working_memory
+        if llm is None or memory is None:
+            return None
+        pad = await memory.load(ctx, done.action_id)
+        if pad is None or pad.awaiting is None:
+            return None
+        if (pad.agent, pad.customer_id) != (self.config.name, ctx.customer_id):
+            log.warning("working memory of another agent or customer: not resumed")
+            return None
+        span = trace.get_current_span()
+        if not self.breaker.allow():
+            span.set_attribute("switchboard.breaker.llm", "open")
+            log.info("LLM circuit open: the confirmation answers with the action's result")
+            return None
+        span.set_attribute("switchboard.working_memory.resumed", True)
+        tally = Tally()
+        # The action has run: its result reaches the caller whatever the model does (with
+        # the tokens of any model call made, which are billed all the same).
+        fallback = None
+        try:
+            answer = await llm.resume(ctx, pad, done, tally)
+        except (UpstreamError, ResourceExhausted, DeadlineExceeded) as exc:
+            log.warning(
+                "could not resume the model after the action; answering with its result",
+                extra={"error": exc.message},
+            )
+            answer = None
+        finally:
+            if not tally.verdict:
+                self.breaker.release_probe()  # admitted as a probe but never judged
+        if tally.calls:
+            fallback = done.answer.model_copy(update={"usage": tally.report(self.config.name)})
+        if answer is None:
+            return fallback
+        hits = [hit(p) for p in pad.passages]
+        return answer if self._passes(ctx, answer, hits, tally, version) else fallback

@@ -44,10 +44,37 @@ class PromptsSettings(BaseSettings):
     )
 
 
+class WorkingMemorySettings(BaseSettings):
+    """The tool loop's scratch-pad in the durable store, so a confirmation resumes the model
+    where it stopped, on any replica (docs/memory.md, "Working memory")."""
+
+    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_WORKING_MEMORY_", extra="ignore")
+
+    enabled: bool = Field(
+        True,
+        description="Save the loop's state per step and resume the model after a confirmed "
+        "action; off: the confirmation answers with the action's result alone.",
+    )
+    ttl_s: float = Field(
+        86400.0,
+        gt=0,
+        description="Longest a scratch-pad is kept; one awaiting an action goes when the "
+        "action can no longer be confirmed, if sooner. Keep it at least "
+        "SWITCHBOARD_REVIEW_ACTION_TTL_S so reviewer approvals resume too.",
+    )
+    timeout_s: float = Field(
+        0.5,
+        gt=0,
+        description="Longest wait for one save, load or delete (within the request's "
+        "deadline); past it the answer goes on without (logged and counted).",
+    )
+
+
 class AgentSettings(ServiceSettings):
     """Everything an agent service is configured with, read once by its composition root.
 
-    Sections (``llm``, ``auth``, ``limits``, ``store``, ``guard``, ``telemetry``) read their
+    Sections (``llm``, ``auth``, ``limits``, ``store``, ``guard``, ``telemetry``,
+    ``working_memory``...) read their
     own variables; the variable names are flat (see the README's table).
     """
 
@@ -56,6 +83,7 @@ class AgentSettings(ServiceSettings):
     store: StoreSettings = Field(default_factory=StoreSettings)
     guard: GuardSettings = Field(default_factory=GuardSettings)
     prompts: PromptsSettings = Field(default_factory=PromptsSettings)
+    working_memory: WorkingMemorySettings = Field(default_factory=WorkingMemorySettings)
 
     chroma_url: str | None = Field(
         None, description="Chroma server URL (http://host:port); embedded store when unset."

@@ -3,9 +3,10 @@ service). Each call acts on one tenant, decided by the caller's token (never by 
 request, except for admins), and every erasure is audited with who asked and how much went.
 
 Erasing a session deletes its turns and summary, its routing state (``session_state``), the
-user facts stated in it and the example candidates recorded from its requests (they hold the
-user's text). Erasing a user does the same for each of their sessions, and every turn and
-long-term fact recorded with their user id.
+user facts stated in it, the example candidates recorded from its requests and the agents'
+tool-loop scratch-pads (working memory) of its requests (they all hold the user's text).
+Erasing a user does the same for each of their sessions, and every turn, long-term fact and
+scratch-pad recorded with their user id.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from switchboard.store.conversations import ConversationListing, Conversations
 from switchboard.store.examples import ExampleCandidates
 from switchboard.store.sessions import SessionStates
 from switchboard.store.user_memories import UserMemories, UserMemory
+from switchboard.store.working_memory import WorkingMemories
 from switchboard.supervisor.memory.ids import validate_session_id, validate_user_id
 
 log = logging.getLogger(__name__)
@@ -39,9 +41,11 @@ class MemoryDesk:
         examples: ExampleCandidates,
         audit: AuditSink,
         facts: UserMemories | None = None,
+        working: WorkingMemories | None = None,
     ) -> None:
         self._conversations = conversations
         self._facts = facts
+        self._working = working
         self._states = states
         self._examples = examples
         self._audit = audit
@@ -77,6 +81,10 @@ class MemoryDesk:
             rows += await self._facts.forget_session(tenant, session_id)
         rows += await self._states.forget(tenant, sessions)
         rows += await self._examples.forget(tenant, requests)
+        if self._working is not None:
+            rows += await self._working.forget(
+                tenant, session_ids=[session_id], request_ids=requests
+            )
         self._record(principal, tenant, "forgot_session", session_id=session_id, rows=rows)
         return Erased(rows, 1 if rows else 0)
 
@@ -89,6 +97,10 @@ class MemoryDesk:
             rows += await self._facts.forget_user(tenant, user_id)
         rows += await self._states.forget(tenant, sessions)
         rows += await self._examples.forget(tenant, requests)
+        if self._working is not None:
+            rows += await self._working.forget(
+                tenant, session_ids=sessions, user_id=user_id, request_ids=requests
+            )
         self._record(
             principal, tenant, "forgot_user", user_id=user_id, rows=rows, sessions=len(sessions)
         )

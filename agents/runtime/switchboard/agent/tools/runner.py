@@ -5,7 +5,8 @@ anything runs. Read-only tools run with a timeout and their output is screened f
 instructions. A tool that changes something does not run: it becomes a signed
 ``PendingAction``. A confirmation of that action runs the tool exactly once
 (``ToolEffects.run_once``, keyed by tenant, action id and step); repeating the confirmation
-returns the stored result. No LLM is involved in confirming.
+returns the stored result. No LLM is involved in carrying an action out; the runtime may then
+resume the model's loop from its working memory with the result (``runtime.py``).
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
+
+from opentelemetry import trace
 
 from switchboard.agent.auditing import screened_event
 from switchboard.agent.config import ApprovalPolicy
@@ -49,6 +52,19 @@ log = logging.getLogger(__name__)
 
 ToolOutcome = Literal["executed", "proposed", "refused", "failed", "replayed", "withheld"]
 MAX_TOOL_RESULT_CHARS = 8000
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    """A confirmed action, carried out (``output``) or refused by the backend (``error``):
+    the caller's answer when the model is not resumed, and what the model is told when it
+    is (``ToolRunner.model_result``)."""
+
+    answer: AgentAnswer
+    action_id: str
+    tool: str
+    output: dict[str, Any] | None = None
+    error: str | None = None
 
 
 class ToolRunner:
@@ -103,26 +119,37 @@ class ToolRunner:
                 mark_error(span, type(exc).__name__)
                 self._record(ctx, call.name, call.id, "failed", error=type(exc).__name__)
                 return ToolResult(call.id, f"tool {call.name} failed; no result", is_error=True)
-            text = json.dumps(output, ensure_ascii=False, default=str)[:MAX_TOOL_RESULT_CHARS]
-            outcome = "executed"
-            if self._screen is not None:
-                verdict = await self._screen.tool_output(text)
-                if verdict.blocked:
-                    log.warning(
-                        "tool output withheld: looks like injected instructions",
-                        extra={"tool": call.name, "reason": verdict.reason},
-                    )
-                    span.set_attributes(
-                        {
-                            "switchboard.guard.blocked": True,
-                            "switchboard.guard.reason": verdict.reason,
-                        }
-                    )
-                    self._refusal(ctx, "tool", verdict.reason, verdict.score, tool=call.name)
-                    text, outcome = WITHHELD_TOOL_OUTPUT, "withheld"
+            text, withheld = await self._for_model(call.name, output, ctx, span)
+            outcome = "withheld" if withheld else "executed"
             span.set_attribute("switchboard.tool.outcome", outcome)
             self._record(ctx, call.name, call.id, outcome, args=args.model_dump(mode="json"))
             return ToolResult(call.id, text)
+
+    async def _for_model(
+        self, tool: str, output: Any, ctx: ToolContext, span: Any
+    ) -> tuple[str, bool]:
+        """A tool's output as the model is given it: JSON, cut to size, screened for
+        injected instructions (withheld when flagged: True)."""
+        text = json.dumps(output, ensure_ascii=False, default=str)[:MAX_TOOL_RESULT_CHARS]
+        if self._screen is None:
+            return text, False
+        verdict = await self._screen.tool_output(text)
+        if not verdict.blocked:
+            return text, False
+        log.warning(
+            "tool output withheld: looks like injected instructions",
+            extra={"tool": tool, "reason": verdict.reason},
+        )
+        span.set_attributes(
+            {"switchboard.guard.blocked": True, "switchboard.guard.reason": verdict.reason}
+        )
+        self._refusal(ctx, "tool", verdict.reason, verdict.score, tool=tool)
+        return WITHHELD_TOOL_OUTPUT, True
+
+    def action_id(self, pending: PendingAction) -> str:
+        """The id of a proposed action (what its once-only effect and working memory are
+        keyed by), read from its signed token."""
+        return self._signer.verify(pending.id, agent=self._agent).action_id
 
     async def _propose(
         self, tool: Tool[Any], args: Any, call: ToolCall, ctx: ToolContext, timeout: float | None
@@ -187,11 +214,24 @@ class ToolRunner:
         timeout: float | None,
         approval: Approval | None = None,
     ) -> AgentAnswer:
+        """The caller's answer to a confirmation (see :meth:`carry_out`)."""
+        done = await self.carry_out(token, ctx, timeout=timeout, approval=approval)
+        return done.answer
+
+    async def carry_out(
+        self,
+        token: str,
+        ctx: ToolContext,
+        *,
+        timeout: float | None,
+        approval: Approval | None = None,
+    ) -> Confirmed:
         """Runs a confirmed action once; a repeat returns the first run's result.
 
         An action whose approval is "reviewer" runs only with a reviewer's ``approval``
         (which only the supervisor's Review service passes); the approver and reason are kept
-        with the effect."""
+        with the effect. Returns the caller's answer and what the model, resumed from its
+        working memory, is told as the action's tool result."""
         claims = self._signer.verify(token, agent=self._agent)
         if (claims.tenant, claims.customer_id) != (ctx.tenant, ctx.customer_id):
             self._record(ctx, claims.tool, claims.action_id, "refused", error="wrong tenant")
@@ -234,7 +274,8 @@ class ToolRunner:
                     raise InvalidRequest(
                         "this action has expired without being carried out; ask again"
                     )
-                return self._done(tool, stored, ctx, claims.action_id, replayed=True, span=span)
+                answer = self._done(tool, stored, ctx, claims.action_id, replayed=True, span=span)
+                return Confirmed(answer, claims.action_id, tool.name, stored)
             try:
                 effect = await self._effects.run_once(
                     key,
@@ -249,7 +290,8 @@ class ToolRunner:
             except ModelFeedback as exc:  # the backend refused (already refunded, say)
                 mark_error(span, "ModelFeedback", exc.message)
                 self._record(ctx, tool.name, claims.action_id, "failed", error=exc.message)
-                return self._answer(f"The action was not carried out: {exc.message}.")
+                answer = self._answer(f"The action was not carried out: {exc.message}.")
+                return Confirmed(answer, claims.action_id, tool.name, error=exc.message)
             except EffectPending:
                 raise InProgress(
                     "this action is still being carried out; ask again shortly for its result"
@@ -257,9 +299,18 @@ class ToolRunner:
             except EffectMismatch as exc:
                 raise Conflict(exc.message) from None
             result = effect.result if isinstance(effect.result, dict) else {}
-            return self._done(
+            answer = self._done(
                 tool, result, ctx, claims.action_id, effect.replayed, span, approval=approval
             )
+            return Confirmed(answer, claims.action_id, tool.name, result)
+
+    async def model_result(self, done: Confirmed, ctx: ToolContext, tool_use_id: str) -> ToolResult:
+        """A confirmed action's outcome as the tool result of the model's ``tool_use``:
+        its output screened like any tool output, or why it did not run."""
+        if done.error is not None:
+            return ToolResult(tool_use_id, done.error, is_error=True)
+        text, _ = await self._for_model(done.tool, done.output, ctx, trace.get_current_span())
+        return ToolResult(tool_use_id, text)
 
     def _done(
         self,
