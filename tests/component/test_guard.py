@@ -160,7 +160,7 @@ def test_extra_examples_from_env_are_used(
     monkeypatch.setenv(EXAMPLES_ENV, f" {extra} ,")
     assert extra_example_paths() == [extra]
     examples = training_examples(extra_example_paths())
-    assert len(examples) == len(load_examples(SHIPPED_EXAMPLES)) + len(rows)
+    assert len(examples) == len(training_examples()) + len(rows)
     cache = tmp_path / "cache"
     monkeypatch.setenv("SWITCHBOARD_GUARD_CACHE_DIR", str(cache))
     data_dir = tmp_path / "data"

@@ -76,3 +76,13 @@ def test_parts_without_their_data_are_skipped(tmp_path: Path) -> None:
         parts=["sgd", "clinc150"],
     )
     assert "skipped" in report["routing_sgd"] and "skipped" in report["clinc150"]
+
+
+def test_written_held_out_examples_are_never_trained_on() -> None:
+    from switchboard.devtools.evals.guard_transfer import TAXONOMY_HELDOUT
+    from switchboard.guard.examples import load_examples, training_examples
+
+    held_out = load_examples(TAXONOMY_HELDOUT)
+    assert {e.label for e in held_out} == {0, 1}
+    trained = {" ".join(e.text.casefold().split()) for e in training_examples()}
+    assert not {" ".join(e.text.casefold().split()) for e in held_out} & trained

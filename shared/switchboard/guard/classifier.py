@@ -33,9 +33,13 @@ FORMAT_VERSION = 1
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    emb_scale: float = 1.0
+    """``emb_scale`` 0.5 and ``l2`` 1e-3 were chosen on the held-out written examples
+    (``tests/data/security/taxonomy_heldout.jsonl``), never on an evaluation set: the
+    earlier 1.0 and 1e-4 fitted the shipped examples almost perfectly and transferred worse."""
+
+    emb_scale: float = 0.5
     bits: int = DEFAULT_BITS
-    l2: float = 1e-4
+    l2: float = 1e-3
     epochs: int = 300
     lr: float = 0.1
     folds: int = 5

@@ -3,63 +3,38 @@ classifier look at it.
 
 * letters spaced out ("i g n o r e   a l l   p r e v i o u s"), or joined by dots, dashes,
   underscores or stars: runs of four or more single letters are joined back into words;
-* homoglyphs: Cyrillic and Greek letters that look like Latin ones ("ignore" written with a
-  Cyrillic i, o and e) in text that also has Latin letters are mapped to the Latin letter;
-  compatibility
-  forms (full-width, mathematical letters) fold under NFKC;
+* homoglyphs: letters of other scripts drawn like Latin ones, inside otherwise Latin words or
+  text, are folded to the Latin letter (``homoglyphs.py``); compatibility forms (full-width,
+  mathematical letters) fold under NFKC;
 * invisible characters (zero-width spaces and joiners, soft hyphens) are removed;
-* base64: a run of 16 or more base64 characters that decodes to readable UTF-8 text is
-  replaced by that text.
+* encoded payloads: base64 and hex runs that decode to readable text, and text the message
+  itself says is ROT13 (``decoding.py``).
 
-:func:`reveal` returns the rewritten text, or None when there was nothing of the kind (the
-usual case: then nothing more is screened). The guard screens both the text as written and
-the revealed text, and blocks when either is blocked, so a rewrite can only add detections.
+:func:`reveal` returns the whole text with all of that undone (the payloads decoded in place),
+or None when there was nothing of the kind (the usual case: then nothing more is screened).
+:func:`views` returns what the classifier should judge instead of the text as written: the
+revealed text, or, when something was encoded, the visible wrapper and each decoded payload
+apart. Judged together, a benign payload inside a "please help with this:" wrapper reads
+like a task handed over, and benign texts so wrapped were blocked by the dozen.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import unicodedata
+
+from switchboard.guard.decoding import encoded_payloads
+from switchboard.guard.homoglyphs import fold_homoglyphs
 
 _INVISIBLE = re.compile(r"[\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]")
 _SPACED = re.compile(r"(?<![^\s\"'(\[])((?:[^\W\d_][ .\-_*·]){3,}[^\W\d_])(?![^\s\"').,!?:;\]])")
 _SEPARATOR = re.compile(r"[ .\-_*·]")
-_BASE64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
-_LATIN = re.compile(r"[a-zA-Z]")
 _SPACES = re.compile(r"[ \t]{2,}")
-
-# Cyrillic and Greek letters drawn like Latin ones (lower and upper case).
-_CONFUSABLES = str.maketrans(
-    {
-        "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o",
-        "р": "p", "с": "c", "т": "t", "у": "y", "х": "x", "і": "i", "ј": "j", "ѕ": "s",
-        "ԁ": "d", "ɡ": "g", "ո": "n", "ս": "u", "А": "A", "В": "B", "Е": "E", "К": "K",
-        "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C", "Т": "T", "Х": "X", "І": "I",
-        "Ј": "J", "Ѕ": "S", "α": "a", "ο": "o", "ρ": "p", "ε": "e", "ι": "i", "κ": "k",
-        "ν": "v", "τ": "t", "υ": "u", "χ": "x", "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z",
-        "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T",
-        "Υ": "Y", "Χ": "X",
-    }
-)  # fmt: skip
-MIN_PRINTABLE = 0.9
 SPACED_MIN_TOKENS = 6
 SPACED_SHARE = 0.6
 _WORD_GAP = re.compile(r"\s{2,}|\s/\s")
-
-
-def _decode_base64(match: re.Match[str]) -> str:
-    token = match.group(0)
-    try:
-        raw = base64.b64decode(token + "=" * (-len(token) % 4), validate=True)
-        text = raw.decode("utf-8")
-    except (binascii.Error, ValueError):
-        return token
-    printable = sum(ch.isprintable() or ch.isspace() for ch in text)
-    if not text or printable / len(text) < MIN_PRINTABLE or " " not in text.strip():
-        return token  # an id or a key, not words
-    return f" {text} "
+# A wrapper left with fewer words than this says nothing on its own ("Decode:").
+MIN_WRAPPER_WORDS = 3
 
 
 def _join_spaced(match: re.Match[str]) -> str:
@@ -79,15 +54,40 @@ def _unspace(text: str) -> str:
     return _SPACED.sub(_join_spaced, text)
 
 
+def _plain(text: str) -> str:
+    """Spacing, homoglyphs and invisible characters undone (no decoding)."""
+    out = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
+    out = _unspace(fold_homoglyphs(out))
+    return _SPACES.sub(" ", out).strip()
+
+
+def _squeezed(text: str) -> str:
+    return _SPACES.sub(" ", text).strip()
+
+
 def reveal(text: str) -> str | None:
-    """``text`` with spacing, homoglyphs, invisible characters and base64 undone; None when
-    none was found."""
-    out = _BASE64.sub(_decode_base64, text)
-    out = _INVISIBLE.sub("", unicodedata.normalize("NFKC", out))
-    if _LATIN.search(out):
-        out = out.translate(_CONFUSABLES)
-    out = _unspace(out)
-    out = _SPACES.sub(" ", out).strip()
-    if out == _SPACES.sub(" ", text).strip():
-        return None
+    """``text`` with spacing, homoglyphs, invisible characters and encodings undone; None
+    when none was found."""
+    out = text
+    for payload in encoded_payloads(text):
+        out = out.replace(payload.raw, f" {payload.text} ", 1)
+    out = _plain(out)
+    return None if out == _squeezed(text) else out
+
+
+def views(text: str) -> list[str]:
+    """The texts to judge in place of ``text``: [] when nothing was hidden; the revealed text
+    when only letters were disguised; else the visible wrapper (when it has a few words)
+    and each decoded payload, every one with its letters undisguised."""
+    payloads = encoded_payloads(text)
+    if not payloads:
+        shown = reveal(text)
+        return [] if shown is None else [shown]
+    wrapper = text
+    for payload in payloads:
+        wrapper = wrapper.replace(payload.raw, " ", 1)
+    out = [_plain(p.text) for p in payloads]
+    visible = _plain(wrapper)
+    if len(visible.split()) >= MIN_WRAPPER_WORDS:
+        out.insert(0, visible)
     return out

@@ -29,7 +29,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from switchboard.core.embeddings import Embedder, Matrix, Vector
 from switchboard.guard.classifier import GuardClassifier, TrainingConfig
-from switchboard.guard.deobfuscate import reveal
+from switchboard.guard.deobfuscate import reveal, views
 from switchboard.guard.examples import (
     Example,
     examples_hash,
@@ -141,20 +141,27 @@ class Guard:
         self, texts: Sequence[str], source: Source, verdicts: list[Verdict]
     ) -> list[Verdict]:
         """Texts that hid something (spaced letters, homoglyphs, base64...; ``deobfuscate.py``)
-        are judged as revealed: the rules on both forms, the classifier on the revealed one
-        (a base64 blob is noise to it). One more embedding per such text."""
+        are judged on what they hid: the rules on the revealed text too, the classifier on
+        each view (the revealed text, or the wrapper and each decoded payload apart; a base64
+        blob is noise to it), the highest-scoring view deciding. One more embedding per
+        hiding text, batched."""
         hidden = [
-            (i, shown)
+            (i, reveal(t) or t, views(t))
             for i, (t, v) in enumerate(zip(texts, verdicts, strict=True))
-            if not v.reason.startswith("rule:") and (shown := reveal(t)) is not None
+            if not v.reason.startswith("rule:")
         ]
+        hidden = [(i, shown, seen) for i, shown, seen in hidden if seen]
         if not hidden:
             return verdicts
-        shown_texts = [s[:MAX_SCREEN_CHARS] for _, s in hidden]
-        scores = self.classifier.scores(shown_texts, self._embedder.embed(shown_texts))
+        flat = [view[:MAX_SCREEN_CHARS] for _, _, seen in hidden for view in seen]
+        scores = iter(self.classifier.scores(flat, self._embedder.embed(flat)))
         out = list(verdicts)
-        for (i, shown), score in zip(hidden, scores, strict=True):
-            again = self._verdict(shown[:MAX_SCREEN_CHARS], source, float(score))
+        for i, shown, seen in hidden:
+            judged = [self._verdict(view, source, float(next(scores))) for view in seen]
+            hits = match_rules(shown[:MAX_SCREEN_CHARS], "user" if source == "user" else "indirect")
+            if hits:
+                judged.append(Verdict(True, RULE_SCORE, f"rule:{hits[0].rule}", source))
+            again = max(judged, key=lambda v: (v.blocked, v.score))
             reason = f"{again.reason} (deobfuscated)" if again.blocked else ""
             out[i] = Verdict(again.blocked, again.score, reason, source)
         return out

@@ -17,6 +17,13 @@ from pathlib import Path
 from switchboard.core.errors import ConfigurationError
 
 SHIPPED_EXAMPLES = Path(__file__).with_name("examples.jsonl")
+# Written for issue 17 from general attack taxonomies (instruction override, goal hijacking,
+# persona and role-play, prompt leaking, payload splitting, refusal suppression, fake
+# authority; English, German and ten other languages) beside general-purpose benign requests,
+# so that "not about billing" stops reading as "injection". A quarter of what was written is
+# held out in tests/data/security/taxonomy_heldout.jsonl and never trained on.
+TAXONOMY_EXAMPLES = Path(__file__).with_name("examples_taxonomy.jsonl")
+SHIPPED_FILES = (SHIPPED_EXAMPLES, TAXONOMY_EXAMPLES)
 EXAMPLES_ENV = "SWITCHBOARD_GUARD_EXAMPLES"
 SOURCES = ("user", "retrieved", "tool")
 
@@ -60,7 +67,7 @@ def training_examples(extra: Sequence[Path] = ()) -> list[Example]:
     """The shipped examples followed by each extra file's, duplicates (same text) dropped."""
     seen: set[str] = set()
     out: list[Example] = []
-    for path in (SHIPPED_EXAMPLES, *extra):
+    for path in (*SHIPPED_FILES, *extra):
         for ex in load_examples(path):
             if ex.text not in seen:
                 seen.add(ex.text)

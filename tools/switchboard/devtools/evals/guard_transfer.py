@@ -13,7 +13,11 @@ texts, comparable across sets) and recall/FPR at the threshold the guard itself 
   requests in those languages (``tests/data/language``, odd lines);
 * ``obfuscated``: the injections of the unseen sets rewritten as attackers hide them (letters
   spaced out, Cyrillic homoglyphs, the instruction base64-encoded), against benign texts
-  rewritten the same way.
+  rewritten the same way;
+* ``taxonomy_heldout``: the quarter of the examples written from attack taxonomies for issue
+  17 that was held out of ``examples_taxonomy.jsonl`` (general-purpose benign requests beside
+  injections in a dozen languages). Written by the team, so reported apart from the
+  third-party sets and not counted in ``min_unseen_recall_at_fpr``.
 
 Constraints reported beside: knowledge chunks flagged by indirect screening and benign
 behaviour cases flagged (both must stay at 0).
@@ -38,12 +42,14 @@ from switchboard.devtools.evals.guard_data import (
     load_giskard,
 )
 from switchboard.guard.detector import Guard, Source
+from switchboard.guard.examples import load_examples
 
 MAX_FPR = 0.05
 RECALL_KEY = "recall_at_fpr_5pct"  # no dot: report paths are dotted
 MULTILINGUAL = REPO_ROOT / "tests" / "data" / "security" / "multilingual_injections.txt"
 LANGUAGE_SAMPLES = REPO_ROOT / "tests" / "data" / "language"
 BEHAVIOUR = REPO_ROOT / "tests" / "data" / "behaviour.yaml"
+TAXONOMY_HELDOUT = REPO_ROOT / "tests" / "data" / "security" / "taxonomy_heldout.jsonl"
 
 _HOMOGLYPHS = str.maketrans({"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х", "i": "і"})
 
@@ -152,6 +158,8 @@ def evaluate_transfer(guard: Guard, data: Path) -> dict[str, Any]:
         attacks = [transform(t) for t in injections]
         clean = [transform(t) for t in benign_pool]
         sets[f"obfuscated_{name}"] = (attacks + clean, [1] * len(attacks) + [0] * len(clean))
+    held_out = load_examples(TAXONOMY_HELDOUT)
+    sets["taxonomy_heldout"] = ([e.text for e in held_out], [e.label for e in held_out])
     for name, (texts, labels) in sets.items():
         report["sets"][name] = _measure(guard, texts, labels)
     if deepset is None or giskard is None:
@@ -160,7 +168,9 @@ def evaluate_transfer(guard: Guard, data: Path) -> dict[str, Any]:
     report["behaviour_benign_cases"] = _flagged(guard, behaviour_benign(), "user")
     report["foreign_benign_requests"] = _flagged(guard, foreign, "user")
     report["min_unseen_recall_at_fpr"] = min(
-        m[RECALL_KEY] for n, m in report["sets"].items() if not n.startswith("multilingual_dev")
+        m[RECALL_KEY]
+        for n, m in report["sets"].items()
+        if n not in ("multilingual_dev", "taxonomy_heldout")
     )
     return report
 

@@ -81,6 +81,7 @@ GATED = (
     "guard.sets.obfuscated_spaced.recall_at_fpr_5pct",
     "guard.sets.obfuscated_homoglyphs.recall_at_fpr_5pct",
     "guard.sets.obfuscated_base64.recall_at_fpr_5pct",
+    "guard.sets.taxonomy_heldout.recall_at_fpr_5pct",
 )
 
 
