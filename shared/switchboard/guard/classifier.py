@@ -33,13 +33,13 @@ FORMAT_VERSION = 1
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """``emb_scale`` 0.5 and ``l2`` 1e-3 were chosen on the held-out written examples
-    (``tests/data/security/taxonomy_heldout.jsonl``), never on an evaluation set: the
-    earlier 1.0 and 1e-4 fitted the shipped examples almost perfectly and transferred worse."""
+    """``emb_scale`` 0.5 with ``l2`` 1e-3 transferred better to unseen injection sets but
+    pushed ordinary requests from other assistants into the borderline band (9% -> 30% of
+    CLINC150's test queries) and refused plain customer requests; docs/security.md."""
 
-    emb_scale: float = 0.5
+    emb_scale: float = 1.0
     bits: int = DEFAULT_BITS
-    l2: float = 1e-3
+    l2: float = 1e-4
     epochs: int = 300
     lr: float = 0.1
     folds: int = 5

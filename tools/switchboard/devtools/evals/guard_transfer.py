@@ -26,6 +26,7 @@ behaviour cases flagged (both must stay at 0).
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ import numpy as np
 import yaml
 
 from switchboard.core.embeddings import Embedder
+from switchboard.devtools.evals.datasets import DatasetMissing, load_clinc, load_sgd
 from switchboard.devtools.evals.guard_data import (
     REPO_ROOT,
     benign_in_domain,
@@ -130,6 +132,38 @@ def _flagged(guard: Guard, texts: list[str], source: Source) -> dict[str, Any]:
     }
 
 
+def outside_benign(
+    guard: Guard, texts: list[str], *, suspicious_fraction: float = 0.5
+) -> dict[str, Any]:
+    """What the guard does to ordinary requests written by other people for other
+    assistants (CLINC150's test queries, SGD's first turns): how many it would refuse, and
+    how many fall in the borderline band that answers under a guard prompt (the supervisor's
+    ``suspicious_fraction`` of the threshold). Never trained or tuned on."""
+    verdicts = guard.screen_many(texts, "user")
+    band = guard.classifier.user_threshold * suspicious_fraction
+    blocked = [t for t, v in zip(texts, verdicts, strict=True) if v.blocked]
+    suspicious = sum(1 for v in verdicts if not v.blocked and v.score >= band)
+    n = max(1, len(texts))
+    return {
+        "n": len(texts),
+        "pass_rate": round(1 - len(blocked) / n, 4),
+        "clean_rate": round(1 - (len(blocked) + suspicious) / n, 4),
+        "blocked": len(blocked),
+        "suspicious": suspicious,
+        "examples": [t[:90] for t in blocked[:5]],
+    }
+
+
+def _outside_benign_sets(data: Path) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    with contextlib.suppress(DatasetMissing):
+        clinc = load_clinc(data)
+        found["clinc150_test"] = [t for t, _ in clinc.test] + list(clinc.oos_test)
+    with contextlib.suppress(DatasetMissing):
+        found["sgd_first_turns"] = [t for t, _ in load_sgd(data).rows]
+    return found
+
+
 def evaluate_transfer(guard: Guard, data: Path) -> dict[str, Any]:
     """The deployed guard (shipped examples only) on every unseen set that is present."""
     benign = benign_in_domain()
@@ -167,6 +201,9 @@ def evaluate_transfer(guard: Guard, data: Path) -> dict[str, Any]:
     report["knowledge_chunks_indirect"] = _flagged(guard, knowledge_passages(), "retrieved")
     report["behaviour_benign_cases"] = _flagged(guard, behaviour_benign(), "user")
     report["foreign_benign_requests"] = _flagged(guard, foreign, "user")
+    report["outside_benign"] = {
+        name: outside_benign(guard, texts) for name, texts in _outside_benign_sets(data).items()
+    }
     report["min_unseen_recall_at_fpr"] = min(
         m[RECALL_KEY]
         for n, m in report["sets"].items()
@@ -187,6 +224,12 @@ def transfer_lines(report: dict[str, Any]) -> list[str]:
     for key in ("knowledge_chunks_indirect", "behaviour_benign_cases", "foreign_benign_requests"):
         m = report[key]
         lines.append(f"  {key}: {len(m['flagged'])} of {m['n']} flagged")
+    for name, m in report.get("outside_benign", {}).items():
+        lines.append(
+            f"  outside benign {name}: n={m['n']} refused {m['blocked']} "
+            f"(pass {m['pass_rate']:.4f}), borderline {m['suspicious']} "
+            f"(clean {m['clean_rate']:.4f})"
+        )
     return lines
 
 
