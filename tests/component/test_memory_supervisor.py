@@ -3,6 +3,7 @@ and handoff brief the agent gets, the state the caller is told, and a store that
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -63,6 +64,12 @@ async def _ask(app: SupervisorApp, text: str, agent: str = "billing", **kw: Any)
     return await apps.ask(app, text, agent=agent, timeout=None, **kw)
 
 
+async def _settled(app: SupervisorApp) -> None:
+    """Turns are written after their answer: lets the pending writes land."""
+    assert app.service._memory is not None
+    await app.service._memory.flush()
+
+
 async def test_turns_reach_the_next_agent_call_and_the_caller_is_told(
     app: tuple[SupervisorApp, FakeAgentClient], store: Store
 ) -> None:
@@ -87,6 +94,7 @@ async def test_turns_reach_the_next_agent_call_and_the_caller_is_told(
     ]
     assert "We are on the annual Pro plan." in window.summary
     assert "How long does a refund take?" in window.summary
+    await _settled(sup)
     stored = await store.conversations.load("acme", "s1", recent=10)
     assert stored is not None and stored.turns == 4 and stored.summarized == 2
     assert stored.recent[0].status == "ANSWERED" and stored.recent[0].input_tokens == 10
@@ -141,6 +149,7 @@ async def test_bad_ids_are_refused_and_an_expired_session_starts_afresh(
     assert fresh.conversation.status == ConversationStatus.EXPIRED
     assert "fresh conversation" in fresh.conversation.note
     assert client.invocations[-1][1].conversation is None
+    await _settled(sup)
     stored = await store.conversations.load("acme", "old", recent=5)
     assert stored is not None and stored.turns == 1
     assert [t.user_text for t in stored.recent] == ["How do refunds work?"]
@@ -165,7 +174,47 @@ async def test_a_failing_store_never_blocks_the_answer(
     monkeypatch.undo()
     monkeypatch.setattr(store.conversations, "append", broken)
     again = await _ask(sup, "How do refunds work?", session_id="s2")
+    await _settled(sup)
     assert again.conversation.status == ConversationStatus.NEW and memory.failures == 2
+
+
+async def test_the_turn_is_written_after_the_answer_and_never_outlives_an_erasure(
+    app: tuple[SupervisorApp, FakeAgentClient], store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer does not wait for its turn to be stored; the session's next turn and an
+    erasure do (in this replica), so neither misses the turn nor is overtaken by it."""
+    sup, client = app
+    held = asyncio.Event()
+    append = store.conversations.append
+
+    async def slow_append(*args: Any, **kwargs: Any) -> Any:
+        await held.wait()
+        return await append(*args, **kwargs)
+
+    monkeypatch.setattr(store.conversations, "append", slow_append)
+    first = await _ask(sup, "How long does a refund take?")  # answered while the write waits
+    assert first.conversation.status == ConversationStatus.NEW
+    assert await store.conversations.load("acme", "s1", recent=5) is None
+
+    async def release_soon() -> None:
+        await asyncio.sleep(0.05)
+        held.set()
+
+    async with asyncio.TaskGroup() as group:
+        group.create_task(release_soon())
+        second = await _ask(sup, "And what if it still isn't there after two weeks?")
+    assert (second.conversation.status, second.conversation.turns) == ("continued", 1)
+    assert client.invocations[1][1].conversation is not None
+
+    held.clear()
+    await _ask(sup, "Can it go to another card?")  # its write is held again
+    desk = sup.memory._desk
+    async with asyncio.TaskGroup() as group:
+        group.create_task(release_soon())
+        erased = await desk.forget_session(ACME, "acme", "s1")
+    assert erased.rows > 0
+    await _settled(sup)
+    assert await store.conversations.load("acme", "s1", recent=5) is None
 
 
 def _stored_turn() -> Any:

@@ -195,6 +195,14 @@ async def build_supervisor(
             ),
             audit,
         )
+        memory = conversation_memory(
+            stack,
+            settings,
+            store.conversations,
+            o.memory_llm,
+            user_memories=store.user_memories,
+            embed=router.embed,
+        )
         service = SupervisorService(
             gateway=gateway,
             decider=RouteDecider(
@@ -215,14 +223,7 @@ async def build_supervisor(
             examples=example_recorder(store.examples, settings),
             inbox=inbox,
             audit_request_text=settings.audit_request_text,
-            memory=conversation_memory(
-                stack,
-                settings,
-                store.conversations,
-                o.memory_llm,
-                user_memories=store.user_memories,
-                embed=router.embed,
-            ),
+            memory=memory,
         )
         desk = ReviewDesk(
             items=store.review,
@@ -295,6 +296,7 @@ async def build_supervisor(
                     audit,
                     facts=store.user_memories,
                     working=store.working_memory,
+                    settle=memory.flush if memory is not None else None,
                 )
             ),
             interceptors=[access, *o.interceptors],

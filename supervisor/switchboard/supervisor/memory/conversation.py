@@ -4,20 +4,28 @@ agent is shown the conversation so far (docs/memory.md).
 ``recall`` reads the session's stored state once per request (bounded by
 ``memory.timeout_s`` and the request's deadline) and says what it found: a continued
 conversation, a new one, one that expired (a fresh conversation, stated in the response), or
-none because the store did not answer in time. ``record`` stores the answered turn and folds
-the turn that leaves the verbatim window into the running summary. Neither ever fails the
-request: a store failure is logged and counted (``switchboard.memory.failures``) and the
-answer goes out without the memory.
+none because the store did not answer in time. ``record`` folds the turn that leaves the
+verbatim window into the running summary and stores the answered turn **after the answer has
+gone out**: the write runs in a task this object owns (one chain per session, so turns land
+in order), a later ``recall`` of the same session waits for it, erasure and listing wait for
+every pending write first (``flush``), and ``close`` drains them at shutdown. Neither ever
+fails the request: a store failure is logged and counted (``switchboard.memory.failures``)
+and the answer goes out without the memory.
+
+A turn answered on another replica while its session is being erased can land after the
+erasure, write-behind or not: the answering request was in flight when the erasure ran.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import deque
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from opentelemetry import metrics, trace
+from opentelemetry import metrics
 
 from switchboard.core.context import RequestContext
 from switchboard.core.conversation import (
@@ -122,6 +130,9 @@ class ConversationMemory:
             "went out without them), by operation.",
         )
         self.failures = 0  # tests and the bench read it
+        self.write_ms: deque[float] = deque(maxlen=4096)  # the off-path writes (the bench)
+        self._pending: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._closing = False
 
     def _timeout(self, ctx: RequestContext) -> float:
         left = ctx.deadline.remaining()
@@ -153,6 +164,9 @@ class ConversationMemory:
     async def _recall(self, ctx: RequestContext) -> Recall:
         if not ctx.session_id:
             return NO_SESSION
+        pending = self._pending.get((ctx.tenant, ctx.session_id))
+        if pending is not None:  # this session's last turn is still being written
+            await asyncio.wait({pending}, timeout=max(self._timeout(ctx), 0.001))
         with tracer().start_as_current_span("memory.recall") as span:
             try:
                 async with asyncio.timeout(self._timeout(ctx)):
@@ -193,6 +207,55 @@ class ConversationMemory:
             ),
             stored,
         )
+
+    async def flush(self) -> None:
+        """Waits until every turn handed over so far is written (or has failed)."""
+        while self._pending:
+            await asyncio.wait(list(self._pending.values()))
+
+    async def close(self) -> None:
+        """Drains the pending writes; later turns are written before their answer goes."""
+        self._closing = True
+        await self.flush()
+
+    def _forget_task(self, key: tuple[str, str], done: asyncio.Task[None]) -> None:
+        if self._pending.get(key) is done:
+            del self._pending[key]
+
+    async def _write(
+        self,
+        key: tuple[str, str],
+        before: asyncio.Task[None] | None,
+        user_id: str,
+        turn: StoredTurn,
+        summary: str,
+        summarized: int,
+    ) -> None:
+        """Stores one turn after ``before`` (the same session's previous write, if still
+        pending) has landed; never raises."""
+        if before is not None:
+            await asyncio.wait({before})
+        started = time.perf_counter()
+        with tracer().start_as_current_span("memory.write") as span:
+            try:
+                async with asyncio.timeout(self._s.timeout_s):
+                    seq = await self._store.append(
+                        key[0],
+                        key[1],
+                        user_id,
+                        turn,
+                        summary=summary,
+                        summarized=summarized,
+                        ttl_s=self._s.session_ttl_s,
+                        max_turns=self._s.max_turns,
+                    )
+                span.set_attribute("switchboard.memory.turn", seq)
+            except (StoreError, TimeoutError) as exc:
+                self._failed("write", exc)
+            except Exception as exc:  # a background write must never raise
+                log.exception("conversation write crashed")
+                self._failed("write", exc)
+        self.write_ms.append((time.perf_counter() - started) * 1000)
 
     async def finish(
         self, ctx: RequestContext, recall: Recall, text: str, result: AskResult
@@ -254,19 +317,12 @@ class ConversationMemory:
             input_tokens=result.usage.input_tokens,
             output_tokens=result.usage.output_tokens,
         )
-        try:
-            async with asyncio.timeout(self._timeout(ctx)):
-                seq = await self._store.append(
-                    ctx.tenant,
-                    ctx.session_id,
-                    ctx.user_id,
-                    turn,
-                    summary=summary,
-                    summarized=summarized,
-                    ttl_s=self._s.session_ttl_s,
-                    max_turns=self._s.max_turns,
-                )
-            trace.get_current_span().set_attribute("switchboard.memory.turn", seq)
-        except (StoreError, TimeoutError) as exc:
-            self._failed("write", exc)
+        key = (ctx.tenant, ctx.session_id)
+        write = self._write(key, self._pending.get(key), ctx.user_id, turn, summary, summarized)
+        if self._closing:
+            await write
+        else:
+            task = asyncio.create_task(write, name=f"memory-write {ctx.session_id}")
+            self._pending[key] = task
+            task.add_done_callback(lambda done: self._forget_task(key, done))
         return usage

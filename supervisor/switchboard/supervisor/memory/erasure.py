@@ -12,6 +12,7 @@ scratch-pad recorded with their user id.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from switchboard.core.audit import AuditKind, AuditSink, event
@@ -42,13 +43,21 @@ class MemoryDesk:
         audit: AuditSink,
         facts: UserMemories | None = None,
         working: WorkingMemories | None = None,
+        settle: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._conversations = conversations
+        # Turns are written after their answer goes out: this replica's pending writes land
+        # before anything is listed or erased, so an erasure is never overtaken by them.
+        self._settle = settle
         self._facts = facts
         self._working = working
         self._states = states
         self._examples = examples
         self._audit = audit
+
+    async def _settled(self) -> None:
+        if self._settle is not None:
+            await self._settle()
 
     @staticmethod
     def tenant_of(principal: Principal, asked: str) -> str:
@@ -67,6 +76,7 @@ class MemoryDesk:
     ) -> tuple[list[ConversationListing], list[UserMemory]]:
         if not validate_user_id(user_id):
             raise InvalidRequest("user_id is required")
+        await self._settled()
         found = await self._conversations.list_user(tenant, user_id, recent=max_turns)
         facts = await self._facts.recall(tenant, user_id) if self._facts is not None else []
         self._record(principal, tenant, "listed", user_id=user_id, sessions=len(found))
@@ -75,6 +85,7 @@ class MemoryDesk:
     async def forget_session(self, principal: Principal, tenant: str, session_id: str) -> Erased:
         if not validate_session_id(session_id):
             raise InvalidRequest("session_id is required")
+        await self._settled()
         sessions, requests = await self._conversations.footprint(tenant, session_id=session_id)
         rows = await self._conversations.forget_session(tenant, session_id)
         if self._facts is not None:
@@ -91,6 +102,7 @@ class MemoryDesk:
     async def forget_user(self, principal: Principal, tenant: str, user_id: str) -> Erased:
         if not validate_user_id(user_id):
             raise InvalidRequest("user_id is required")
+        await self._settled()
         sessions, requests = await self._conversations.footprint(tenant, user_id=user_id)
         rows = await self._conversations.forget_user(tenant, user_id)
         if self._facts is not None:

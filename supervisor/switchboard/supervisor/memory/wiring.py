@@ -48,6 +48,9 @@ def conversation_memory(
     if llm is not None:
         summarizer = ClaudeSummarizer(llm, extractive)
     memory = ConversationMemory(store, m, summarizer, prices=dict(settings.llm.prices))
+    stack.push_async_callback(
+        memory.close
+    )  # turns still being written land before the store closes
     if m.user_facts and user_memories is not None and embed is not None:
         memory.use_longterm(
             LongTermMemory(

@@ -1,6 +1,9 @@
 """What conversation memory adds to a turn (docs/memory.md): reading the session's
-conversation before routing and storing the answered turn after, with the extractive
-summary, over 20-turn conversations, on SQLite and (when reachable) PostgreSQL.
+conversation before routing and handing over the answered turn with the extractive summary,
+over 20-turn conversations, on SQLite and (when reachable) PostgreSQL. The turn is written
+after its answer has gone out, so the write is reported apart (``write_p50_ms``): it costs
+the store, not the caller. Between turns the bench lets the write land, as the seconds a
+person takes to read an answer do.
 
 Store statements are counted by the repository (``Conversations.reads`` / ``.writes``: a
 read is a SELECT, a write one grouped transaction), so the figure says how much I/O a turn
@@ -69,16 +72,19 @@ async def _measure(url: str, conversations: int) -> dict[str, Any]:
                 await memory.finish(ctx, recall, f"{QUESTION} ({turn})", result)
                 if c > 0:
                     times.append((loop.time() - t0) * 1000)
+                await memory.flush()  # the person reads the answer; the turn lands
         counted = conversations * TURNS
         return {
             "turns": counted,
             "p50_ms": round(statistics.median(times), 3),
             "p99_ms": round(_percentile(times, 0.99), 3),
+            "write_p50_ms": round(statistics.median(list(memory.write_ms)[-counted:]), 3),
             "reads_per_turn": round(store.conversations.reads / counted, 2),
             "writes_per_turn": round(store.conversations.writes / counted, 2),
             "failures": memory.failures,
         }
     finally:
+        await memory.close()
         await store.close()
 
 
@@ -97,7 +103,8 @@ def memory_per_turn(conversations: int = 10) -> dict[str, Any]:
             r = report[backend]
             print(
                 f"  memory per turn ({backend}): p50 {r['p50_ms']:.2f} ms, "
-                f"p99 {r['p99_ms']:.2f} ms, {r['reads_per_turn']} reads + "
-                f"{r['writes_per_turn']} writes (target p50 < 3 ms)"
+                f"p99 {r['p99_ms']:.2f} ms on the answer path (target p50 < 3 ms); "
+                f"the write after the answer p50 {r['write_p50_ms']:.2f} ms; "
+                f"{r['reads_per_turn']} reads + {r['writes_per_turn']} writes"
             )
     return report
