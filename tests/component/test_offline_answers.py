@@ -134,3 +134,26 @@ async def test_an_unlikely_quote_escalates_instead_of_going_out(
     )
     answer = await ask(lenient, BILLING_DOCS, embedder, tmp_path, question)
     assert answer.outcome == Outcome.DEGRADED and 0.0 < answer.confidence < 0.999
+
+
+async def test_an_elliptical_follow_up_is_quoted_for_its_standalone_question(
+    agent_configs: dict[str, AgentConfig], embedder: MiniLMEmbedder, tmp_path: Path
+) -> None:
+    """Issue 13's example: the turn's own words pick no quote worth sending, so the quote is
+    chosen for the turn completed from the conversation (alone, it escalates)."""
+    from switchboard.core.conversation import ConversationTurn, ConversationWindow
+
+    config = agent_configs["billing"]
+    store = small_store(config, embedder, tmp_path, BILLING_DOCS)
+    follow_up = "And what if it still isn't there after two weeks?"
+    window = ConversationWindow(
+        turns=[ConversationTurn(user="How long does a refund take?", agent="billing")],
+        turns_total=1,
+    )
+    async with offline_agent(config, store, embedder, tmp_path) as rt:
+        alone = await rt.answer(agent_context(), AgentRequest(text=follow_up))
+        in_context = await rt.answer(
+            agent_context(), AgentRequest(text=follow_up, conversation=window)
+        )
+    assert alone.outcome == Outcome.ESCALATED
+    quoted(in_context, "refund-policy.md")

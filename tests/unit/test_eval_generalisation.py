@@ -86,3 +86,24 @@ def test_written_held_out_examples_are_never_trained_on() -> None:
     assert {e.label for e in held_out} == {0, 1}
     trained = {" ".join(e.text.casefold().split()) for e in training_examples()}
     assert not {" ".join(e.text.casefold().split()) for e in held_out} & trained
+
+
+def test_outside_benign_counts_refusals_and_the_borderline_band() -> None:
+    """Refused = blocked; borderline = not blocked but at or above half the threshold."""
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from switchboard.devtools.evals.guard_transfer import outside_benign
+    from switchboard.guard.detector import Guard
+
+    scores = {"a": 0.9, "b": 0.5, "c": 0.39, "d": 0.1}
+
+    def screen_many(texts: list[str], source: str) -> list[Any]:
+        assert source == "user"
+        return [SimpleNamespace(score=scores[t], blocked=scores[t] >= 0.8) for t in texts]
+
+    guard = SimpleNamespace(screen_many=screen_many, classifier=SimpleNamespace(user_threshold=0.8))
+    found = outside_benign(cast(Guard, guard), list(scores))
+    assert (found["n"], found["blocked"], found["suspicious"]) == (4, 1, 1)
+    assert found["pass_rate"] == 0.75 and found["clean_rate"] == 0.5
+    assert found["examples"] == ["a"]

@@ -143,14 +143,20 @@ class AgentRuntime:
                 return answer
             if events is not None:  # what was shown is not the answer
                 await events.reset(RESET_LLM_FAILED if answer is None else RESET_OUTPUT_SCREENED)
-        # Quote what answers the turn itself; the conversation only chose the passages.
+        # Quote what answers the turn itself; the conversation chose the passages, and the
+        # standalone question picks the quote only when the turn's own words cannot.
         turn_vector = (
             found.query
             if query_text == text
             else await self.finder.query_vector(text, request.query_embedding)
         )
         offline = await self._offline.answer(
-            ctx, text, turn_vector, [*found.relevant, *found.more], tally
+            ctx,
+            text,
+            turn_vector,
+            [*found.relevant, *found.more],
+            tally,
+            standalone=None if query_text == text else (query_text, found.query),
         )
         if self._passes(ctx, offline, found.relevant, tally, version):
             if events is not None:

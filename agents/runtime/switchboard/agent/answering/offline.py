@@ -36,8 +36,18 @@ class OfflineAnswerer:
     _warned: bool = field(default=False, init=False)
 
     async def answer(
-        self, ctx: RequestContext, text: str, query: Vector, hits: list[Hit], tally: Tally
+        self,
+        ctx: RequestContext,
+        text: str,
+        query: Vector,
+        hits: list[Hit],
+        tally: Tally,
+        standalone: tuple[str, Vector] | None = None,
     ) -> AgentAnswer:
+        """The quote that answers ``text``. For a follow-up, ``standalone`` is the turn
+        completed from the conversation (``memory/followup.py``) with its vector: when the
+        turn's own words are too few to pick a confident quote ("and after two weeks?"), the
+        quote is chosen for the standalone question instead, if that is more likely right."""
         ctx.deadline.check("the offline answer")
         with tracer().start_as_current_span(
             "extract_answer", attributes={"switchboard.mode": AnswerMode.OFFLINE.value}
@@ -58,11 +68,15 @@ class OfflineAnswerer:
                 ctx.deadline.check("the offline answer was put together")
             # Stored sentences: one small matrix product, cheaper than a thread hop.
             extract = choose(text, query, hits, sets)
+            likely = self.calibration.probability(extract) if extract is not None else 0.0
+            if standalone is not None and likely < self.min_confidence:
+                other = choose(standalone[0], standalone[1], hits, sets)
+                if other is not None and self.calibration.probability(other) > likely:
+                    extract, likely = other, self.calibration.probability(other)
         if extract is None:
             title = hits[0].metadata.get("title")
             answer = f"Offline answer (no LLM was used): see {title} [1]."
             return answers.quoted(self.agent, answer, [1], hits, self.floor, tally)
-        likely = self.calibration.probability(extract)
         if likely < self.min_confidence:
             log.info(
                 "escalating: the offline answer is unlikely to answer the question",
