@@ -229,6 +229,7 @@ async def test_facts_a_user_stated_are_recalled_in_a_later_conversation_of_their
     sup, client = app
     alice = {"user_id": "alice"}
     await _ask(sup, "We're on the annual Business plan. How do refunds work?", metadata=alice)
+    await _settled(sup)
     assert await store.user_memories.count_user("acme", "alice") == 1
     await _ask(sup, "Can I get my money back for our plan?", session_id="s2", metadata=alice)
     assert client.invocations[-1][1].memories == ["We're on the annual Business plan."]

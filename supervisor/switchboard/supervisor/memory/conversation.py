@@ -22,8 +22,9 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Coroutine
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from opentelemetry import metrics
 
@@ -132,7 +133,6 @@ class ConversationMemory:
         self.failures = 0  # tests and the bench read it
         self.write_ms: deque[float] = deque(maxlen=4096)  # the off-path writes (the bench)
         self._pending: dict[tuple[str, str], asyncio.Task[None]] = {}
-        self._closing = False
 
     def _timeout(self, ctx: RequestContext) -> float:
         left = ctx.deadline.remaining()
@@ -158,15 +158,14 @@ class ConversationMemory:
         found = await self._recall(ctx)
         if self._longterm is None or not ctx.user_id:
             return found
+        await self._settle_key(ctx, _facts_key(ctx))  # facts of the user's last turn
         facts = await self._longterm.recall(ctx, query)
         return replace(found, memories=tuple(facts)) if facts else found
 
     async def _recall(self, ctx: RequestContext) -> Recall:
         if not ctx.session_id:
             return NO_SESSION
-        pending = self._pending.get((ctx.tenant, ctx.session_id))
-        if pending is not None:  # this session's last turn is still being written
-            await asyncio.wait({pending}, timeout=max(self._timeout(ctx), 0.001))
+        await self._settle_key(ctx, (ctx.tenant, ctx.session_id))  # its last turn's write
         with tracer().start_as_current_span("memory.recall") as span:
             try:
                 async with asyncio.timeout(self._timeout(ctx)):
@@ -214,9 +213,34 @@ class ConversationMemory:
             await asyncio.wait(list(self._pending.values()))
 
     async def close(self) -> None:
-        """Drains the pending writes; later turns are written before their answer goes."""
-        self._closing = True
+        """Drains the pending writes (the servers have stopped taking requests by now)."""
         await self.flush()
+
+    def _spawn(self, key: tuple[str, str], work: Coroutine[Any, Any, None]) -> None:
+        """Runs ``work`` after the answer, as the newest of ``key``'s chain (``flush`` and
+        ``close`` wait for it)."""
+        task = asyncio.create_task(work, name=f"memory {key[1]}")
+        self._pending[key] = task
+        task.add_done_callback(lambda done: self._forget_task(key, done))
+
+    async def _settle_key(self, ctx: RequestContext, key: tuple[str, str]) -> None:
+        """Waits (within the read's timeout) for ``key``'s pending work of this replica."""
+        pending = self._pending.get(key)
+        if pending is not None:
+            await asyncio.wait({pending}, timeout=max(self._timeout(ctx), 0.001))
+
+    async def _observe(
+        self, before: asyncio.Task[None] | None, ctx: RequestContext, text: str, request_id: str
+    ) -> None:
+        """Stores the user's facts of this turn after the previous turn's; never raises."""
+        assert self._longterm is not None
+        if before is not None:
+            await asyncio.wait({before})
+        try:
+            await self._longterm.observe(ctx, text, request_id)
+        except Exception as exc:  # a background write must never raise
+            log.exception("user fact extraction crashed")
+            self._failed("remember", exc)
 
     def _forget_task(self, key: tuple[str, str], done: asyncio.Task[None]) -> None:
         if self._pending.get(key) is done:
@@ -260,10 +284,11 @@ class ConversationMemory:
     async def finish(
         self, ctx: RequestContext, recall: Recall, text: str, result: AskResult
     ) -> AskResult:
-        """``result`` once its turn is stored (best effort), saying what became of the session
-        and counting what the summary cost."""
-        if self._longterm is not None and result.outcome != Outcome.REFUSED:
-            await self._longterm.observe(ctx, text, result.request_id)
+        """``result``, saying what became of the session and counting what the summary cost;
+        the turn and the user's facts are stored after the answer has gone out."""
+        if self._longterm is not None and result.outcome != Outcome.REFUSED and ctx.user_id:
+            key = _facts_key(ctx)
+            self._spawn(key, self._observe(self._pending.get(key), ctx, text, result.request_id))
         if not ctx.session_id:
             return result
         cost = await self.record(ctx, recall, text, result)
@@ -318,11 +343,12 @@ class ConversationMemory:
             output_tokens=result.usage.output_tokens,
         )
         key = (ctx.tenant, ctx.session_id)
-        write = self._write(key, self._pending.get(key), ctx.user_id, turn, summary, summarized)
-        if self._closing:
-            await write
-        else:
-            task = asyncio.create_task(write, name=f"memory-write {ctx.session_id}")
-            self._pending[key] = task
-            task.add_done_callback(lambda done: self._forget_task(key, done))
+        self._spawn(
+            key, self._write(key, self._pending.get(key), ctx.user_id, turn, summary, summarized)
+        )
         return usage
+
+
+def _facts_key(ctx: RequestContext) -> tuple[str, str]:
+    """The chain of a user's long-term facts (apart from any session's turns)."""
+    return (ctx.tenant, f"user:{ctx.user_id}")

@@ -1,14 +1,15 @@
 """Long-term memory: facts an end user states about themselves, recalled in later
 conversations when relevant (docs/memory.md).
 
-Offline extraction is a conservative pattern set: a sentence is kept only when it matches
-one of a few shapes of self-description ("we're on the annual Pro plan", "our workspace is
-acme-eu", "I use the iOS app", "we pay by SEPA", "we're based in Germany"); questions never
-are. The end user is the caller's ``user_id`` metadata (set by the authenticated caller,
-never by the model), and facts live per tenant and user with an expiry and their source
-turn. A later request recalls the user's facts whose embedding is close enough to the
-request's (``min_similarity``), at most ``k``. Reads and writes are deadline-bounded; a
-failure is logged and never fails the request.
+Offline extraction is a conservative pattern set (with an API key a cheap model reads the
+turn as well, ``fact_extraction.py``, and what it finds joins the patterns' facts): a
+sentence is kept only when it matches one of a few shapes of self-description ("we're on
+the annual Pro plan", "our workspace is acme-eu", "I use the iOS app", "we pay by SEPA",
+"we're based in Germany"); questions never are. The end user is the caller's ``user_id``
+metadata (set by the authenticated caller, never by the model), and facts live per tenant
+and user with an expiry and their source turn. A later request recalls the user's facts
+whose embedding is close enough to the request's (``min_similarity``), at most ``k``.
+Reads and writes are deadline-bounded; a failure is logged and never fails the request.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ import numpy as np
 
 from switchboard.core.context import RequestContext
 from switchboard.core.embeddings import Vector
+from switchboard.core.errors import SwitchboardError
 from switchboard.store.errors import StoreError
 from switchboard.store.user_memories import UserMemories
+from switchboard.supervisor.memory.fact_extraction import ClaudeFactExtractor
 from switchboard.supervisor.memory.summary import sentences
 
 log = logging.getLogger(__name__)
@@ -62,8 +65,12 @@ class LongTermMemory:
         min_similarity: float = 0.2,
         timeout_s: float = 0.3,
         on_failure: Callable[[str, BaseException], None] | None = None,
+        extractor: ClaudeFactExtractor | None = None,
+        extract_timeout_s: float = 3.0,
     ) -> None:
         self._store = store
+        self._extractor = extractor
+        self._extract_timeout = extract_timeout_s
         self._embed = embed
         self._ttl = ttl_s
         self._k = k
@@ -92,11 +99,26 @@ class LongTermMemory:
         scored.sort(reverse=True)
         return [fact for _, fact in scored[: self._k]]
 
+    async def _with_model(self, text: str, facts: list[str]) -> list[str]:
+        """The patterns' facts and the model's, deduplicated; the patterns' alone when the
+        model fails (logged)."""
+        assert self._extractor is not None
+        try:
+            found = await self._extractor.extract(text, timeout=self._extract_timeout)
+        except (SwitchboardError, TimeoutError) as exc:
+            log.warning("fact extraction call failed; patterns only", extra={"error": str(exc)})
+            return facts
+        seen = {f.lower() for f in facts}
+        merged = [*facts, *(f for f in found if f.lower() not in seen)]
+        return merged[:MAX_FACTS_PER_TURN]
+
     async def observe(self, ctx: RequestContext, text: str, request_id: str) -> int:
         """Stores the facts the user stated in ``text``; returns how many."""
         if not ctx.user_id:
             return 0
         facts = extract_facts(text)
+        if self._extractor is not None:
+            facts = await self._with_model(text, facts)
         if not facts:
             return 0
         try:

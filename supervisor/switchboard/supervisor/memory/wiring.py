@@ -11,6 +11,7 @@ from switchboard.core.llm import LLM, anthropic_llm
 from switchboard.store.conversations import Conversations
 from switchboard.store.user_memories import UserMemories
 from switchboard.supervisor.memory.conversation import ConversationMemory
+from switchboard.supervisor.memory.fact_extraction import ClaudeFactExtractor
 from switchboard.supervisor.memory.longterm import LongTermMemory
 from switchboard.supervisor.memory.summary import (
     ClaudeSummarizer,
@@ -61,6 +62,8 @@ def conversation_memory(
                 min_similarity=m.recall_min_similarity,
                 timeout_s=m.timeout_s,
                 on_failure=memory.failed,
+                extractor=ClaudeFactExtractor(llm) if llm is not None else None,
+                extract_timeout_s=m.summary_timeout_s,
             )
         )
     return memory
