@@ -104,7 +104,8 @@ def count_of(result: Any) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def stored_turn(row: ConversationTurnRow) -> StoredTurn:
+def stored_turn(row: Any) -> StoredTurn:
+    """A turn from its ORM row or a result row with the same columns."""
     return StoredTurn(
         seq=row.seq,
         user_text=row.user_text,

@@ -68,7 +68,7 @@ class Conversations:
                 t.request_id,
                 t.input_tokens,
                 t.output_tokens,
-                t.created_at.label("turn_created_at"),
+                t.created_at,
             )
             .where(t.tenant == tenant, t.session_id == session_id)
             .order_by(t.seq.desc())
@@ -88,23 +88,7 @@ class Conversations:
             return None
         row = rows[0]
         live = bool(row.expires_at > now)
-        turns = [
-            StoredTurn(
-                seq=r.seq,
-                user_text=r.user_text,
-                answer=r.answer,
-                agent=r.agent,
-                sources=list(r.sources or []),
-                status=r.status,
-                pending_action=r.pending_action,
-                request_id=r.request_id,
-                input_tokens=r.input_tokens,
-                output_tokens=r.output_tokens,
-                created_at=r.turn_created_at,
-            )
-            for r in rows
-            if live and r.seq is not None
-        ]
+        turns = [stored_turn(r) for r in rows if live and r.seq is not None]
         return StoredConversation(
             user_id=row.user_id,
             turns=row.turns if live else 0,
