@@ -11,6 +11,10 @@ is measured elsewhere). Two runs:
   there only shows what passage [1] begins with; what it measures is the pipeline: that the
   LLM path answers, cites the documents that hold the facts, stays grounded in them, and
   abstains (before any model call) on questions no document answers.
+- ``llm``: only with an API key in the settings: Claude answers, scored the same way.
+
+With a key, every mode's answers are also read by an LLM judge of faithfulness
+(``answers_judge``), reported apart under ``llm_judge`` and never gated.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from switchboard.agent.knowledge.store import InMemoryStore
 from switchboard.agent.settings import AgentSettings
 from switchboard.core.context import RequestContext
 from switchboard.core.embeddings import Embedder
-from switchboard.core.llm import AnthropicLLM
+from switchboard.core.llm import AnthropicLLM, anthropic_llm
 from switchboard.core.settings import LLMSettings
 from switchboard.core.types import AgentAnswer, AgentRequest
 from switchboard.devtools.evals.answers import (
@@ -44,12 +48,15 @@ from switchboard.devtools.evals.answers import (
     load_answer_set,
 )
 from switchboard.devtools.evals.answers_grounding import DocumentIndex
+from switchboard.devtools.evals.answers_judge import FaithfulnessJudge, summarise_judged
 from switchboard.devtools.fake_anthropic import JSON, FakeAnthropic, Reply, last_user_text
 from switchboard.guard import GuardSettings
 
 log = logging.getLogger(__name__)
 
 MODES = ("offline", "fake_llm")
+KEYED_MODES = ("llm",)  # run only when the settings hold an API key
+JUDGE_MODEL = "claude-sonnet-4-6"
 BOILERPLATE = (OFFLINE_NOTICE, "From our help docs", "Offline answer")
 
 
@@ -125,6 +132,7 @@ def run_mode(
     stores: dict[str, InMemoryStore],
     workdir: Path,
     guard_cache: Path,
+    llm_settings: LLMSettings | None = None,
 ) -> list[tuple[AnswerCase, AgentAnswer]]:
     async def main() -> list[tuple[AnswerCase, AgentAnswer]]:
         out: list[tuple[AnswerCase, AgentAnswer]] = []
@@ -135,6 +143,9 @@ def run_mode(
                 llm = AnthropicLLM(
                     api_key="sk-fake", base_url=fake.base_url, model="fake", max_retries=0
                 )
+            elif mode == "llm":
+                assert llm_settings is not None  # evaluate_answers runs it only with a key
+                llm = anthropic_llm(llm_settings, llm_settings.model or config.llm.model)
             try:
                 got = await _ask_all(
                     config, mine, embedder, stores[name], workdir / name, llm, guard_cache
@@ -158,9 +169,14 @@ def evaluate_answers(
     ingest_embedder: Embedder | None = None,
     modes: Sequence[str] = MODES,
     cache_dir: Path = Path("build/eval-cache"),
+    llm_settings: LLMSettings | None = None,
+    judge_model: str = JUDGE_MODEL,
 ) -> dict[str, Any]:
     """Both runs over the answer set: figures per mode, split (dev, held_out, all) and agent,
-    and each reply (for reading the dev failures; held-out ones are not to be tuned on)."""
+    and each reply (for reading the dev failures; held-out ones are not to be tuned on).
+    With an API key in ``llm_settings``, Claude's own run and the judge's reading too."""
+    keyed = llm_settings is not None and llm_settings.enabled
+    modes = [*modes, *(KEYED_MODES if keyed else ())]
     cases = load_answer_set(cases_path)
     configs = {p.parent.name: AgentConfig.load(p) for p in sorted(agents_dir.glob("*/agent.yaml"))}
     configs = {n: c for n, c in configs.items() if any(k.agent == n for k in cases)}
@@ -179,13 +195,16 @@ def evaluate_answers(
         "knowledge_conflicts": [c.as_dict() for c in conflicts],
     }
     index = DocumentIndex(embedder, documents)
+    scored: dict[str, list[CaseScore]] = {}
     with tempfile.TemporaryDirectory(prefix="switchboard-answers-") as tmp:
         for mode in modes:
             t1 = time.perf_counter()
             replies = run_mode(
-                mode, configs, cases, embedder, stores, Path(tmp) / mode, cache_dir / "guard"
-            )
+                mode, configs, cases, embedder, stores, Path(tmp) / mode, cache_dir / "guard",
+                llm_settings,
+            )  # fmt: skip
             scores = [score(case, answer, index, documents) for case, answer in replies]
+            scored[mode] = scores
             report[mode] = breakdown(scores)
             report[mode]["seconds"] = round(time.perf_counter() - t1, 1)
             report[mode]["replies"] = [
@@ -202,13 +221,54 @@ def evaluate_answers(
                 }
                 for s in scores
             ]
+    if keyed:
+        assert llm_settings is not None
+        report["llm_judge"] = judge_modes(scored, documents, llm_settings, judge_model)
+    else:
+        report["llm_judge"] = {"skipped": "no ANTHROPIC_API_KEY: the LLM judge did not run"}
     return report
+
+
+def judge_modes(
+    scored: dict[str, list[CaseScore]],
+    documents: dict[str, str],
+    llm_settings: LLMSettings,
+    judge_model: str,
+) -> dict[str, Any]:
+    """The judge's reading of every answered reply of every mode (abstentions say nothing)."""
+
+    async def main() -> dict[str, Any]:
+        llm = anthropic_llm(llm_settings, judge_model)
+        assert llm is not None
+        out: dict[str, Any] = {"model": judge_model}
+        try:
+            judge = FaithfulnessJudge(llm, boilerplate=BOILERPLATE)
+            for mode, scores in scored.items():
+                items = [
+                    (
+                        s.id,
+                        s.split,
+                        s.text,
+                        [(d, documents.get(f"{s.agent}/{d}", "")) for d in s.citations],
+                    )
+                    for s in scores
+                    if not s.abstained
+                ]
+                out[mode] = summarise_judged(await judge.judge_all(items))
+        finally:
+            await llm.close()
+        return out
+
+    t0 = time.perf_counter()
+    result = asyncio.run(main())
+    result["seconds"] = round(time.perf_counter() - t0, 1)
+    return result
 
 
 def headline(report: dict[str, Any]) -> list[str]:
     """A few lines for the console: per mode and split, the overall figures."""
     lines = [f"answers: {len(report.get('knowledge_conflicts', []))} knowledge conflict(s)"]
-    for mode in MODES:
+    for mode in (*MODES, *KEYED_MODES):
         if mode not in report:
             continue
         for split in ("dev", "held_out"):
@@ -219,4 +279,16 @@ def headline(report: dict[str, Any]) -> list[str]:
                 f"groundedness {o['groundedness']} abstention {o['abstention_accuracy']} "
                 f"ece {o['ece']}"
             )
+    judged = report.get("llm_judge", {})
+    if "skipped" in judged:
+        lines.append(f"answers llm judge: skipped ({judged['skipped']})")
+    for mode in (*MODES, *KEYED_MODES):
+        for split in ("dev", "held_out"):
+            if mode in judged:
+                j = judged[mode][split]
+                lines.append(
+                    f"answers judge ({judged['model']}) {mode:8s} {split:8s} faithfulness "
+                    f"{j['faithfulness']} fully_faithful {j['fully_faithful']} "
+                    f"judged {j['judged']}/{j['answers']}"
+                )
     return lines

@@ -207,6 +207,7 @@ def _behaviour(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from switchboard.core.embeddings import MiniLMEmbedder
+    from switchboard.core.settings import LLMSettings
     from switchboard.devtools.evals.datasets import data_dir
     from switchboard.devtools.evals.runner import baseline_from, compare, run_evals, write_json
 
@@ -228,6 +229,8 @@ def _run(args: argparse.Namespace) -> int:
             args, "conversations_data", Path("tests/data/conversations.yaml")
         ),
         answer_set=getattr(args, "answer_set", Path("evals/answers/questions.yaml")),
+        # With ANTHROPIC_API_KEY set: Claude answers the answer set too, and a judge reads it.
+        llm_settings=LLMSettings(),
     )
     write_json(args.out, report)
     print(f"wrote {args.out}")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from switchboard.core.embeddings import Embedder
+from switchboard.core.settings import LLMSettings
 from switchboard.devtools.evals.cache import EmbeddingCache
 from switchboard.devtools.evals.datasets import DatasetMissing, load_clinc, load_scifact, load_sgd
 
@@ -102,7 +103,10 @@ def run_evals(  # noqa: PLR0915 (one block per part)
     sessions_data: Path = Path("tests/data/sessions.yaml"),
     conversations_data: Path = Path("tests/data/conversations.yaml"),
     answer_set: Path = Path("evals/answers/questions.yaml"),
+    llm_settings: LLMSettings | None = None,
 ) -> dict[str, Any]:
+    """Runs ``parts``; with an API key in ``llm_settings`` the answers part also runs Claude
+    and the LLM judge (reported, never gated)."""
     cached = EmbeddingCache(embedder, cache_dir)
     report: dict[str, Any] = {
         "meta": {
@@ -193,8 +197,9 @@ def run_evals(  # noqa: PLR0915 (one block per part)
         # Needs no dataset: the team's labelled questions against the real agents.
         t0 = time.perf_counter()
         report["answers"] = evaluate_answers(
-            agents_dir, answer_set, embedder, ingest_embedder=cached, cache_dir=cache_dir
-        )
+            agents_dir, answer_set, embedder, ingest_embedder=cached, cache_dir=cache_dir,
+            llm_settings=llm_settings,
+        )  # fmt: skip
         report["answers"]["seconds"] = round(time.perf_counter() - t0, 1)
         print("\n".join(headline(report["answers"])))
     return report
