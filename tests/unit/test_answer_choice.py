@@ -90,6 +90,40 @@ def test_a_matching_lead_in_brings_every_step_in_order() -> None:
     assert lines[3].startswith("1. Note") and lines[5].startswith("3. Do not")
 
 
+PAYMENTS = """Payments > Ways to pay
+
+We accept Visa and Mastercard credit cards.
+
+We do not accept PayPal or bank transfers for monthly plans.
+
+Brightlane will never ask you for your card's security code.
+"""
+
+
+def _choose(question: str) -> tuple[bool, str]:
+    embedder = HashEmbedder()
+    texts = tuple(split_sentences(PAYMENTS, "Payments > Ways to pay"))
+    hit = Hit("p.md::1", PAYMENTS, 0.5, {"source": "p.md", "heading": "Payments > Ways to pay"})
+    extract = choose(
+        question,
+        embedder.embed([question])[0],
+        [hit],
+        [SentenceSet(texts, embedder.embed(list(texts)))],
+    )
+    assert extract is not None and extract.kind is QuestionType.YESNO
+    return extract.shaped, extract.text
+
+
+def test_a_yes_or_no_answers_only_when_it_is_about_the_thing_asked() -> None:
+    """ "We do not accept PayPal" answers "Can I pay with PayPal?"; a "never" or a "do not"
+    about something else does not answer "Can I buy a gift card?", so that quote reads as
+    unlikely to answer (its confidence drops and the question escalates)."""
+    shaped, text = _choose("Can I pay with PayPal?")
+    assert shaped and "do not accept PayPal" in text
+    shaped, _ = _choose("Can I buy a gift card for a friend?")
+    assert not shaped
+
+
 def test_the_rest_of_a_split_section_is_fetched_by_id() -> None:
     embedder = HashEmbedder()
     store = InMemoryStore()

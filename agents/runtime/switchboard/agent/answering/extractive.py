@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -32,6 +33,7 @@ from switchboard.agent.answering.question import (
     classify,
     coverage,
     idf,
+    rare,
     terms,
 )
 from switchboard.agent.knowledge.sentences import SentenceSet, split_sentences
@@ -114,9 +116,31 @@ class _Candidate:
     score: float
 
 
+class _Pool(NamedTuple):
+    """The candidate sentences of a question and what they were scored with."""
+
+    cands: list[_Candidate]
+    layouts: list[Layout]
+    kind: QuestionType
+    asked: set[str]
+    weights: dict[str, float]  # idf over the candidates
+    n: int  # candidates the idf was computed over
+    focus: str | None  # the question's most specific word (highest idf)
+
+    def shaped(self, text: str, title: str = "", said: set[str] | None = None) -> bool:
+        """Has ``text`` the shape asked for? A yes or a no must also be about the thing
+        asked: "We do not accept PayPal" answers "Can I pay with PayPal?", while "Brightlane
+        will never ask for your CVC" does not answer "Can I buy a gift card?"."""
+        if not answers_kind(self.kind, text):
+            return False
+        if self.kind is not QuestionType.YESNO or self.focus is None:
+            return True
+        return self.focus in (terms(text) if said is None else said) or self.focus in terms(title)
+
+
 def _candidates(
     question: str, question_vec: Vector, hits: list[Hit], sets: list[SentenceSet]
-) -> tuple[list[_Candidate], list[Layout], QuestionType, set[str], dict[str, float], int]:
+) -> _Pool:
     kind = classify(question)
     asked = terms(question)
     layouts: list[Layout] = []
@@ -136,15 +160,19 @@ def _candidates(
         if keep:
             blocks.append(found.vectors[keep])
     if not rows:
-        return [], layouts, kind, asked, {}, 0
+        return _Pool([], layouts, kind, asked, {}, 0, None)
     words = [terms(t) for _, _, t in rows]
     weights = idf(words)
+    unseen = rare(weights, len(rows))
+    focus = max(sorted(asked), key=lambda w: weights.get(w, unseen), default=None)
+    pool = _Pool([], layouts, kind, asked, weights, len(rows), focus)
     sims = np.concatenate(blocks) @ np.asarray(question_vec, dtype=np.float32)
     heads = [terms(section(h)) for h in hits]
     titles = [coverage(asked, head, weights, len(rows)) for head in heads]
-    out = []
     for (i, k, text), said, sim in zip(rows, words, sims, strict=True):
-        shaped = answers_kind(kind, text) or (kind is QuestionType.HOWTO and _block(layouts[i], k))
+        shaped = pool.shaped(text, section(hits[i]), said) or (
+            kind is QuestionType.HOWTO and _block(layouts[i], k)
+        )
         # A sentence is read under its section title and in its passage: "50% off Team or
         # Business" under "Nonprofit discount" answers "Do you have a nonprofit discount?".
         score = (
@@ -154,8 +182,8 @@ def _candidates(
             + (W_NUMBER if kind is QuestionType.NUMBER else W_SHAPE) * shaped
             + W_PASSAGE * hits[i].score
         )
-        out.append(_Candidate(i, k, text, float(sim), score))
-    return out, layouts, kind, asked, weights, len(rows)
+        pool.cands.append(_Candidate(i, k, text, float(sim), score))
+    return pool
 
 
 def _block(shape: Layout, index: int, *, ordered: bool = False) -> bool:
@@ -240,7 +268,8 @@ def choose(
 ) -> Extract | None:
     """The quote that answers ``question`` from ``hits`` (``sets[i]`` holds the sentences of
     ``hits[i]``), or None: nothing quotable."""
-    cands, layouts, kind, asked, weights, n = _candidates(question, question_vec, hits, sets)
+    pool = _candidates(question, question_vec, hits, sets)
+    cands, layouts, kind, asked, weights, n = pool[:6]
     if not cands:
         return None
     best = max(cands, key=lambda c: c.score)
@@ -275,7 +304,9 @@ def choose(
             margin,
             coverage(asked, terms(quoted), weights, n),
             hits[p].score,
-            True,
+            # A list is the shape of a how-to; to a yes/no question it answers only if it
+            # says yes or no about the thing asked.
+            kind is not QuestionType.YESNO or pool.shaped(quoted),
         )
     cands = [c for c in cands if usable(c.text)]  # quoted on its own: no lead-ins
     if not cands:
@@ -298,7 +329,7 @@ def choose(
         margin,
         coverage(asked, terms(quoted), weights, n),
         hits[best.passage].score,
-        any(answers_kind(kind, c.text) for c in chosen),
+        any(pool.shaped(c.text, section(hits[c.passage])) for c in chosen),
     )
 
 
