@@ -6,9 +6,9 @@ agent is shown the conversation so far (docs/memory.md).
 conversation, a new one, one that expired (a fresh conversation, stated in the response), or
 none because the store did not answer in time. ``record`` folds the turn that leaves the
 verbatim window into the running summary and stores the answered turn **after the answer has
-gone out**: the write runs in a task this object owns (one chain per session, so turns land
-in order), a later ``recall`` of the same session waits for it, erasure and listing wait for
-every pending write first (``flush``), and ``close`` drains them at shutdown. Neither ever
+gone out** (``write_behind``: one chain per session, so turns land in order): a later
+``recall`` of the same session waits for it, erasure and listing wait for every pending
+write first (``flush``), and ``close`` drains them at shutdown. Neither ever
 fails the request: a store failure is logged and counted (``switchboard.memory.failures``)
 and the answer goes out without the memory.
 
@@ -22,9 +22,8 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Coroutine
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Protocol
 
 from opentelemetry import metrics
 
@@ -47,6 +46,7 @@ from switchboard.store.errors import StoreError
 from switchboard.supervisor.memory.handoff import handoff_brief
 from switchboard.supervisor.memory.longterm import LongTermMemory
 from switchboard.supervisor.memory.summary import Summarizer
+from switchboard.supervisor.memory.write_behind import Key, WriteBehind
 from switchboard.supervisor.results import AskResult
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ class ConversationMemory:
         )
         self.failures = 0  # tests and the bench read it
         self.write_ms: deque[float] = deque(maxlen=4096)  # the off-path writes (the bench)
-        self._pending: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._after = WriteBehind()
 
     def _timeout(self, ctx: RequestContext) -> float:
         left = ctx.deadline.remaining()
@@ -158,14 +158,14 @@ class ConversationMemory:
         found = await self._recall(ctx)
         if self._longterm is None or not ctx.user_id:
             return found
-        await self._settle_key(ctx, _facts_key(ctx))  # facts of the user's last turn
+        await self._after.settle(_facts_key(ctx), self._timeout(ctx))  # the last turn's facts
         facts = await self._longterm.recall(ctx, query)
         return replace(found, memories=tuple(facts)) if facts else found
 
     async def _recall(self, ctx: RequestContext) -> Recall:
         if not ctx.session_id:
             return NO_SESSION
-        await self._settle_key(ctx, (ctx.tenant, ctx.session_id))  # its last turn's write
+        await self._after.settle((ctx.tenant, ctx.session_id), self._timeout(ctx))
         with tracer().start_as_current_span("memory.recall") as span:
             try:
                 async with asyncio.timeout(self._timeout(ctx)):
@@ -209,56 +209,25 @@ class ConversationMemory:
 
     async def flush(self) -> None:
         """Waits until every turn handed over so far is written (or has failed)."""
-        while self._pending:
-            await asyncio.wait(list(self._pending.values()))
+        await self._after.flush()
 
     async def close(self) -> None:
         """Drains the pending writes (the servers have stopped taking requests by now)."""
         await self.flush()
 
-    def _spawn(self, key: tuple[str, str], work: Coroutine[Any, Any, None]) -> None:
-        """Runs ``work`` after the answer, as the newest of ``key``'s chain (``flush`` and
-        ``close`` wait for it)."""
-        task = asyncio.create_task(work, name=f"memory {key[1]}")
-        self._pending[key] = task
-        task.add_done_callback(lambda done: self._forget_task(key, done))
-
-    async def _settle_key(self, ctx: RequestContext, key: tuple[str, str]) -> None:
-        """Waits (within the read's timeout) for ``key``'s pending work of this replica."""
-        pending = self._pending.get(key)
-        if pending is not None:
-            await asyncio.wait({pending}, timeout=max(self._timeout(ctx), 0.001))
-
-    async def _observe(
-        self, before: asyncio.Task[None] | None, ctx: RequestContext, text: str, request_id: str
-    ) -> None:
-        """Stores the user's facts of this turn after the previous turn's; never raises."""
+    async def _observe(self, ctx: RequestContext, text: str, request_id: str) -> None:
+        """Stores the user's facts of this turn; never raises."""
         assert self._longterm is not None
-        if before is not None:
-            await asyncio.wait({before})
         try:
             await self._longterm.observe(ctx, text, request_id)
         except Exception as exc:  # a background write must never raise
             log.exception("user fact extraction crashed")
             self._failed("remember", exc)
 
-    def _forget_task(self, key: tuple[str, str], done: asyncio.Task[None]) -> None:
-        if self._pending.get(key) is done:
-            del self._pending[key]
-
     async def _write(
-        self,
-        key: tuple[str, str],
-        before: asyncio.Task[None] | None,
-        user_id: str,
-        turn: StoredTurn,
-        summary: str,
-        summarized: int,
+        self, key: Key, user_id: str, turn: StoredTurn, summary: str, summarized: int
     ) -> None:
-        """Stores one turn after ``before`` (the same session's previous write, if still
-        pending) has landed; never raises."""
-        if before is not None:
-            await asyncio.wait({before})
+        """Stores one turn (after the session's previous one: ``WriteBehind``); never raises."""
         started = time.perf_counter()
         with tracer().start_as_current_span("memory.write") as span:
             try:
@@ -287,8 +256,7 @@ class ConversationMemory:
         """``result``, saying what became of the session and counting what the summary cost;
         the turn and the user's facts are stored after the answer has gone out."""
         if self._longterm is not None and result.outcome != Outcome.REFUSED and ctx.user_id:
-            key = _facts_key(ctx)
-            self._spawn(key, self._observe(self._pending.get(key), ctx, text, result.request_id))
+            self._after.submit(_facts_key(ctx), lambda: self._observe(ctx, text, result.request_id))
         if not ctx.session_id:
             return result
         cost = await self.record(ctx, recall, text, result)
@@ -343,12 +311,10 @@ class ConversationMemory:
             output_tokens=result.usage.output_tokens,
         )
         key = (ctx.tenant, ctx.session_id)
-        self._spawn(
-            key, self._write(key, self._pending.get(key), ctx.user_id, turn, summary, summarized)
-        )
+        self._after.submit(key, lambda: self._write(key, ctx.user_id, turn, summary, summarized))
         return usage
 
 
-def _facts_key(ctx: RequestContext) -> tuple[str, str]:
+def _facts_key(ctx: RequestContext) -> Key:
     """The chain of a user's long-term facts (apart from any session's turns)."""
     return (ctx.tenant, f"user:{ctx.user_id}")
