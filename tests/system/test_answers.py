@@ -51,7 +51,10 @@ def test_knowledge_base_facts_are_answered_by_the_right_agent(offline_stack: Sta
     # Measured before and after the question-aware offline answer (issue 17), this set not
     # tuned on: quoted 36 -> 43 of 67, cited 55 -> 53 (a how-to answer may quote the steps
     # from a passage of a neighbouring document). Both are guarded at the new level.
-    assert cited / n >= 0.78
+    # Then a yes/no answer had to name the thing asked (escalating most quotes for questions
+    # no document answers): cited 53 -> 52, quoted 43 -> 42, the one loss being "Email
+    # notifications come in bundles ... can I change it?", whose document says "batched".
+    assert cited / n >= 0.77
     assert quoted / n >= 0.6
 
 
