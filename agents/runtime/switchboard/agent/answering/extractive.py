@@ -269,7 +269,8 @@ def choose(
     """The quote that answers ``question`` from ``hits`` (``sets[i]`` holds the sentences of
     ``hits[i]``), or None: nothing quotable."""
     pool = _candidates(question, question_vec, hits, sets)
-    cands, layouts, kind, asked, weights, n = pool[:6]
+    cands, layouts, kind = pool.cands, pool.layouts, pool.kind
+    asked, weights, n = pool.asked, pool.weights, pool.n
     if not cands:
         return None
     best = max(cands, key=lambda c: c.score)
