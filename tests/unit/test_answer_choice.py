@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from switchboard.agent.answering.extractive import choose
+from switchboard.agent.answering.extractive import Extract, choose
 from switchboard.agent.answering.passage_layout import layout
 from switchboard.agent.answering.question import QuestionType, classify, stem, terms
 from switchboard.agent.knowledge.sections import same_section
@@ -68,21 +68,25 @@ def test_layout_finds_the_ordered_steps_their_lead_in_and_a_bullet_list() -> Non
     )
 
 
-def test_a_matching_lead_in_brings_every_step_in_order() -> None:
+def _extract(chunk: str, heading: str, score: float, question: str) -> Extract | None:
+    """``choose`` over one hit holding ``chunk`` under ``heading``."""
     embedder = HashEmbedder()
-    texts = tuple(split_sentences(CHUNK, "Duplicates > Reporting a duplicate charge"))
-    hit = Hit(
-        "d.md::1",
-        CHUNK,
-        0.6,
-        {"source": "d.md", "heading": "Duplicates > Reporting a duplicate charge"},
-    )
-    question = "I was charged twice for the same invoice"
-    extract = choose(
+    texts = tuple(split_sentences(chunk, heading))
+    hit = Hit("d.md::1", chunk, score, {"source": "d.md", "heading": heading})
+    return choose(
         question,
         embedder.embed([question])[0],
         [hit],
         [SentenceSet(texts, embedder.embed(list(texts)))],
+    )
+
+
+def test_a_matching_lead_in_brings_every_step_in_order() -> None:
+    extract = _extract(
+        CHUNK,
+        "Duplicates > Reporting a duplicate charge",
+        0.6,
+        "I was charged twice for the same invoice",
     )
     assert extract is not None and extract.kind is QuestionType.HOWTO
     lines = extract.text.splitlines()
@@ -101,15 +105,7 @@ Brightlane will never ask you for your card's security code.
 
 
 def _choose(question: str) -> tuple[bool, str]:
-    embedder = HashEmbedder()
-    texts = tuple(split_sentences(PAYMENTS, "Payments > Ways to pay"))
-    hit = Hit("p.md::1", PAYMENTS, 0.5, {"source": "p.md", "heading": "Payments > Ways to pay"})
-    extract = choose(
-        question,
-        embedder.embed([question])[0],
-        [hit],
-        [SentenceSet(texts, embedder.embed(list(texts)))],
-    )
+    extract = _extract(PAYMENTS, "Payments > Ways to pay", 0.5, question)
     assert extract is not None and extract.kind is QuestionType.YESNO
     return extract.shaped, extract.text
 

@@ -64,10 +64,10 @@ def test_a_crash_is_logged_and_the_chain_goes_on(caplog: pytest.LogCaptureFixtur
         async def later() -> None:
             done.append("later")
 
-        after.submit(("t", "s"), crash)
+        after.submit(("t", "s"), crash, on_crash=lambda exc: done.append(f"counted {exc}"))
         after.submit(("t", "s"), later)
         await after.flush()
         return done
 
-    assert asyncio.run(main()) == ["later"]
+    assert asyncio.run(main()) == ["counted disk on fire", "later"]
     assert "after-answer work crashed" in caplog.text

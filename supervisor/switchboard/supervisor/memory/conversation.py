@@ -215,19 +215,11 @@ class ConversationMemory:
         """Drains the pending writes (the servers have stopped taking requests by now)."""
         await self.flush()
 
-    async def _observe(self, ctx: RequestContext, text: str, request_id: str) -> None:
-        """Stores the user's facts of this turn; never raises."""
-        assert self._longterm is not None
-        try:
-            await self._longterm.observe(ctx, text, request_id)
-        except Exception as exc:  # a background write must never raise
-            log.exception("user fact extraction crashed")
-            self._failed("remember", exc)
-
     async def _write(
         self, key: Key, user_id: str, turn: StoredTurn, summary: str, summarized: int
     ) -> None:
-        """Stores one turn (after the session's previous one: ``WriteBehind``); never raises."""
+        """Stores one turn (after the session's previous one: ``WriteBehind``); a store
+        failure is counted here, anything else by the chain's ``on_crash``."""
         started = time.perf_counter()
         with tracer().start_as_current_span("memory.write") as span:
             try:
@@ -245,9 +237,6 @@ class ConversationMemory:
                 span.set_attribute("switchboard.memory.turn", seq)
             except (StoreError, TimeoutError) as exc:
                 self._failed("write", exc)
-            except Exception as exc:  # a background write must never raise
-                log.exception("conversation write crashed")
-                self._failed("write", exc)
         self.write_ms.append((time.perf_counter() - started) * 1000)
 
     async def finish(
@@ -256,7 +245,12 @@ class ConversationMemory:
         """``result``, saying what became of the session and counting what the summary cost;
         the turn and the user's facts are stored after the answer has gone out."""
         if self._longterm is not None and result.outcome != Outcome.REFUSED and ctx.user_id:
-            self._after.submit(_facts_key(ctx), lambda: self._observe(ctx, text, result.request_id))
+            longterm = self._longterm
+            self._after.submit(
+                _facts_key(ctx),
+                lambda: longterm.observe(ctx, text, result.request_id),
+                on_crash=lambda exc: self._failed("remember", exc),
+            )
         if not ctx.session_id:
             return result
         cost = await self.record(ctx, recall, text, result)
@@ -311,7 +305,11 @@ class ConversationMemory:
             output_tokens=result.usage.output_tokens,
         )
         key = (ctx.tenant, ctx.session_id)
-        self._after.submit(key, lambda: self._write(key, ctx.user_id, turn, summary, summarized))
+        self._after.submit(
+            key,
+            lambda: self._write(key, ctx.user_id, turn, summary, summarized),
+            on_crash=lambda exc: self._failed("write", exc),
+        )
         return usage
 
 

@@ -20,13 +20,19 @@ Key = tuple[str, str]  # (tenant, session id) or (tenant, "user:" + user id)
 
 
 class WriteBehind:
-    """Per-key chains of after-answer work (each piece handles its own errors)."""
+    """Per-key chains of after-answer work."""
 
     def __init__(self) -> None:
         self._pending: dict[Key, asyncio.Task[None]] = {}
 
-    def submit(self, key: Key, work: Callable[[], Awaitable[None]]) -> None:
-        """Runs ``work()`` once ``key``'s previous work has finished."""
+    def submit(
+        self,
+        key: Key,
+        work: Callable[[], Awaitable[object]],
+        on_crash: Callable[[Exception], None] | None = None,
+    ) -> None:
+        """Runs ``work()`` once ``key``'s previous work has finished. An exception it lets
+        out is logged and handed to ``on_crash`` (to be counted): nothing escapes a task."""
         before = self._pending.get(key)
 
         async def chained() -> None:
@@ -34,8 +40,10 @@ class WriteBehind:
                 await asyncio.wait({before})
             try:
                 await work()
-            except Exception:  # the work counts its own failures; nothing may escape a task
+            except Exception as exc:
                 log.exception("after-answer work crashed", extra={"key": key[1]})
+                if on_crash is not None:
+                    on_crash(exc)
 
         task = asyncio.create_task(chained(), name=f"write-behind {key[1]}")
         self._pending[key] = task

@@ -126,16 +126,21 @@ class _Pool(NamedTuple):
     weights: dict[str, float]  # idf over the candidates
     n: int  # candidates the idf was computed over
     focus: str | None  # the question's most specific word (highest idf)
+    heads: list[set[str]]  # the words of each passage's section title
 
-    def shaped(self, text: str, title: str = "", said: set[str] | None = None) -> bool:
+    def shaped(self, text: str, passage: int | None = None, said: set[str] | None = None) -> bool:
         """Has ``text`` the shape asked for? A yes or a no must also be about the thing
         asked: "We do not accept PayPal" answers "Can I pay with PayPal?", while "Brightlane
-        will never ask for your CVC" does not answer "Can I buy a gift card?"."""
+        will never ask for your CVC" does not answer "Can I buy a gift card?". The thing may
+        be named in ``text`` (whose words are ``said``, when known) or in the section title of
+        ``passage``."""
         if not answers_kind(self.kind, text):
             return False
         if self.kind is not QuestionType.YESNO or self.focus is None:
             return True
-        return self.focus in (terms(text) if said is None else said) or self.focus in terms(title)
+        if self.focus in (terms(text) if said is None else said):
+            return True
+        return passage is not None and self.focus in self.heads[passage]
 
 
 def _candidates(
@@ -160,17 +165,17 @@ def _candidates(
         if keep:
             blocks.append(found.vectors[keep])
     if not rows:
-        return _Pool([], layouts, kind, asked, {}, 0, None)
+        return _Pool([], layouts, kind, asked, {}, 0, None, [])
     words = [terms(t) for _, _, t in rows]
     weights = idf(words)
     unseen = rare(weights, len(rows))
     focus = max(sorted(asked), key=lambda w: weights.get(w, unseen), default=None)
-    pool = _Pool([], layouts, kind, asked, weights, len(rows), focus)
-    sims = np.concatenate(blocks) @ np.asarray(question_vec, dtype=np.float32)
     heads = [terms(section(h)) for h in hits]
+    pool = _Pool([], layouts, kind, asked, weights, len(rows), focus, heads)
+    sims = np.concatenate(blocks) @ np.asarray(question_vec, dtype=np.float32)
     titles = [coverage(asked, head, weights, len(rows)) for head in heads]
     for (i, k, text), said, sim in zip(rows, words, sims, strict=True):
-        shaped = pool.shaped(text, section(hits[i]), said) or (
+        shaped = pool.shaped(text, i, said) or (
             kind is QuestionType.HOWTO and _block(layouts[i], k)
         )
         # A sentence is read under its section title and in its passage: "50% off Team or
@@ -330,7 +335,7 @@ def choose(
         margin,
         coverage(asked, terms(quoted), weights, n),
         hits[best.passage].score,
-        any(pool.shaped(c.text, section(hits[c.passage])) for c in chosen),
+        any(pool.shaped(c.text, c.passage) for c in chosen),
     )
 
 
