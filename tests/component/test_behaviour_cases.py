@@ -213,7 +213,7 @@ def test_clarifications_must_offer_the_candidates() -> None:
         {
             "id": "c",
             "kind": "clarify",
-            "text": "Which plan includes SSO?",
+            "text": "How much does SSO cost?",
             "route_method": "clarify",
             "candidates": ["account", "billing"],
         }

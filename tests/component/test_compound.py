@@ -160,7 +160,7 @@ async def test_each_part_carries_its_own_embedding(
 async def test_the_whole_text_routing_to_one_agent_does_not_hide_a_second_request(
     planner: CompoundPlanner, embedder: MiniLMEmbedder, card_index: EmbeddingIndex
 ) -> None:
-    text = "refund my last invoice and turn on two-factor login"
+    text = "What does the Business plan cost per user? Also how do I enforce 2FA for everyone?"
     whole = await make_router(embedder, card_index).route(text)
     assert whole.agent == "billing" and whole.method == Method.EMBEDDING  # confidently
     plan = await planner.plan(text)

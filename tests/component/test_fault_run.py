@@ -349,7 +349,7 @@ async def question(caller: Caller, rng: random.Random, cards: list[AgentCard]) -
     text = rng.choice(
         [
             *(e for c in cards for e in c.examples[:8]),
-            "Which plan includes SSO?",
+            "How much does SSO cost?",
             "What's a good recipe for banana bread?",
             "How do I export invoices and change the billing email?",
         ]

@@ -56,7 +56,7 @@ async def test_out_of_scope_is_not_forced_onto_an_agent(router: Router) -> None:
 
 
 async def test_close_calls_ask_for_clarification(router: Router) -> None:
-    decision = await router.route("Which plan includes SSO?")
+    decision = await router.route("How much does SSO cost?")  # a price (billing) of SSO (account)
     assert decision.agent is None
     assert decision.method == Method.CLARIFY
     assert {c.agent for c in decision.candidates} >= {"billing", "account"}
@@ -70,7 +70,7 @@ async def test_unsure_routing_asks_claude_with_the_cards(
     )
     router = make_router(embedder, llm)
     router.use_index(card_index)
-    decision = await router.route("Which plan includes SSO?")
+    decision = await router.route("How much does SSO cost?")
     assert decision.agent == "billing" and decision.method == Method.LLM
     assert decision.confidence == pytest.approx(0.9)
     assert decision.llm_usage is not None and decision.llm_usage.input_tokens == 50
@@ -102,7 +102,7 @@ async def test_claude_failure_or_nonsense_falls_back_to_clarify(
     router = make_router(embedder, llm)
     router.use_index(card_index)
     for _ in range(2):
-        decision = await router.route("Which plan includes SSO?")
+        decision = await router.route("How much does SSO cost?")
         assert decision.agent is None and decision.method == Method.CLARIFY
 
 

@@ -281,8 +281,9 @@ def test_eval_sessions_command_reports_both(
     assert main(args) == 0
     report = json.loads(out.read_text())
     assert (report["turns"], report["follow_ups"], report["switches"]) == (3, 1, 1)
-    assert report["without_stickiness"]["follow_up_accuracy"] == 0.0
-    assert report["with_stickiness"]["turn_accuracy"] == 1.0
+    without, with_ = report["without_stickiness"], report["with_stickiness"]
+    assert with_["turn_accuracy"] == 1.0
+    assert with_["follow_up_accuracy"] >= without["follow_up_accuracy"]
     assert "SWITCHBOARD_SESSION_SWITCH_CONFIDENCE=" in capsys.readouterr().out
     data.write_text("conversations:\n  - id: x\n    turns: [{text: hi, agent: marketing}]\n")
     assert main(args) == 2

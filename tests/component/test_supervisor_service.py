@@ -131,7 +131,7 @@ async def test_unsure_and_out_of_scope_do_not_call_agents(
 ) -> None:
     client = FakeAgentClient()
     async with supervisor(tmp_path, embedder, entries, client, card_index=card_index) as app:
-        unsure = await apps.ask(app, "Which plan includes SSO?", timeout=None)
+        unsure = await apps.ask(app, "How much does SSO cost?", timeout=None)
         oos = await apps.ask(app, "Recommend a good pizza place in Rome", timeout=None)
     assert unsure.outcome == Outcome.NEEDS_CLARIFICATION and unsure.agent == ""
     assert {c.agent for c in unsure.route.candidates} >= {"account", "billing"}
@@ -153,7 +153,7 @@ async def test_llm_routing_usage_is_added(
     async with supervisor(
         tmp_path, embedder, entries, client, card_index=card_index, llm=llm
     ) as app:
-        result = await apps.ask(app, "Which plan includes SSO?", timeout=None)
+        result = await apps.ask(app, "How much does SSO cost?", timeout=None)
     assert result.agent == "account" and result.route.method == Method.LLM
     by_agent = {u.agent: u for u in result.usage.breakdown}
     assert by_agent["supervisor"].input_tokens == 50

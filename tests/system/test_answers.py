@@ -90,7 +90,7 @@ def test_request_ids_are_generated_and_traces_differ(offline_stack: Stack) -> No
 
 def test_ambiguous_and_out_of_scope(offline_stack: Stack) -> None:
     unsure = offline_stack.stub.Ask(
-        supervisor_pb2.AskRequest(text="Which plan includes SSO?"), timeout=30
+        supervisor_pb2.AskRequest(text="How much does SSO cost?"), timeout=30
     )
     assert unsure.status == common_pb2.NEEDS_CLARIFICATION and unsure.agent == ""
     assert {c.agent for c in unsure.candidates} >= {"account", "billing"}

@@ -66,7 +66,7 @@ def test_provider_failure_degrades_to_the_offline_answer(
 
 def test_unsure_routing_asks_claude(llm_stack: Stack, llm: FakeAnthropic) -> None:
     reply = llm_stack.stub.Ask(
-        supervisor_pb2.AskRequest(text="Which plan includes SSO?"), timeout=30
+        supervisor_pb2.AskRequest(text="Do I lose SSO if I downgrade?"), timeout=30
     )
     assert reply.route.method == "llm" and reply.agent == "billing"  # the fake router's choice
     routing = [b for b in messages(llm) if b.get("tool_choice")]

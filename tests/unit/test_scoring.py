@@ -12,6 +12,7 @@ from switchboard.supervisor.routing.calibration import (
     fit_calibration,
     oos_threshold,
 )
+from switchboard.supervisor.routing.lexical import LexicalView
 from switchboard.supervisor.routing.scoring import (
     ScoringModel,
     fit_temperature,
@@ -104,3 +105,31 @@ def test_calibration_file_round_trips_and_feeds_settings(tmp_path, monkeypatch) 
     assert settings.route_out_of_scope_similarity == fitted.route_out_of_scope_similarity
     assert settings.route_temperature == fitted.route_temperature
     assert settings.route_min_similarity == 0.11  # set explicitly: the environment wins
+
+
+def test_the_word_view_separates_agents_whose_vectors_do_not() -> None:
+    """Every card text has the same vector; only the words tell the agents apart."""
+    texts = ["refund my invoice", "a copy of the invoice", "reset my password", "password expired"]
+    vectors = np.tile(np.eye(8, dtype=np.float32)[0], (4, 1))
+    model = ScoringModel.fit(vectors, np.array([0, 0, 1, 1]), 2, calibrate=False, texts=texts)
+    query = vectors[:1]
+    assert model.scores(query, ["I forgot my password"]).argmax() == 1
+    assert model.scores(query, ["where is the invoice?"]).argmax() == 0
+    blind = model.scores(query)  # no text (e.g. a vector blended with context): vectors alone
+    assert blind[0, 0] == pytest.approx(blind[0, 1])
+    with pytest.raises(ValueError, match="2 texts for 1 query"):
+        model.scores(query, ["invoice", "password"])
+
+
+def test_the_word_view_is_cross_validated_with_the_rest() -> None:
+    """Out-of-fold scores (temperature, thresholds) see the word view fitted without the
+    held-out text, as a request would."""
+    texts = [f"invoice refund {i}" for i in range(10)] + [f"password reset {i}" for i in range(10)]
+    vectors = np.tile(np.eye(8, dtype=np.float32)[0], (20, 1))
+    labels = np.repeat([0, 1], 10)
+    worded = ScoringModel.fit(vectors, labels, 2, texts=texts)
+    blind = ScoringModel.fit(vectors, labels, 2)
+    assert worded.held_out is not None and blind.held_out is not None
+    assert (worded.held_out.scores.argmax(axis=1) == worded.held_out.truth).all()
+    assert worded.lexical is not None and blind.lexical is None
+    assert LexicalView.fit(["only one agent", "has texts"], np.array([0, 0]), 2) is None

@@ -36,7 +36,7 @@ DEMO_QUESTIONS = [
     "Slack notifications stopped arriving in our channel",
     "How many backup codes do I get when I turn on two-factor authentication?",
     "How do I transfer ownership of our workspace to a colleague?",
-    "Which plan includes SSO?",  # ambiguous: billing (plans) or account (SSO)?
+    "How much does SSO cost?",  # ambiguous: billing (prices) or account (SSO)?
     "What's a good recipe for banana bread?",  # out of scope
     "Please refund my last invoice and turn on two-factor login for me",  # compound: 2 agents
 ]

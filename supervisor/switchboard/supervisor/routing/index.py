@@ -59,7 +59,12 @@ class EmbeddingIndex:
         texts, labels, examples = cls.card_texts(cards)
         vectors = embedder.embed(texts) if texts else np.zeros((0, embedder.dimension), np.float32)
         return cls.from_vectors(
-            cards, vectors, np.asarray(labels), calibrate=calibrate, examples=np.asarray(examples)
+            cards,
+            vectors,
+            np.asarray(labels),
+            calibrate=calibrate,
+            examples=np.asarray(examples),
+            texts=texts,
         )
 
     @classmethod
@@ -71,12 +76,16 @@ class EmbeddingIndex:
         *,
         calibrate: bool = True,
         examples: np.ndarray | None = None,
+        texts: Sequence[str] | None = None,
     ) -> EmbeddingIndex:
         """An index over card texts embedded elsewhere (``labels`` index into ``cards``;
-        ``examples`` marks the rows that are example requests, used to calibrate)."""
+        ``examples`` marks the rows that are example requests, used to calibrate; ``texts``,
+        the rows' texts, add the word-piece view)."""
         agents = [c.name for c in cards]
         model = (
-            ScoringModel.fit(vectors, labels, len(agents), calibrate=calibrate, holdout=examples)
+            ScoringModel.fit(
+                vectors, labels, len(agents), calibrate=calibrate, holdout=examples, texts=texts
+            )
             if len(labels)
             else None
         )
@@ -93,23 +102,24 @@ class EmbeddingIndex:
             return -1.0
         return float(self.model.top_similarity(query, np.array([self.agents.index(agent)]))[0])
 
-    def scores(self, query: Vector) -> dict[str, float]:
-        """Per agent: its embedding score (soft nearest-neighbour cosine + LR term)."""
+    def scores(self, query: Vector, text: str | None = None) -> dict[str, float]:
+        """Per agent: its score (soft nearest-neighbour cosine + LR terms); ``text`` is the
+        request whose embedding ``query`` is (None for a vector blended with context)."""
         if self.model is None:
             return {a: -1.0 for a in self.agents}
-        raw = self.model.scores(query)[0]
+        raw = self.model.scores(query, None if text is None else [text])[0]
         return {
             a: float(v) if np.isfinite(v) else -1.0 for a, v in zip(self.agents, raw, strict=True)
         }
 
     def confidences(
-        self, query: Vector, temperature: float | None = None
+        self, query: Vector, temperature: float | None = None, *, text: str | None = None
     ) -> tuple[dict[str, float], dict[str, float]]:
-        """(scores, calibrated confidences) per agent."""
+        """(scores, calibrated confidences) per agent; ``text`` as in :meth:`scores`."""
         if self.model is None:
             flat = 1.0 / max(len(self.agents), 1)
             return {a: -1.0 for a in self.agents}, {a: flat for a in self.agents}
-        raw = self.model.scores(query)
+        raw = self.model.scores(query, None if text is None else [text])
         if temperature is None:
             probs = self.model.probabilities(raw)[0]
         else:

@@ -126,7 +126,7 @@ class Router:
         index = self._index
         if self._llm is None or index is None or not index.agents:
             return None
-        _, probs = index.confidences(query, self._temperature)
+        _, probs = index.confidences(query, self._temperature, text=text)
         ranked = sorted(probs.items(), key=lambda kv: kv[1], reverse=True)
         candidates = [Candidate(a, round(p, 4)) for a, p in ranked]
         top_sim = index.top_similarity(query, ranked[0][0])
@@ -165,7 +165,8 @@ class Router:
 
     def assess(self, text: str, query: Vector) -> tuple[dict[str, float], list[str]]:
         """Calibrated confidence per agent for ``query`` (any vector, e.g. one blended with
-        the conversation) and the agents whose keywords ``text`` names. Decides nothing."""
+        the conversation) and the agents whose keywords ``text`` names. Decides nothing.
+        The word view is left out: ``text`` alone is not what ``query`` encodes."""
         index = self._index
         if index is None or not index.agents:
             return {}, []
@@ -196,7 +197,7 @@ class Router:
                 f"the request names one of {matched[0]}'s keywords",
                 query,
             )
-        _, probs = index.confidences(query, self._temperature)
+        _, probs = index.confidences(query, self._temperature, text=text)
         ranked = sorted(probs.items(), key=lambda kv: kv[1], reverse=True)
         candidates = [Candidate(a, round(p, 4)) for a, p in ranked]
         best, confidence = ranked[0]

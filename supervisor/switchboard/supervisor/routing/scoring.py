@@ -1,6 +1,6 @@
-"""The embedding router's model: similarity kernel + logistic regression, then calibration.
+"""The router's model: similarity kernel + logistic regressions, then calibration.
 
-Per agent, a request's score combines two views of the agent's card texts (description,
+Per agent, a request's score combines three views of the agent's card texts (description,
 examples, knowledge topics):
 
 * **kernel similarity**: a soft maximum of the cosine similarities to the agent's texts,
@@ -8,79 +8,41 @@ examples, knowledge topics):
   multimodal; a soft nearest-neighbour score follows every mode.
 * **logistic regression** on the standardised embeddings (multinomial, L2, numpy): a linear
   view that weighs the directions that separate the agents.
+* **word pieces** (``lexical.py``): a regression on the tf-idf of the request's word pieces,
+  for the distinctive word a small embedding model blurs. Used when the texts are given.
 
-``score = kernel + LR_WEIGHT * log p_lr``. A softmax of ``score / T`` is the confidence,
-with the temperature ``T`` fitted by cross-validation on the card texts themselves
+``score = kernel + LR_WEIGHT * (log p_lr + log p_lexical)``. A softmax of ``score / T`` is
+the confidence, with the temperature ``T`` fitted by cross-validation on the card texts themselves
 (out-of-fold scores, minimum negative log-likelihood), so a confidence of 0.9 means about
 nine in ten such decisions are right whatever the number of agents or examples.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-Floats = npt.NDArray[np.float64]
-AnyFloats = npt.NDArray[np.floating[Any]]
-Ints = npt.NDArray[np.int64]
+from switchboard.supervisor.routing.lexical import LexicalView
+from switchboard.supervisor.routing.linear import (
+    AnyFloats,
+    Floats,
+    Ints,
+    LogisticRegression,
+    softmax,
+)
+
+__all__ = ["LogisticRegression", "OutOfFold", "ScoringModel", "fit_temperature", "softmax"]
 
 KERNEL_TAU = 0.05
 LR_WEIGHT = 0.03
-LR_LAMBDA = 1e-2
-LR_ITERS = 300
 CV_FOLDS = 5
 CV_MAX_ROWS = 3000
 LR_MAX_ROWS = 20000  # beyond this, a subsample (fitting time grows linearly)
 DEFAULT_TEMPERATURE = 0.03
 _GRID = np.exp(np.linspace(np.log(1e-3), np.log(1.0), 61))
-
-
-def softmax(z: Floats, temperature: float = 1.0) -> Floats:
-    z = np.atleast_2d(z) / temperature
-    z = z - z.max(axis=1, keepdims=True)
-    p = np.exp(z)
-    out: Floats = p / p.sum(axis=1, keepdims=True)
-    return out
-
-
-@dataclass
-class LogisticRegression:
-    """Multinomial logistic regression on standardised features (Nesterov gradient descent)."""
-
-    mean: Floats
-    scale: Floats
-    weights: Floats
-    bias: Floats
-
-    @classmethod
-    def fit(
-        cls, x: Floats, y: Ints, classes: int, *, lam: float = LR_LAMBDA, iters: int = LR_ITERS
-    ) -> LogisticRegression:
-        x = np.asarray(x, dtype=np.float64)
-        mean = x.mean(axis=0)
-        scale = x.std(axis=0) + 1e-6
-        xs = (x - mean) / scale
-        n, d = xs.shape
-        onehot = np.eye(classes)[y]
-        w, b = np.zeros((d, classes)), np.zeros(classes)
-        vw, vb = np.zeros_like(w), np.zeros_like(b)
-        step, momentum = 1.0, 0.9
-        for _ in range(iters):
-            wl, bl = w + momentum * vw, b + momentum * vb
-            grad = (softmax(xs @ wl + bl) - onehot) / n
-            vw = momentum * vw - step * (xs.T @ grad + lam * wl)
-            vb = momentum * vb - step * grad.sum(axis=0)
-            w, b = w + vw, b + vb
-        return cls(mean, scale, w, b)
-
-    def log_proba(self, x: Floats) -> Floats:
-        z = ((np.atleast_2d(x) - self.mean) / self.scale) @ self.weights + self.bias
-        z = z - z.max(axis=1, keepdims=True)
-        out: Floats = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        return out
 
 
 def kernel_scores(sims: Floats, labels: Ints, classes: int, tau: float = KERNEL_TAU) -> Floats:
@@ -138,13 +100,15 @@ class OutOfFold:
 
 @dataclass
 class ScoringModel:
-    """Everything the router needs to score a request: card vectors, LR, temperature."""
+    """Everything the router needs to score a request: card vectors, LRs, temperature."""
 
     vectors: Floats  # (rows, dim), unit length
     labels: Ints  # class per row
     classes: int
     lr: LogisticRegression | None
     temperature: float = DEFAULT_TEMPERATURE
+    texts: list[str] | None = field(default=None, repr=False)  # per row, for the word view
+    lexical: LexicalView | None = field(default=None, repr=False)
     _cache: npt.NDArray[np.float32] | None = field(default=None, repr=False)
     held_out: OutOfFold | None = field(default=None, repr=False)  # set when calibrated
 
@@ -158,16 +122,20 @@ class ScoringModel:
         calibrate: bool = True,
         holdout: npt.NDArray[np.bool_] | None = None,
         seed: int = 0,
+        texts: Sequence[str] | None = None,
     ) -> ScoringModel:
         """``holdout`` marks the rows that look like requests (examples, not headings): only
-        they are held out when fitting the temperature."""
+        they are held out when fitting the temperature. ``texts`` (one per row) adds the
+        word-piece view; without them the model scores embeddings alone."""
         labels = np.asarray(labels, dtype=np.int64)
         order = np.argsort(labels, kind="stable")  # rows grouped by class: fast scoring
         vectors = np.asarray(vectors, dtype=np.float64)[order]
         labels = labels[order]
         eligible = np.ones(len(labels), dtype=bool) if holdout is None else holdout[order]
         lr = _fit_lr(vectors, labels, classes)
-        model = cls(vectors, labels, classes, lr)
+        rows_texts = None if texts is None else [texts[i] for i in order]
+        lexical = None if rows_texts is None else LexicalView.fit(rows_texts, labels, classes)
+        model = cls(vectors, labels, classes, lr, texts=rows_texts, lexical=lexical)
         if calibrate:
             model.held_out = model.out_of_fold(eligible, seed=seed)
             model.temperature = fit_temperature(model.held_out.scores, model.held_out.truth)
@@ -185,11 +153,12 @@ class ScoringModel:
                 out[i] = float(top.mean())
         return out
 
-    def scores(self, queries: AnyFloats) -> Floats:
-        """Combined per-class scores, (queries, classes)."""
+    def scores(self, queries: AnyFloats, texts: Sequence[str] | None = None) -> Floats:
+        """Combined per-class scores, (queries, classes); ``texts`` are the queries' texts
+        (the word view is left out without them, e.g. for a vector blended with context)."""
         q = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         sims = (q @ self._vectors32.T).astype(np.float64)
-        return self._combine(sims, self.labels, self.lr, q.astype(np.float64))
+        return self._combine(sims, self.labels, self.lr, q.astype(np.float64), self.lexical, texts)
 
     @property
     def _vectors32(self) -> npt.NDArray[np.float32]:
@@ -206,12 +175,21 @@ class ScoringModel:
         return softmax(np.where(np.isfinite(scores), scores, -1e9), temperature)
 
     def _combine(
-        self, sims: Floats, labels: Ints, lr: LogisticRegression | None, q: Floats
+        self,
+        sims: Floats,
+        labels: Ints,
+        lr: LogisticRegression | None,
+        q: Floats,
+        lexical: LexicalView | None = None,
+        texts: Sequence[str] | None = None,
     ) -> Floats:
-        kernel = kernel_scores(sims, labels, self.classes)
-        if lr is None:
-            return kernel
-        out: Floats = kernel + LR_WEIGHT * lr.log_proba(q)
+        out: Floats = kernel_scores(sims, labels, self.classes)
+        if lr is not None:
+            out = out + LR_WEIGHT * lr.log_proba(q)
+        if lexical is not None and texts is not None:
+            if len(texts) != len(q):
+                raise ValueError(f"{len(texts)} texts for {len(q)} query vectors")
+            out = out + LR_WEIGHT * lexical.log_proba(texts)
         return out
 
     def out_of_fold_scores(
@@ -245,7 +223,12 @@ class ScoringModel:
             lr = _fit_lr(vectors[keep], labels[keep], self.classes)
             q = vectors[held]
             sims = q @ vectors[keep].T
-            fold_scores = self._combine(sims, labels[keep], lr, q)
+            lexical, held_texts = None, None
+            if self.texts is not None:
+                kept_texts = [self.texts[i] for i in rows[keep]]
+                lexical = LexicalView.fit(kept_texts, labels[keep], self.classes)
+                held_texts = [self.texts[i] for i in rows[held]]
+            fold_scores = self._combine(sims, labels[keep], lr, q, lexical, held_texts)
             scores.append(fold_scores)
             truth.append(labels[held])
             similarity.append(_top_k_mean(sims, labels[keep], fold_scores.argmax(axis=1)))

@@ -90,7 +90,9 @@ def evaluate_labelled(
         raise ConfigurationError(f"examples name unknown agents: {', '.join(unknown)}")
     index = EmbeddingIndex.build(cards, embedder)
     vectors = embedder.embed([e.text for e in examples])
-    scored = score_vectors(index, vectors, [e.agent for e in examples])
+    scored = score_vectors(
+        index, vectors, [e.agent for e in examples], texts=[e.text for e in examples]
+    )
     calibration = fit_calibration(
         scored, target_accuracy=target_accuracy, max_in_scope_loss=max_in_scope_loss
     )

@@ -105,8 +105,9 @@ def clinc_index(
     ).astype(np.int64)
     vectors = np.concatenate([vecs.description, vecs.train[rows]]).astype(np.float32)
     examples = np.concatenate([np.zeros(len(clinc.domains), bool), np.ones(len(rows), bool)])
+    texts = [c.description for c in cards] + [clinc.train[r][0] for r in rows]
     return EmbeddingIndex.from_vectors(
-        cards, vectors, labels, calibrate=calibrate, examples=examples
+        cards, vectors, labels, calibrate=calibrate, examples=examples, texts=texts
     )
 
 
@@ -135,7 +136,7 @@ def _baselines(clinc: Clinc, vecs: ClincVectors, rows: np.ndarray) -> dict[str, 
 
 def _calibration_set(
     clinc: Clinc, vecs: ClincVectors, per_domain: int, seed: int
-) -> tuple[Matrix, list[str | None]]:
+) -> tuple[Matrix, list[str | None], list[str]]:
     """Held-out labelled data for threshold fitting: part of ``val`` plus ``oos_val``."""
     rng = np.random.default_rng(seed + 100)
     domains = np.array([d for _, d in clinc.val])
@@ -144,7 +145,7 @@ def _calibration_set(
     )
     vectors = np.concatenate([vecs.val[rows], vecs.oos_val])
     truth: list[str | None] = [clinc.val[r][1] for r in rows] + [None] * len(vecs.oos_val)
-    return vectors, truth
+    return vectors, truth, [clinc.val[r][0] for r in rows] + list(clinc.oos_val)
 
 
 def evaluate_clinc_setting(
@@ -161,14 +162,17 @@ def evaluate_clinc_setting(
     fit_s = time.perf_counter() - started
     truth = [d for _, d in clinc.test]
     test = score_vectors(
-        index, np.concatenate([vecs.test, vecs.oos_test]), [*truth, *[None] * len(vecs.oos_test)]
+        index,
+        np.concatenate([vecs.test, vecs.oos_test]),
+        [*truth, *[None] * len(vecs.oos_test)],
+        texts=[t for t, _ in clinc.test] + list(clinc.oos_test),
     )
     inside = test.in_scope
     correct_in = test.correct[inside]
     conf_in = test.confidence[inside]
     pred_in = [p for p, i in zip(test.pred, inside, strict=True) if i]
-    cal_vectors, cal_truth = _calibration_set(clinc, vecs, calibration_per_domain, seed)
-    calibration = fit_calibration(score_vectors(index, cal_vectors, cal_truth))
+    cal_vectors, cal_truth, cal_texts = _calibration_set(clinc, vecs, calibration_per_domain, seed)
+    calibration = fit_calibration(score_vectors(index, cal_vectors, cal_truth, texts=cal_texts))
     accept = calibration.route_accept_confidence
     oos_cut = calibration.route_out_of_scope_similarity
     kept = test.similarity >= oos_cut
@@ -258,7 +262,9 @@ def evaluate_clinc(
                 clinc, vecs, select_examples(clinc, n, "random", s), calibrate=False
             )
             truth = [d for _, d in clinc.test]
-            accs.append(float(score_vectors(index, vecs.test, truth).correct.mean()))
+            test_texts = [t for t, _ in clinc.test]
+            scored = score_vectors(index, vecs.test, truth, texts=test_texts)
+            accs.append(float(scored.correct.mean()))
         curve[str(n)] = round(float(np.mean(accs)), 4)
     curve["full"] = report["full"]["accuracy"]
     report["accuracy_vs_examples_random"] = curve

@@ -30,14 +30,18 @@ def score_vectors(
     queries: Matrix,
     truth: Sequence[str | None],
     temperature: float | None = None,
+    *,
+    texts: Sequence[str],
 ) -> Scored:
-    """The router's decision for each query vector (no thresholds applied)."""
+    """The router's decision for each query (its vector and its text; no thresholds)."""
     model = index.model
     if model is None:
         raise ConfigurationError("the router has no card texts")
+    if len(texts) != len(queries):
+        raise ConfigurationError(f"{len(texts)} texts for {len(queries)} query vectors")
     raws, probs = [], []
     for start in range(0, len(queries), BATCH):
-        raw = model.scores(queries[start : start + BATCH])
+        raw = model.scores(queries[start : start + BATCH], texts[start : start + BATCH])
         raws.append(raw)
         t = model.temperature if temperature is None else temperature
         probs.append(ScoringModel.softmax_scores(raw, t))
@@ -71,7 +75,7 @@ def routing_latency(
             decision = await router.route(text)
             t1 = time.perf_counter()
             assert decision.query_vector is not None
-            index.confidences(decision.query_vector)
+            index.confidences(decision.query_vector, text=text)
             t2 = time.perf_counter()
             totals.append((t1 - t0) * 1000)
             scoring.append((t2 - t1) * 1000)

@@ -142,7 +142,7 @@ def _evaluate_cards(
         rows = getattr(split, name)
         texts = [sgd.rows[r][0] for r in rows]
         truth = [sgd.rows[r][1] for r in rows]
-        scored = score_vectors(index, embedder.embed(texts), truth)
+        scored = score_vectors(index, embedder.embed(texts), truth, texts=texts)
         per_domain = {
             d: round(
                 float(np.mean([p == d for t, p in zip(truth, scored.pred, strict=True) if t == d])),

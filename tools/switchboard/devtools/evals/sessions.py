@@ -125,7 +125,7 @@ def prepare(
             vector = vectors[row]
             row += 1
             keywords = index.keyword_match(labelled.text)
-            _, probs = index.confidences(vector)
+            _, probs = index.confidences(vector, text=labelled.text)
             fresh = keywords[0] if len(keywords) == 1 else max(probs, key=lambda a: probs[a])
             turns.append(
                 _Turn(
