@@ -133,3 +133,5 @@ def test_the_word_view_is_cross_validated_with_the_rest() -> None:
     assert (worded.held_out.scores.argmax(axis=1) == worded.held_out.truth).all()
     assert worded.lexical is not None and blind.lexical is None
     assert LexicalView.fit(["only one agent", "has texts"], np.array([0, 0]), 2) is None
+    with pytest.raises(ValueError, match="19 texts for 20 card rows"):
+        ScoringModel.fit(vectors, labels, 2, texts=texts[1:])

@@ -128,6 +128,8 @@ class ScoringModel:
         they are held out when fitting the temperature. ``texts`` (one per row) adds the
         word-piece view; without them the model scores embeddings alone."""
         labels = np.asarray(labels, dtype=np.int64)
+        if texts is not None and len(texts) != len(labels):
+            raise ValueError(f"{len(texts)} texts for {len(labels)} card rows")
         order = np.argsort(labels, kind="stable")  # rows grouped by class: fast scoring
         vectors = np.asarray(vectors, dtype=np.float64)[order]
         labels = labels[order]
