@@ -132,6 +132,11 @@ def test_the_word_view_is_cross_validated_with_the_rest() -> None:
     assert worded.held_out is not None and blind.held_out is not None
     assert (worded.held_out.scores.argmax(axis=1) == worded.held_out.truth).all()
     assert worded.lexical is not None and blind.lexical is None
+    # scores without the text spread less (here: not at all), so they get their own
+    # temperature; a model without the word view has one temperature for both
+    assert worded.vector_temperature > worded.temperature
+    assert worded.temperature_for(with_text=False) == worded.vector_temperature
+    assert blind.temperature_for(with_text=False) == blind.temperature
     assert LexicalView.fit(["only one agent", "has texts"], np.array([0, 0]), 2) is None
     with pytest.raises(ValueError, match="19 texts for 20 card rows"):
         ScoringModel.fit(vectors, labels, 2, texts=texts[1:])

@@ -121,9 +121,8 @@ class EmbeddingIndex:
             return {a: -1.0 for a in self.agents}, {a: flat for a in self.agents}
         raw = self.model.scores(query, None if text is None else [text])
         if temperature is None:
-            probs = self.model.probabilities(raw)[0]
-        else:
-            probs = ScoringModel.softmax_scores(raw, temperature)[0]
+            temperature = self.model.temperature_for(with_text=text is not None)
+        probs = ScoringModel.softmax_scores(raw, temperature)[0]
         scores = {
             a: float(v) if np.isfinite(v) else -1.0
             for a, v in zip(self.agents, raw[0], strict=True)

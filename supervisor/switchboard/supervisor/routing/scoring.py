@@ -96,6 +96,7 @@ class OutOfFold:
     scores: Floats  # (held, classes)
     truth: Ints  # class per held row
     similarity: Floats  # mean cosine of the predicted class's 3 nearest kept texts
+    vector_scores: Floats | None = None  # the same without the word view (when it has one)
 
 
 @dataclass
@@ -107,6 +108,9 @@ class ScoringModel:
     classes: int
     lr: LogisticRegression | None
     temperature: float = DEFAULT_TEMPERATURE
+    #: for a query scored without its text (a vector blended with context): its scores
+    #: spread less than with the word view, so they get their own fitted temperature
+    vector_temperature: float = DEFAULT_TEMPERATURE
     texts: list[str] | None = field(default=None, repr=False)  # per row, for the word view
     lexical: LexicalView | None = field(default=None, repr=False)
     _cache: npt.NDArray[np.float32] | None = field(default=None, repr=False)
@@ -139,8 +143,13 @@ class ScoringModel:
         lexical = None if rows_texts is None else LexicalView.fit(rows_texts, labels, classes)
         model = cls(vectors, labels, classes, lr, texts=rows_texts, lexical=lexical)
         if calibrate:
-            model.held_out = model.out_of_fold(eligible, seed=seed)
-            model.temperature = fit_temperature(model.held_out.scores, model.held_out.truth)
+            held = model.held_out = model.out_of_fold(eligible, seed=seed)
+            model.temperature = fit_temperature(held.scores, held.truth)
+            model.vector_temperature = (
+                model.temperature
+                if held.vector_scores is None
+                else fit_temperature(held.vector_scores, held.truth)
+            )
         return model
 
     def top_similarity(self, queries: AnyFloats, classes: Ints, k: int = 3) -> Floats:
@@ -160,7 +169,16 @@ class ScoringModel:
         (the word view is left out without them, e.g. for a vector blended with context)."""
         q = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         sims = (q @ self._vectors32.T).astype(np.float64)
-        return self._combine(sims, self.labels, self.lr, q.astype(np.float64), self.lexical, texts)
+        out = self._combine(sims, self.labels, self.lr, q.astype(np.float64))
+        if self.lexical is not None and texts is not None:
+            if len(texts) != len(q):
+                raise ValueError(f"{len(texts)} texts for {len(q)} query vectors")
+            out = out + LR_WEIGHT * self.lexical.log_proba(texts)
+        return out
+
+    def temperature_for(self, with_text: bool) -> float:
+        """The fitted temperature for scores taken with the query's text, or without it."""
+        return self.temperature if with_text or self.lexical is None else self.vector_temperature
 
     @property
     def _vectors32(self) -> npt.NDArray[np.float32]:
@@ -177,21 +195,12 @@ class ScoringModel:
         return softmax(np.where(np.isfinite(scores), scores, -1e9), temperature)
 
     def _combine(
-        self,
-        sims: Floats,
-        labels: Ints,
-        lr: LogisticRegression | None,
-        q: Floats,
-        lexical: LexicalView | None = None,
-        texts: Sequence[str] | None = None,
+        self, sims: Floats, labels: Ints, lr: LogisticRegression | None, q: Floats
     ) -> Floats:
+        """The embedding views' scores: kernel plus the embedding regression."""
         out: Floats = kernel_scores(sims, labels, self.classes)
         if lr is not None:
             out = out + LR_WEIGHT * lr.log_proba(q)
-        if lexical is not None and texts is not None:
-            if len(texts) != len(q):
-                raise ValueError(f"{len(texts)} texts for {len(q)} query vectors")
-            out = out + LR_WEIGHT * lexical.log_proba(texts)
         return out
 
     def out_of_fold_scores(
@@ -218,26 +227,33 @@ class ScoringModel:
             can_hold = np.ones(n, dtype=bool)
         candidates = np.flatnonzero(can_hold)
         folds = np.array_split(candidates, min(CV_FOLDS, len(candidates))) if n >= 2 else []
-        scores, truth, similarity = [], [], []
+        scores, vector_scores, truth, similarity = [], [], [], []
         for held in folds:
             keep = np.ones(n, dtype=bool)
             keep[held] = False
             lr = _fit_lr(vectors[keep], labels[keep], self.classes)
             q = vectors[held]
             sims = q @ vectors[keep].T
-            lexical, held_texts = None, None
-            if self.texts is not None:
+            fold_scores = self._combine(sims, labels[keep], lr, q)
+            vector_scores.append(fold_scores)
+            if self.lexical is not None and self.texts is not None:
                 kept_texts = [self.texts[i] for i in rows[keep]]
                 lexical = LexicalView.fit(kept_texts, labels[keep], self.classes)
-                held_texts = [self.texts[i] for i in rows[held]]
-            fold_scores = self._combine(sims, labels[keep], lr, q, lexical, held_texts)
+                if lexical is not None:
+                    words = lexical.log_proba([self.texts[i] for i in rows[held]])
+                    fold_scores = fold_scores + LR_WEIGHT * words
             scores.append(fold_scores)
             truth.append(labels[held])
             similarity.append(_top_k_mean(sims, labels[keep], fold_scores.argmax(axis=1)))
         if not scores:
             empty = np.zeros(0)
             return OutOfFold(np.zeros((0, self.classes)), np.zeros(0, dtype=np.int64), empty)
-        return OutOfFold(np.concatenate(scores), np.concatenate(truth), np.concatenate(similarity))
+        return OutOfFold(
+            np.concatenate(scores),
+            np.concatenate(truth),
+            np.concatenate(similarity),
+            np.concatenate(vector_scores) if self.lexical is not None else None,
+        )
 
 
 def _top_k_mean(sims: Floats, labels: Ints, classes: Ints, k: int = 3) -> Floats:
