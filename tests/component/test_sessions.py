@@ -29,6 +29,8 @@ from tests.harness.store import open_sqlite_store
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 REFUND = "Can I get a refund on our annual plan? We renewed by mistake last week."
 FOLLOW_UP = "and how long does that take?"
+# routed alone, this one goes to support (its words are about seeing things arrive)
+VAGUE_FOLLOW_UP = "ok, and when will I see it?"
 SWITCH = "Thanks. Different question: how do I set up SAML single sign-on with Okta?"
 
 
@@ -273,7 +275,7 @@ def test_eval_sessions_command_reports_both(
     data.write_text(
         "conversations:\n"
         f"  - id: refund\n    turns:\n      - {{text: {REFUND!r}, agent: billing}}\n"
-        f"      - {{text: {FOLLOW_UP!r}, agent: billing}}\n"
+        f"      - {{text: {VAGUE_FOLLOW_UP!r}, agent: billing}}\n"
         f"      - {{text: {SWITCH!r}, agent: account}}\n"
     )
     out = tmp_path / "report.json"
@@ -281,9 +283,8 @@ def test_eval_sessions_command_reports_both(
     assert main(args) == 0
     report = json.loads(out.read_text())
     assert (report["turns"], report["follow_ups"], report["switches"]) == (3, 1, 1)
-    without, with_ = report["without_stickiness"], report["with_stickiness"]
-    assert with_["turn_accuracy"] == 1.0
-    assert with_["follow_up_accuracy"] >= without["follow_up_accuracy"]
+    assert report["without_stickiness"]["follow_up_accuracy"] == 0.0  # alone: support's
+    assert report["with_stickiness"]["turn_accuracy"] == 1.0
     assert "SWITCHBOARD_SESSION_SWITCH_CONFIDENCE=" in capsys.readouterr().out
     data.write_text("conversations:\n  - id: x\n    turns: [{text: hi, agent: marketing}]\n")
     assert main(args) == 2

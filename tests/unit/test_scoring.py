@@ -13,12 +13,8 @@ from switchboard.supervisor.routing.calibration import (
     oos_threshold,
 )
 from switchboard.supervisor.routing.lexical import LexicalView
-from switchboard.supervisor.routing.scoring import (
-    ScoringModel,
-    fit_temperature,
-    kernel_scores,
-    softmax,
-)
+from switchboard.supervisor.routing.linear import softmax
+from switchboard.supervisor.routing.scoring import ScoringModel, fit_temperature, kernel_scores
 from switchboard.supervisor.settings import SupervisorSettings
 
 
@@ -113,30 +109,70 @@ def test_the_word_view_separates_agents_whose_vectors_do_not() -> None:
     vectors = np.tile(np.eye(8, dtype=np.float32)[0], (4, 1))
     model = ScoringModel.fit(vectors, np.array([0, 0, 1, 1]), 2, calibrate=False, texts=texts)
     query = vectors[:1]
-    assert model.scores(query, ["I forgot my password"]).argmax() == 1
-    assert model.scores(query, ["where is the invoice?"]).argmax() == 0
+    password = model.scores(query, ["I forgot my password"])[0]
+    invoice = model.scores(query, ["where is the invoice?"])[0]
+    assert password[1] > password[0] and invoice[0] > invoice[1]
     blind = model.scores(query)  # no text (e.g. a vector blended with context): vectors alone
     assert blind[0, 0] == pytest.approx(blind[0, 1])
     with pytest.raises(ValueError, match="2 texts for 1 query"):
         model.scores(query, ["invoice", "password"])
+    with pytest.raises(ValueError, match="3 texts for 4 card rows"):
+        ScoringModel.fit(vectors, np.array([0, 0, 1, 1]), 2, texts=texts[1:])
+    assert LexicalView.fit([frozenset({"only"}), frozenset({"one"})], np.array([0, 0]), 2) is None
 
 
-def test_the_word_view_is_cross_validated_with_the_rest() -> None:
-    """Out-of-fold scores (temperature, thresholds) see the word view fitted without the
-    held-out text, as a request would."""
-    texts = [f"invoice refund {i}" for i in range(10)] + [f"password reset {i}" for i in range(10)]
+# one word (one word piece) per card text, no piece shared between texts
+_WORDS = [
+    "apple",
+    "river",
+    "castle",
+    "doctor",
+    "engine",
+    "forest",
+    "guitar",
+    "harbor",
+    "island",
+    "jacket",
+]
+_MORE = [
+    "kettle",
+    "ladder",
+    "mirror",
+    "needle",
+    "orange",
+    "pencil",
+    "rabbit",
+    "saddle",
+    "ticket",
+    "violin",
+]
+
+
+def test_held_out_texts_are_scored_by_a_word_view_fitted_without_them() -> None:
+    """Out-of-fold scores (temperature, thresholds) must see what a new request sees: a word
+    view that never saw its words. Every text here has its own word, so a word view fitted
+    with the held-out rows would call them all right; one fitted without them cannot tell."""
+    texts = _WORDS + _MORE
     vectors = np.tile(np.eye(8, dtype=np.float32)[0], (20, 1))
+    labels = np.repeat([0, 1], 10)
+    model = ScoringModel.fit(vectors, labels, 2, texts=texts)
+    assert model.held_out is not None and model.lexical is not None
+    assert model.scores(vectors[:1], ["castle"]).argmax() == 0  # seen: the view knows it
+    assert (model.held_out.scores.argmax(axis=1) == model.held_out.truth).mean() <= 0.6
+
+
+def test_scores_without_the_text_get_their_own_temperature() -> None:
+    texts = [f"invoice refund {w}" for w in _WORDS] + [f"password reset {w}" for w in _MORE]
+    vectors = np.tile(np.eye(8, dtype=np.float32)[0], (20, 1))  # vectors that say nothing
     labels = np.repeat([0, 1], 10)
     worded = ScoringModel.fit(vectors, labels, 2, texts=texts)
     blind = ScoringModel.fit(vectors, labels, 2)
-    assert worded.held_out is not None and blind.held_out is not None
-    assert (worded.held_out.scores.argmax(axis=1) == worded.held_out.truth).all()
-    assert worded.lexical is not None and blind.lexical is None
-    # scores without the text spread less (here: not at all), so they get their own
-    # temperature; a model without the word view has one temperature for both
-    assert worded.vector_temperature > worded.temperature
+    held = worded.held_out
+    assert held is not None and held.vector_scores is not None
+    assert (held.scores.argmax(axis=1) == held.truth).all()  # the words carry it
+    assert worded.temperature == fit_temperature(held.scores, held.truth)
+    assert worded.vector_temperature == fit_temperature(held.vector_scores, held.truth)
+    assert worded.vector_temperature != worded.temperature
+    assert worded.temperature_for(with_text=True) == worded.temperature
     assert worded.temperature_for(with_text=False) == worded.vector_temperature
-    assert blind.temperature_for(with_text=False) == blind.temperature
-    assert LexicalView.fit(["only one agent", "has texts"], np.array([0, 0]), 2) is None
-    with pytest.raises(ValueError, match="19 texts for 20 card rows"):
-        ScoringModel.fit(vectors, labels, 2, texts=texts[1:])
+    assert blind.temperature_for(with_text=False) == blind.temperature  # one view, one

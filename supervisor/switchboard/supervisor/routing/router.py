@@ -1,7 +1,8 @@
 """Routing: keyword rules, a calibrated embedding router, Claude for close calls, else clarify.
 
 The embedding router (``scoring.py``) scores each agent from its card texts with a soft
-nearest-neighbour kernel plus a logistic regression, and turns the scores into a calibrated
+nearest-neighbour kernel plus logistic regressions on the embeddings and on the request's
+word pieces (``lexical.py``), and turns the scores into a calibrated
 confidence (softmax with a temperature fitted by cross-validation on the cards). Thresholds
 are therefore probabilities that transfer between deployments; ``switchboard eval routing``
 fits them from labelled examples.
@@ -122,11 +123,12 @@ class Router:
         self, text: str, query: Vector, *, timeout: float | None = None
     ) -> RouteResult | None:
         """Claude's decision alone, the embedding router's confidence aside (requests it
-        cannot read, e.g. not in English); None without Claude, cards, or a valid answer."""
+        cannot read, e.g. not in English); None without Claude, cards, or a valid answer.
+        The candidates offered are ranked without the English word view."""
         index = self._index
         if self._llm is None or index is None or not index.agents:
             return None
-        _, probs = index.confidences(query, self._temperature, text=text)
+        _, probs = index.confidences(query)
         ranked = sorted(probs.items(), key=lambda kv: kv[1], reverse=True)
         candidates = [Candidate(a, round(p, 4)) for a, p in ranked]
         top_sim = index.top_similarity(query, ranked[0][0])
@@ -166,11 +168,13 @@ class Router:
     def assess(self, text: str, query: Vector) -> tuple[dict[str, float], list[str]]:
         """Calibrated confidence per agent for ``query`` (any vector, e.g. one blended with
         the conversation) and the agents whose keywords ``text`` names. Decides nothing.
-        The word view is left out: ``text`` alone is not what ``query`` encodes."""
+        The word view is left out (``text`` alone is not what ``query`` encodes), so the
+        temperature is the one fitted on the cards for such scores, never a configured one
+        (fitted on labelled requests scored with their words)."""
         index = self._index
         if index is None or not index.agents:
             return {}, []
-        return index.confidences(query, self._temperature)[1], index.keyword_match(text)
+        return index.confidences(query)[1], index.keyword_match(text)
 
     async def route(
         self,

@@ -12,9 +12,11 @@ examples, knowledge topics):
   for the distinctive word a small embedding model blurs. Used when the texts are given.
 
 ``score = kernel + LR_WEIGHT * (log p_lr + log p_lexical)``. A softmax of ``score / T`` is
-the confidence, with the temperature ``T`` fitted by cross-validation on the card texts themselves
-(out-of-fold scores, minimum negative log-likelihood), so a confidence of 0.9 means about
-nine in ten such decisions are right whatever the number of agents or examples.
+the confidence, with the temperature ``T`` fitted by cross-validation on the card texts
+themselves (out-of-fold scores, minimum negative log-likelihood), so a confidence of 0.9 means
+about nine in ten such decisions are right whatever the number of agents or examples. Scores
+taken without the request's text (a vector blended with the conversation) spread less and
+get their own temperature, fitted on the same folds without the word view.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from switchboard.supervisor.routing.lexical import LexicalView
+from switchboard.supervisor.routing.lexical import LexicalView, Pieces, pieces
 from switchboard.supervisor.routing.linear import (
     AnyFloats,
     Floats,
@@ -33,8 +35,6 @@ from switchboard.supervisor.routing.linear import (
     LogisticRegression,
     softmax,
 )
-
-__all__ = ["LogisticRegression", "OutOfFold", "ScoringModel", "fit_temperature", "softmax"]
 
 KERNEL_TAU = 0.05
 LR_WEIGHT = 0.03
@@ -111,7 +111,7 @@ class ScoringModel:
     #: for a query scored without its text (a vector blended with context): its scores
     #: spread less than with the word view, so they get their own fitted temperature
     vector_temperature: float = DEFAULT_TEMPERATURE
-    texts: list[str] | None = field(default=None, repr=False)  # per row, for the word view
+    pieces: list[Pieces] | None = field(default=None, repr=False)  # per row, for the word view
     lexical: LexicalView | None = field(default=None, repr=False)
     _cache: npt.NDArray[np.float32] | None = field(default=None, repr=False)
     held_out: OutOfFold | None = field(default=None, repr=False)  # set when calibrated
@@ -139,9 +139,9 @@ class ScoringModel:
         labels = labels[order]
         eligible = np.ones(len(labels), dtype=bool) if holdout is None else holdout[order]
         lr = _fit_lr(vectors, labels, classes)
-        rows_texts = None if texts is None else [texts[i] for i in order]
-        lexical = None if rows_texts is None else LexicalView.fit(rows_texts, labels, classes)
-        model = cls(vectors, labels, classes, lr, texts=rows_texts, lexical=lexical)
+        docs = None if texts is None else [pieces(texts[i]) for i in order]  # once for all folds
+        lexical = None if docs is None else LexicalView.fit(docs, labels, classes)
+        model = cls(vectors, labels, classes, lr, pieces=docs, lexical=lexical)
         if calibrate:
             held = model.held_out = model.out_of_fold(eligible, seed=seed)
             model.temperature = fit_temperature(held.scores, held.truth)
@@ -236,11 +236,11 @@ class ScoringModel:
             sims = q @ vectors[keep].T
             fold_scores = self._combine(sims, labels[keep], lr, q)
             vector_scores.append(fold_scores)
-            if self.lexical is not None and self.texts is not None:
-                kept_texts = [self.texts[i] for i in rows[keep]]
-                lexical = LexicalView.fit(kept_texts, labels[keep], self.classes)
+            if self.lexical is not None and self.pieces is not None:
+                kept = [self.pieces[i] for i in rows[keep]]
+                lexical = LexicalView.fit(kept, labels[keep], self.classes)
                 if lexical is not None:
-                    words = lexical.log_proba([self.texts[i] for i in rows[held]])
+                    words = lexical.log_proba_pieces([self.pieces[i] for i in rows[held]])
                     fold_scores = fold_scores + LR_WEIGHT * words
             scores.append(fold_scores)
             truth.append(labels[held])
