@@ -102,20 +102,11 @@ class EmbeddingIndex:
             return -1.0
         return float(self.model.top_similarity(query, np.array([self.agents.index(agent)]))[0])
 
-    def scores(self, query: Vector, text: str | None = None) -> dict[str, float]:
-        """Per agent: its score (soft nearest-neighbour cosine + LR terms); ``text`` is the
-        request whose embedding ``query`` is (None for a vector blended with context)."""
-        if self.model is None:
-            return {a: -1.0 for a in self.agents}
-        raw = self.model.scores(query, None if text is None else [text])[0]
-        return {
-            a: float(v) if np.isfinite(v) else -1.0 for a, v in zip(self.agents, raw, strict=True)
-        }
-
     def confidences(
         self, query: Vector, temperature: float | None = None, *, text: str | None = None
     ) -> tuple[dict[str, float], dict[str, float]]:
-        """(scores, calibrated confidences) per agent; ``text`` as in :meth:`scores`."""
+        """(scores, calibrated confidences) per agent. ``text`` is the request whose embedding
+        ``query`` is (None for a vector blended with context: scored without the word view)."""
         if self.model is None:
             flat = 1.0 / max(len(self.agents), 1)
             return {a: -1.0 for a in self.agents}, {a: flat for a in self.agents}

@@ -203,13 +203,6 @@ class ScoringModel:
             out = out + LR_WEIGHT * lr.log_proba(q)
         return out
 
-    def out_of_fold_scores(
-        self, eligible: npt.NDArray[np.bool_] | None = None, *, seed: int = 0
-    ) -> tuple[Floats, Ints]:
-        """(scores, truth) of :meth:`out_of_fold`."""
-        oof = self.out_of_fold(eligible, seed=seed)
-        return oof.scores, oof.truth
-
     def out_of_fold(
         self, eligible: npt.NDArray[np.bool_] | None = None, *, seed: int = 0
     ) -> OutOfFold:

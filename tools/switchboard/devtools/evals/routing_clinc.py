@@ -255,14 +255,13 @@ def evaluate_clinc(
     report["random_30"]["seeds"] = len(randoms)
     report["full"] = evaluate_clinc_setting(clinc, vecs, select_examples(clinc, None, "random", 0))
     curve = {}
+    truth, test_texts = [d for _, d in clinc.test], [t for t, _ in clinc.test]
     for n in CURVE_SIZES:
         accs = []
         for s in RANDOM_SEEDS[:1] if quick else RANDOM_SEEDS:
             index = clinc_index(
                 clinc, vecs, select_examples(clinc, n, "random", s), calibrate=False
             )
-            truth = [d for _, d in clinc.test]
-            test_texts = [t for t, _ in clinc.test]
             scored = score_vectors(index, vecs.test, truth, texts=test_texts)
             accs.append(float(scored.correct.mean()))
         curve[str(n)] = round(float(np.mean(accs)), 4)
