@@ -15,6 +15,7 @@ from switchboard.agent.settings import AgentSettings
 from switchboard.core.auth import Principal
 from switchboard.core.budget import Budget
 from switchboard.core.context import RequestContext
+from switchboard.core.settings import MemorySettings
 from switchboard.core.types import AgentCard
 from switchboard.guard import GuardSettings
 from switchboard.supervisor.app import Overrides as SupervisorOverrides
@@ -24,12 +25,20 @@ from switchboard.supervisor.results import AskInput, AskResult
 from switchboard.supervisor.settings import SupervisorSettings
 
 OFF = GuardSettings(enabled=False)
+#: The conversation store's deadline in tests. The shipped 0.3 s is a latency budget; on a
+#: loaded 2-core CI machine a read queued behind the previous turn's write can pass it, and
+#: the answer then goes out without memory (CI saw it once). Tests of that fallback break the
+#: store itself instead of relying on the clock.
+MEMORY_TIMEOUT_S = 10.0
 
 
 def supervisor_settings(data_dir: Path, **values: Any) -> SupervisorSettings:
     """Settings for a test supervisor: its files under ``data_dir``; the guard off unless a
     guard is passed as an override (or ``guard=`` given here)."""
     values.setdefault("guard", OFF)
+    memory = values.get("memory") or MemorySettings()
+    if "timeout_s" not in memory.model_fields_set:
+        values["memory"] = memory.model_copy(update={"timeout_s": MEMORY_TIMEOUT_S})
     return SupervisorSettings(data_dir=data_dir, **values)
 
 

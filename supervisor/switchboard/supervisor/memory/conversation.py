@@ -149,7 +149,8 @@ class ConversationMemory:
         self.failures += 1
         self._failures.add(1, {"operation": op, "error.type": type(exc).__name__})
         log.warning(
-            f"conversation {op} failed; answering without memory", extra={"error": str(exc)}
+            f"conversation {op} failed ({type(exc).__name__}); answering without memory",
+            extra={"error": str(exc)},
         )
 
     async def recall(self, ctx: RequestContext, query: Vector | None = None) -> Recall:

@@ -41,6 +41,7 @@ from switchboard.supervisor.settings import SupervisorSettings
 
 OFF = GuardSettings(enabled=False)
 NO_KEY = LLMSettings(anthropic_api_key=None)
+MEMORY_TIMEOUT_S = 10.0
 _DOC = re.compile(r'<document index="(\d+)"[^>]*>\n(.*?)\n</document>', re.DOTALL)
 _QUESTION = re.compile(r"<question>\n(.*?)\n</question>", re.DOTALL)
 _CUSTOMER = re.compile(r"<customer>(.*?)</customer>", re.DOTALL)
@@ -126,8 +127,13 @@ async def conversations_stack(
             AgentEntry(name=n, address=f"in-process:{n}", **c.model_dump(exclude={"name"}))
             for n, c in cards.items()
         ]
+        # A quality eval, not a latency one: a store read past the shipped 0.3 s budget on a
+        # loaded machine would answer without memory and read as a recall loss.
         sup_settings = SupervisorSettings(
-            data_dir=work, guard=OFF, llm=NO_KEY, memory=MemorySettings(enabled=memory)
+            data_dir=work,
+            guard=OFF,
+            llm=NO_KEY,
+            memory=MemorySettings(enabled=memory, timeout_s=MEMORY_TIMEOUT_S),
         )
         app = await stack.enter_async_context(
             build_supervisor(
