@@ -209,6 +209,22 @@ def billing(agent_configs: dict[str, AgentConfig]) -> AgentConfig:
 # -- the loop -------------------------------------------------------------------------------
 
 
+async def test_an_answer_drawn_from_a_tool_is_sent_though_it_cites_no_passage(
+    billing: AgentConfig, start: StartAgent
+) -> None:
+    """Only an answer grounded in neither a passage nor a tool's output is escalated: the
+    customer's own invoices come from the tool, not the documents."""
+    llm = (
+        ScriptedLLM()
+        .then_tool("list_invoices", {})
+        .then_text("You have three invoices; the latest is BL-2025-004218.")
+    )
+    agent = await start(billing, llm)
+    answer = await agent.ask("Which invoices do I have?")
+    assert answer.outcome == Outcome.ANSWERED and answer.uncited and answer.citations == []
+    assert answer.text == "You have three invoices; the latest is BL-2025-004218."
+
+
 async def test_tool_use_then_result_then_answer(
     billing: AgentConfig, start: StartAgent, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -108,8 +108,9 @@ def input_token_estimate(body: JSON) -> int:
 
 
 def echo_responder(body: JSON) -> Reply:
-    """Default responder: a short text quoting the first 200 chars of the last user text."""
-    return Reply.text(f'Fake reply to: "{last_user_text(body)[:200]}"')
+    """Default responder: a short text quoting the first 200 chars of the last user text,
+    citing document [1] as the agents' prompt asks (an answer citing nothing is escalated)."""
+    return Reply.text(f'Fake reply to: "{last_user_text(body)[:200]}" [1]')
 
 
 @dataclass(frozen=True)
@@ -495,7 +496,8 @@ class FakeAnthropic:
                 return self._queue.popleft()
         default = self.default
         if self.reply_words > 0 and default is echo_responder:
-            reply = Reply.text(" ".join(f"word{i}" for i in range(self.reply_words)))
+            words = [f"word{i}" for i in range(self.reply_words)]
+            reply = Reply.text(" ".join([*words[:-1], f"{words[-1]} [1]"]))
         else:
             reply = default if isinstance(default, Reply) else default(body)
         if self.default_delay_s > 0:

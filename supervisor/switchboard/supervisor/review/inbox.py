@@ -3,7 +3,8 @@
 After a request is answered (inside the request ledger, so a repeat never opens a second
 item), :meth:`ReviewInbox.observe` opens an item for:
 
-* an ESCALATED result: the agent found nothing relevant (``no_knowledge``), the agent was
+* an ESCALATED result: the agent found nothing relevant (``no_knowledge``), its model's
+  answer cited no passage and drew on no tool (``uncited``), the agent was
   down (``agent_unavailable``), a compound part escalated (``compound_part``), or the answer's
   confidence fell below ``review_min_confidence`` (``low_confidence``: the caller is told a
   person follows up, the reviewer sees the draft);
@@ -71,6 +72,8 @@ def _reason(result: AskResult) -> str:
         return "agent_unavailable"
     if result.parts:
         return "compound_part"
+    if result.uncited:
+        return "uncited"
     return "no_knowledge"
 
 

@@ -98,21 +98,43 @@ def escalated(agent: str, hits: list[Hit], floor: float) -> AgentAnswer:
     )
 
 
-def written(agent: str, text: str, passages: list[Hit], floor: float, tally: Tally) -> AgentAnswer:
+def written(
+    agent: str,
+    text: str,
+    passages: list[Hit],
+    floor: float,
+    tally: Tally,
+    *,
+    escalate_uncited: bool,
+) -> AgentAnswer:
     """The LLM's answer, citing exactly the passages its ``[n]`` markers name.
 
     An answer with no marker cites nothing (never an invented citation): it is marked
-    ``uncited`` and its confidence capped, so evaluations count it as ungrounded.
+    ``uncited`` and its confidence capped, so evaluations count it as ungrounded. When it
+    drew on no tool's output either, the model said the documents do not cover the question
+    (what the prompt asks it to say) or answered from outside them: with
+    ``escalate_uncited`` a person follows up instead, as when retrieval finds nothing.
     """
     cited = cited_indexes(text, len(passages))
     used = [passages[i - 1] for i in cited]
     if not used:
+        capped = min(UNCITED_CONFIDENCE, confidence(top_score(passages), floor))
+        if escalate_uncited and not tally.tool_outputs:
+            return AgentAnswer(
+                agent=agent,
+                text=ESCALATION_MESSAGE.format(domain=agent),
+                outcome=Outcome.ESCALATED,
+                mode=AnswerMode.LLM,
+                confidence=capped,
+                usage=tally.report(agent),
+                uncited=True,
+            )
         return AgentAnswer(
             agent=agent,
             text=text.strip(),
             outcome=Outcome.ANSWERED,
             mode=AnswerMode.LLM,
-            confidence=min(UNCITED_CONFIDENCE, confidence(top_score(passages), floor)),
+            confidence=capped,
             usage=tally.report(agent),
             uncited=True,
         )

@@ -53,7 +53,13 @@ from switchboard.core.llm import (
 from switchboard.core.llm_stream import StreamingLLM
 from switchboard.core.pricing import ModelPrice, estimate_cost
 from switchboard.core.streaming import RESET_TOOL_USE, UsageSoFar
-from switchboard.core.types import AgentAnswer, AgentRequest, PendingAction, Screening
+from switchboard.core.types import (
+    AgentAnswer,
+    AgentRequest,
+    Outcome,
+    PendingAction,
+    Screening,
+)
 from switchboard.store.working_types import Awaiting, ScratchPad
 
 log = logging.getLogger(__name__)
@@ -182,9 +188,17 @@ class LLMAnswerer:
                 await self._finished(ctx, loop)
                 if not completion.text.strip():
                     return None
-                return answers.written(
-                    self.config.name, completion.text, loop.prompt.passages, floor, tally
+                answer = answers.written(
+                    self.config.name,
+                    completion.text,
+                    loop.prompt.passages,
+                    floor,
+                    tally,
+                    escalate_uncited=c.uncited == "escalate",
                 )
+                if answer.outcome is Outcome.ESCALATED:
+                    log.info("escalating: the model's answer cites no passage and no tool")
+                return answer
             blocks: list[Block] = [completion.text] if completion.text else []
             loop.messages.append(Message("assistant", (*blocks, *completion.tool_calls)))
             cap = c.max_tool_calls_per_turn
