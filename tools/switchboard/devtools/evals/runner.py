@@ -84,6 +84,7 @@ GATED = (
     "guard.sets.obfuscated_base64.recall_at_fpr_5pct",
     "guard.sets.taxonomy_heldout.recall_at_fpr_5pct",
     "guard.sets.jailbreaks_in_the_wild.recall_at_fpr_5pct",
+    "guard.sets.prompt_extraction.recall_at_fpr_5pct",
     "guard.outside_benign.clinc150_test.pass_rate",
     "guard.outside_benign.clinc150_test.clean_rate",
     "guard.outside_benign.sgd_first_turns.pass_rate",
