@@ -364,3 +364,43 @@ async def test_a_dropped_stream_resumes_after_its_last_sequence(
     events = seen + rest
     assert [e.sequence for e in events] == list(range(1, len(events) + 1))
     assert shown(events) == events[-1].final.answer == rest[-1].final.answer
+
+
+NOT_COVERED = "Our documents don't cover paying by voice assistant; please email billing@."
+
+
+async def test_with_strict_grounding_an_answer_citing_nothing_goes_to_a_person(
+    tmp_path: Path,
+    embedder: MiniLMEmbedder,
+    agent_configs: dict[str, AgentConfig],
+    agent_cards: list[AgentCard],
+    card_index: EmbeddingIndex,
+    fake: FakeAnthropic,
+) -> None:
+    """``llm.uncited: escalate``: Claude's text with no [n] marker (and no tool result) was
+    shown while it streamed, then reset to the escalation; asked whole, the same. The Review
+    inbox holds an item with reason ``uncited``."""
+    billing = agent_configs["billing"]
+    strict = billing.model_copy(
+        update={"llm": billing.llm.model_copy(update={"uncited": "escalate"})}
+    )
+    configs = {**agent_configs, "billing": strict}
+    fake.default = Reply.text(NOT_COVERED)
+    async with stack_of(tmp_path, embedder, configs, agent_cards, card_index, fake) as s:
+        question = "Can I pay my invoices by asking Alexa?"
+        events = await stream(s, supervisor_pb2.AskRequest(text=question))
+        async with s.stub() as stub:
+            asked = await stub.Ask(
+                supervisor_pb2.AskRequest(text=question), metadata=s.auth, timeout=30
+            )
+    final = events[-1].final
+    assert final.agent == "billing" and final.status == common_pb2.ESCALATED
+    assert final.mode == "llm" and final.uncited and not final.citations
+    assert "passed your request to a person" in final.answer
+    assert final.review.reason == "uncited" and final.review.item_id
+    streamed = "".join(e.text.text for e in events if e.HasField("text"))
+    assert "voice assistant" in streamed  # Claude's text was shown ...
+    assert any(e.HasField("reset") for e in events)  # ... and taken back
+    assert shown(events) == final.answer
+    assert asked.status == common_pb2.ESCALATED and asked.answer == final.answer
+    assert asked.review.reason == "uncited"

@@ -209,20 +209,28 @@ def billing(agent_configs: dict[str, AgentConfig]) -> AgentConfig:
 # -- the loop -------------------------------------------------------------------------------
 
 
-async def test_an_answer_drawn_from_a_tool_is_sent_though_it_cites_no_passage(
-    billing: AgentConfig, start: StartAgent
+@pytest.mark.parametrize(
+    ("call", "says"),
+    [
+        (("list_invoices", {}), "You have three invoices; the latest is BL-2025-004218."),
+        # the backend refuses: the explanation comes from the tool's error, not the documents
+        (("get_invoice", {"invoice_id": "BL-1999-000001"}), "I could not find that invoice."),
+    ],
+    ids=["tool-output", "tool-error"],
+)
+async def test_with_strict_grounding_an_answer_from_a_tool_is_sent_though_it_cites_nothing(
+    billing: AgentConfig, start: StartAgent, call: tuple[str, dict[str, str]], says: str
 ) -> None:
-    """Only an answer grounded in neither a passage nor a tool's output is escalated: the
-    customer's own invoices come from the tool, not the documents."""
-    llm = (
-        ScriptedLLM()
-        .then_tool("list_invoices", {})
-        .then_text("You have three invoices; the latest is BL-2025-004218.")
+    """``llm.uncited: escalate`` escalates only answers given no tool result: the customer's
+    own invoices, or why a lookup failed, come from the tool."""
+    strict = billing.model_copy(
+        update={"llm": billing.llm.model_copy(update={"uncited": "escalate"})}
     )
-    agent = await start(billing, llm)
+    llm = ScriptedLLM().then_tool(*call).then_text(says)
+    agent = await start(strict, llm)
     answer = await agent.ask("Which invoices do I have?")
     assert answer.outcome == Outcome.ANSWERED and answer.uncited and answer.citations == []
-    assert answer.text == "You have three invoices; the latest is BL-2025-004218."
+    assert answer.text == says
 
 
 async def test_tool_use_then_result_then_answer(

@@ -77,32 +77,3 @@ def test_unsure_routing_asks_claude(llm_stack: Stack, llm: FakeAnthropic) -> Non
     assert by_agent["supervisor"].input_tokens == 210
     assert by_agent["billing"].input_tokens == 900
     assert reply.usage.input_tokens == 1110 and reply.usage.output_tokens == 90
-
-
-NOT_COVERED = "Our documents don't cover paying by voice assistant; please email billing@."
-
-
-def test_an_answer_citing_nothing_goes_to_a_person_asked_or_streamed(
-    llm_stack: Stack, llm: FakeAnthropic
-) -> None:
-    """Claude says the documents do not cover the question (no [n] marker, no tool): the
-    caller hears that a person follows up, and the Review inbox has the item, whether the
-    answer was asked for whole or streamed (what was shown is reset)."""
-    question = "Can I pay my invoices by asking Alexa?"
-    llm.default = Reply.text(NOT_COVERED)
-    reply = llm_stack.stub.Ask(supervisor_pb2.AskRequest(text=question), timeout=30)
-    assert reply.status == common_pb2.ESCALATED and reply.mode == "llm" and reply.uncited
-    assert "passed your request to a person" in reply.answer and not reply.citations
-    assert reply.review.reason == "uncited" and reply.review.item_id
-
-    events = list(llm_stack.stub.AskStream(supervisor_pb2.AskRequest(text=question), timeout=30))
-    shown = ""
-    for e in events:
-        kind = e.WhichOneof("event")
-        if kind == "reset" and e.reset.part == 0:
-            shown = ""
-        elif kind == "text" and e.text.part == 0:
-            shown += e.text.text
-    final = events[-1].final
-    assert final.status == common_pb2.ESCALATED and final.review.reason == "uncited"
-    assert shown == final.answer == reply.answer

@@ -243,3 +243,10 @@ def test_headings_name_the_team_even_for_odd_agent_names() -> None:
         [answer("data_export", "x", []), answer("billing", "y", [])],
     )
     assert re.search(r"^Data export, on \"a\":", merged.text, re.M)
+
+
+def test_a_part_that_cites_nothing_says_so() -> None:
+    answers = two_answers()
+    answers[1] = answers[1].model_copy(update={"citations": [], "uncited": True})
+    merged = structured_merge(ROUTES, answers)
+    assert [p.uncited for p in merged.parts] == [False, True]

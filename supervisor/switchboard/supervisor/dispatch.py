@@ -74,7 +74,10 @@ class SingleAgentDispatch:
             return replies.escalated_unavailable(ctx.request_id, decision, usage)
         audit.agent_answered(answer, started)
         if answer.outcome == Outcome.ESCALATED:
-            audit.escalation(answer.agent, "nothing relevant retrieved")
+            audit.escalation(
+                answer.agent,
+                "the model's answer cited nothing" if answer.uncited else "nothing relevant found",
+            )
         log.info(
             "answered",
             extra={

@@ -87,12 +87,13 @@ class LLMConfig(BaseModel):
         description="Most tool calls run from one model turn; further calls in that turn "
         "are answered 'not run' (a hostile or confused model cannot fan out).",
     )
-    uncited: Literal["escalate", "answer"] = Field(
-        "escalate",
-        description="An answer that cites no passage and draws on no tool's output: the "
-        "model says the documents do not cover the question (as the prompt tells it to), or "
-        "answered from outside them. escalate: a person follows up (ESCALATED, the usual "
-        "message); answer: it is sent, marked uncited, with confidence at most 0.2.",
+    uncited: Literal["answer", "escalate"] = Field(
+        "answer",
+        description="An answer that cites no passage and was given no tool result. answer: "
+        "it is sent, marked uncited, with confidence at most 0.2 (declines of out-of-scope "
+        "requests, clarifying questions and 'the documents do not cover this' are such "
+        "answers). escalate: strict grounding; every such answer goes to a person instead "
+        "(ESCALATED, review reason uncited), those included.",
     )
 
 

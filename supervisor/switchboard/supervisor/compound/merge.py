@@ -172,6 +172,7 @@ def _parts(routes: Sequence[SubRoute], answers: Sequence[AgentAnswer]) -> list[A
             mode=a.mode,
             confidence=a.confidence,
             citations=a.citations,
+            uncited=a.uncited,
             prompt_version=a.prompt_version,
         )
         for r, a in zip(routes, answers, strict=True)

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 Embed = Callable[[str], Awaitable[np.ndarray]]
 
 #: Item reasons that mean the agent's knowledge lacked the answer.
-GAP_REASONS = frozenset({"no_knowledge", "uncited", "low_confidence", "compound_part"})
+GAP_REASONS = frozenset({"no_knowledge", "low_confidence", "compound_part"})
 
 
 class Teacher:

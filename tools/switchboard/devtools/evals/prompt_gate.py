@@ -159,7 +159,9 @@ class GateRunner:
                 passed += not reasons
                 if reasons:
                     result.failures.append(f"{case.id}: {'; '.join(reasons)}")
-                if answer.outcome in (Outcome.ANSWERED, Outcome.DEGRADED):
+                # An uncited answer counts against grounding whether it was sent or, with
+                # llm.uncited: escalate, handed to a person.
+                if answer.outcome in (Outcome.ANSWERED, Outcome.DEGRADED) or answer.uncited:
                     answered += 1
                     grounded += bool(answer.citations) and not answer.uncited
         total = max(1, len(self.cases))

@@ -106,20 +106,20 @@ def written(
     tally: Tally,
     *,
     escalate_uncited: bool,
+    used_tools: bool = False,
 ) -> AgentAnswer:
     """The LLM's answer, citing exactly the passages its ``[n]`` markers name.
 
     An answer with no marker cites nothing (never an invented citation): it is marked
-    ``uncited`` and its confidence capped, so evaluations count it as ungrounded. When it
-    drew on no tool's output either, the model said the documents do not cover the question
-    (what the prompt asks it to say) or answered from outside them: with
-    ``escalate_uncited`` a person follows up instead, as when retrieval finds nothing.
+    ``uncited`` and its confidence capped, so evaluations count it as ungrounded. With
+    ``escalate_uncited`` (strict grounding) one that was given no tool result either
+    (``used_tools``) goes to a person instead, as when retrieval finds nothing.
     """
     cited = cited_indexes(text, len(passages))
     used = [passages[i - 1] for i in cited]
     if not used:
         capped = min(UNCITED_CONFIDENCE, confidence(top_score(passages), floor))
-        if escalate_uncited and not tally.tool_outputs:
+        if escalate_uncited and not used_tools:
             return AgentAnswer(
                 agent=agent,
                 text=ESCALATION_MESSAGE.format(domain=agent),

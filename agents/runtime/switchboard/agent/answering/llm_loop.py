@@ -195,6 +195,7 @@ class LLMAnswerer:
                     floor,
                     tally,
                     escalate_uncited=c.uncited == "escalate",
+                    used_tools=loop.used_tools(),
                 )
                 if answer.outcome is Outcome.ESCALATED:
                     log.info("escalating: the model's answer cites no passage and no tool")

@@ -97,6 +97,16 @@ class LoopState:
             }
         )
 
+    def used_tools(self) -> bool:
+        """Whether the model was given any tool result in this loop, an error included (a
+        refused action is explained from the tool's words, not from the documents)."""
+        return any(
+            isinstance(b, ToolResult)
+            for m in self.messages
+            if m.role == "user" and not isinstance(m.content, str)
+            for b in m.content
+        )
+
     def tool_outputs(self) -> list[str]:
         """Every tool output the model was given without error (an answer may draw on
         them, so output screening counts them as sources)."""
