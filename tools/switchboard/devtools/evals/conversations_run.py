@@ -41,7 +41,7 @@ from switchboard.supervisor.settings import SupervisorSettings
 
 OFF = GuardSettings(enabled=False)
 NO_KEY = LLMSettings(anthropic_api_key=None)
-MEMORY_TIMEOUT_S = 10.0
+MEMORY_TIMEOUT_S = 3.0
 _DOC = re.compile(r'<document index="(\d+)"[^>]*>\n(.*?)\n</document>', re.DOTALL)
 _QUESTION = re.compile(r"<question>\n(.*?)\n</question>", re.DOTALL)
 _CUSTOMER = re.compile(r"<customer>(.*?)</customer>", re.DOTALL)
