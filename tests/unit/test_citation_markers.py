@@ -18,3 +18,15 @@ def test_markers_are_renumbered_to_the_cited_passages() -> None:
 def test_an_answer_citing_in_order_is_unchanged() -> None:
     answer = "- Bank transfer needs $5,000 a year [1]\n- Invoices are due in 30 days [2]"
     assert renumber_markers(answer, [1, 2]) == answer
+
+
+def test_a_marker_naming_several_passages_cites_each() -> None:
+    """Models also write ``[1, 3]``: each passage it names is cited, each gets its own marker."""
+    answer = "Refunds take 5 to 10 days [3, 1]. Fees apply [1,3, 3]. Not a marker: [2, 2024]."
+    order = cited_indexes(answer, n_passages=4)
+    assert order == [3, 1]
+    assert renumber_markers(answer, order) == (
+        "Refunds take 5 to 10 days [1][2]. Fees apply [2][1]. Not a marker: [2, 2024]."
+    )
+    assert cited_indexes("Only [9, 2] here.", n_passages=4) == [2]
+    assert renumber_markers("Only [9, 2] here.", [2]) == "Only [1] here."

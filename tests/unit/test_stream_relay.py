@@ -56,6 +56,8 @@ async def relay(raw_deltas: list[str], cap: int | None = None) -> tuple[Recorder
         ["[", "2", "]", " starts", " with a marker [9", "9] then [1]", " [12] [", "x]", "  "],
         ["No markers at all", ".", "  "],
         ["Ends with an open marker [", "1"],
+        ["Several at once [3", ", ", "1] and [1,", "9", "] then [2, 3]."],
+        ["An open list at the end [1, "],
     ],
 )
 async def test_streamed_text_equals_the_final_answer(deltas: list[str]) -> None:

@@ -92,16 +92,27 @@ def build_prompt(
     return Prompt(system="\n\n".join(sections), user=user, passages=used)
 
 
-_MARKER = re.compile(r"\[(\d{1,2})\]")
+#: A citation marker: ``[2]``, or several passages in one, ``[1, 3]`` (models write both).
+MARKER = re.compile(r"\[(\d{1,2}(?:\s*,\s*\d{1,2})*)\]")
+
+
+def marker_passages(match: re.Match[str]) -> list[int]:
+    """The passage numbers one marker names, each once, in the order written."""
+    seen: list[int] = []
+    for part in match.group(1).split(","):
+        i = int(part)
+        if i not in seen:
+            seen.append(i)
+    return seen
 
 
 def cited_indexes(answer: str, n_passages: int) -> list[int]:
     """The 1-based passage numbers the answer cites, in order of first mention."""
     seen: list[int] = []
-    for match in _MARKER.finditer(answer):
-        i = int(match.group(1))
-        if 1 <= i <= n_passages and i not in seen:
-            seen.append(i)
+    for match in MARKER.finditer(answer):
+        for i in marker_passages(match):
+            if 1 <= i <= n_passages and i not in seen:
+                seen.append(i)
     return seen
 
 
@@ -110,12 +121,12 @@ def renumber_markers(answer: str, order: list[int]) -> str:
 
     The answer cites passages by their number in the prompt ([1]..[k]); callers get only the
     cited passages, so marker ``[order[i]]`` becomes ``[i + 1]`` and ``[n]`` always means
-    ``citations[n - 1]``. A marker for a passage that was not cited is dropped.
+    ``citations[n - 1]``. A marker for a passage that was not cited is dropped; one naming
+    several passages (``[1, 3]``) becomes one marker each (``[1][2]``).
     """
     new = {old: i + 1 for i, old in enumerate(order)}
 
     def swap(match: re.Match[str]) -> str:
-        i = new.get(int(match.group(1)))
-        return f"[{i}]" if i is not None else ""
+        return "".join(f"[{new[i]}]" for i in marker_passages(match) if i in new)
 
-    return _MARKER.sub(swap, answer)
+    return MARKER.sub(swap, answer)

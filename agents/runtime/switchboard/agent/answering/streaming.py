@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 
 from switchboard.agent.answering.answers import citation
 from switchboard.agent.answering.output_screen import StreamScreen
-from switchboard.agent.answering.prompting import estimate_tokens
+from switchboard.agent.answering.prompting import MARKER, estimate_tokens, marker_passages
 from switchboard.agent.knowledge.store import Hit
 from switchboard.core.errors import ResourceExhausted
 from switchboard.core.streaming import (
@@ -40,8 +40,8 @@ from switchboard.core.types import AgentAnswer
 
 Emit = Callable[[AnswerEvent], Awaitable[None]]
 
-_MARKER = re.compile(r"\[(\d{1,2})\]")
-_OPEN_MARKER = re.compile(r"\[\d{0,2}$")
+#: The start of a marker the next delta may complete: "[", "[1", "[1, ", "[1,2"...
+_OPEN_MARKER = re.compile(r"\[(?:\d{1,2}\s*,\s*)*\d{0,2}\s*$")
 #: A usage event at most every this many (estimated) output tokens.
 USAGE_EVERY_TOKENS = 16
 
@@ -199,7 +199,7 @@ class TextRelay:
         cut = open_marker.start() if open_marker else len(buffer)
         safe, self._pending = buffer[:cut], buffer[cut:]
         new: list[int] = []  # passages first cited in this delta
-        out = _MARKER.sub(lambda m: self._swap(m, new), safe)
+        out = MARKER.sub(lambda m: self._swap(m, new), safe)
         for old in new:
             await self._stream.emit(
                 CitationFound(self._order[old], citation(self._passages[old - 1]))
@@ -210,13 +210,16 @@ class TextRelay:
             await self._stream.emit(UsageSoFar(self._input, self._earlier + tokens))
 
     def _swap(self, match: re.Match[str], new: list[int]) -> str:
-        old = int(match.group(1))
-        if not 1 <= old <= len(self._passages):
-            return ""
-        if old not in self._order:
-            self._order[old] = len(self._order) + 1
-            new.append(old)
-        return f"[{self._order[old]}]"
+        """As ``renumber_markers`` will write the marker in the final answer."""
+        out = []
+        for old in marker_passages(match):
+            if not 1 <= old <= len(self._passages):
+                continue
+            if old not in self._order:
+                self._order[old] = len(self._order) + 1
+                new.append(old)
+            out.append(f"[{self._order[old]}]")
+        return "".join(out)
 
     async def _text(self, out: str) -> None:
         if not self._started:
