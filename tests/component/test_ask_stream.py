@@ -23,6 +23,7 @@ from switchboard.core.types import AgentCard
 from switchboard.supervisor.routing.index import EmbeddingIndex
 from switchboard.v1 import common_pb2, supervisor_pb2, supervisor_pb2_grpc
 from tests.fakes.fake_anthropic import FakeAnthropic, Reply
+from tests.harness.apps import strict_grounding
 from tests.harness.stack import Credentials, cached_guard, served_agent, served_supervisor
 from tests.harness.stack import small_store as build_small_store
 from tests.harness.store import open_sqlite_store
@@ -380,11 +381,7 @@ async def test_with_strict_grounding_an_answer_citing_nothing_goes_to_a_person(
     """``llm.uncited: escalate``: Claude's text with no [n] marker (and no tool result) was
     shown while it streamed, then reset to the escalation; asked whole, the same. The Review
     inbox holds an item with reason ``uncited``."""
-    billing = agent_configs["billing"]
-    strict = billing.model_copy(
-        update={"llm": billing.llm.model_copy(update={"uncited": "escalate"})}
-    )
-    configs = {**agent_configs, "billing": strict}
+    configs = {**agent_configs, "billing": strict_grounding(agent_configs["billing"])}
     fake.default = Reply.text(NOT_COVERED)
     async with stack_of(tmp_path, embedder, configs, agent_cards, card_index, fake) as s:
         question = "Can I pay my invoices by asking Alexa?"

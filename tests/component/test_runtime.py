@@ -21,7 +21,7 @@ from switchboard.core.types import AgentAnswer, AgentRequest, AnswerMode, Outcom
 from tests.fakes.audit import AuditRecorder
 from tests.fakes.llm import ScriptedLLM
 from tests.harness import apps
-from tests.harness.apps import agent_context
+from tests.harness.apps import agent_context, strict_grounding
 
 
 @pytest.fixture(scope="module")
@@ -206,8 +206,7 @@ async def test_with_strict_grounding_an_answer_citing_no_passage_goes_to_a_perso
     llm = ScriptedLLM().then_text(
         "Our documents do not cover an Alexa integration; please contact billing@brightlane."
     )
-    base = agent_configs["billing"]
-    config = base.model_copy(update={"llm": base.llm.model_copy(update={"uncited": "escalate"})})
+    config = strict_grounding(agent_configs["billing"])
     async with runtime(config, billing_store, embedder, llm, tmp_path) as rt:
         answer = await ask(rt, "Can I pay my invoices by asking Alexa?")
     assert answer.outcome == Outcome.ESCALATED and answer.mode == AnswerMode.LLM

@@ -46,7 +46,7 @@ from tests.fakes.audit import AuditRecorder
 from tests.fakes.clock import FakeClock
 from tests.fakes.llm import ScriptedLLM
 from tests.harness import apps
-from tests.harness.apps import agent_context
+from tests.harness.apps import agent_context, strict_grounding
 from tests.harness.store import open_sqlite_store
 
 SECRET = "unit-test-action-secret-0123456789abcdef"
@@ -223,11 +223,8 @@ async def test_with_strict_grounding_an_answer_from_a_tool_is_sent_though_it_cit
 ) -> None:
     """``llm.uncited: escalate`` escalates only answers given no tool result: the customer's
     own invoices, or why a lookup failed, come from the tool."""
-    strict = billing.model_copy(
-        update={"llm": billing.llm.model_copy(update={"uncited": "escalate"})}
-    )
     llm = ScriptedLLM().then_tool(*call).then_text(says)
-    agent = await start(strict, llm)
+    agent = await start(strict_grounding(billing), llm)
     answer = await agent.ask("Which invoices do I have?")
     assert answer.outcome == Outcome.ANSWERED and answer.uncited and answer.citations == []
     assert answer.text == says

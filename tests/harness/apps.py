@@ -34,6 +34,11 @@ OFF = GuardSettings(enabled=False)
 MEMORY_TIMEOUT_S = 3.0
 
 
+def strict_grounding(config: AgentConfig) -> AgentConfig:
+    """``config`` with ``llm.uncited: escalate``."""
+    return config.model_copy(update={"llm": config.llm.model_copy(update={"uncited": "escalate"})})
+
+
 def supervisor_settings(data_dir: Path, **values: Any) -> SupervisorSettings:
     """Settings for a test supervisor: its files under ``data_dir``; the guard off unless a
     guard is passed as an override (or ``guard=`` given here)."""

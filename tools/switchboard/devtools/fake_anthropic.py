@@ -109,7 +109,8 @@ def input_token_estimate(body: JSON) -> int:
 
 def echo_responder(body: JSON) -> Reply:
     """Default responder: a short text quoting the first 200 chars of the last user text,
-    citing document [1] as the agents' prompt asks (an answer citing nothing is escalated)."""
+    citing document [1] as the agents' prompt asks (an agent with strict grounding escalates
+    an answer that cites nothing)."""
     return Reply.text(f'Fake reply to: "{last_user_text(body)[:200]}" [1]')
 
 

@@ -53,13 +53,7 @@ from switchboard.core.llm import (
 from switchboard.core.llm_stream import StreamingLLM
 from switchboard.core.pricing import ModelPrice, estimate_cost
 from switchboard.core.streaming import RESET_TOOL_USE, UsageSoFar
-from switchboard.core.types import (
-    AgentAnswer,
-    AgentRequest,
-    Outcome,
-    PendingAction,
-    Screening,
-)
+from switchboard.core.types import AgentAnswer, AgentRequest, Outcome, PendingAction, Screening
 from switchboard.store.working_types import Awaiting, ScratchPad
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ the one that resumes it after a confirmation (on another replica, maybe) are the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from switchboard.agent.answering.answers import Tally
@@ -97,26 +97,20 @@ class LoopState:
             }
         )
 
+    def _tool_results(self) -> Iterator[ToolResult]:
+        for m in self.messages:
+            if m.role == "user" and not isinstance(m.content, str):
+                yield from (b for b in m.content if isinstance(b, ToolResult))
+
     def used_tools(self) -> bool:
         """Whether the model was given any tool result in this loop, an error included (a
         refused action is explained from the tool's words, not from the documents)."""
-        return any(
-            isinstance(b, ToolResult)
-            for m in self.messages
-            if m.role == "user" and not isinstance(m.content, str)
-            for b in m.content
-        )
+        return any(True for _ in self._tool_results())
 
     def tool_outputs(self) -> list[str]:
         """Every tool output the model was given without error (an answer may draw on
         them, so output screening counts them as sources)."""
-        return [
-            b.content
-            for m in self.messages
-            if m.role == "user" and not isinstance(m.content, str)
-            for b in m.content
-            if isinstance(b, ToolResult) and not b.is_error
-        ]
+        return [r.content for r in self._tool_results() if not r.is_error]
 
 
 def awaiting(
