@@ -378,9 +378,9 @@ async def test_with_strict_grounding_an_answer_citing_nothing_goes_to_a_person(
     card_index: EmbeddingIndex,
     fake: FakeAnthropic,
 ) -> None:
-    """``llm.uncited: escalate``: Claude's text with no [n] marker (and no tool result) was
-    shown while it streamed, then reset to the escalation; asked whole, the same. The Review
-    inbox holds an item with reason ``uncited``."""
+    """``llm.uncited: escalate``: Claude's text with no [n] marker (and no tool result) is
+    held while it streams and never shown: the stream carries the escalation alone, with no
+    reset; asked whole, the same. The Review inbox holds an item with reason ``uncited``."""
     configs = {**agent_configs, "billing": strict_grounding(agent_configs["billing"])}
     fake.default = Reply.text(NOT_COVERED)
     async with stack_of(tmp_path, embedder, configs, agent_cards, card_index, fake) as s:
@@ -396,8 +396,28 @@ async def test_with_strict_grounding_an_answer_citing_nothing_goes_to_a_person(
     assert "passed your request to a person" in final.answer
     assert final.review.reason == "uncited" and final.review.item_id
     streamed = "".join(e.text.text for e in events if e.HasField("text"))
-    assert "voice assistant" in streamed  # Claude's text was shown ...
-    assert any(e.HasField("reset") for e in events)  # ... and taken back
-    assert shown(events) == final.answer
+    assert "voice assistant" not in streamed  # Claude's uncited text never left ...
+    assert not any(e.HasField("reset") for e in events)  # ... so nothing was taken back
+    assert streamed == final.answer == shown(events)
     assert asked.status == common_pb2.ESCALATED and asked.answer == final.answer
     assert asked.review.reason == "uncited"
+
+
+async def test_with_strict_grounding_a_cited_answer_still_streams(
+    tmp_path: Path,
+    embedder: MiniLMEmbedder,
+    agent_configs: dict[str, AgentConfig],
+    agent_cards: list[AgentCard],
+    card_index: EmbeddingIndex,
+    fake: FakeAnthropic,
+) -> None:
+    """Held only until its first citation: a cited answer streams in pieces, as by default."""
+    configs = {**agent_configs, "billing": strict_grounding(agent_configs["billing"])}
+    async with stack_of(tmp_path, embedder, configs, agent_cards, card_index, fake) as s:
+        events = await stream(s, supervisor_pb2.AskRequest(text=QUESTION))
+    final = events[-1].final
+    assert final.agent == "billing" and final.status == common_pb2.ANSWERED
+    assert not final.uncited and final.citations
+    pieces = [e.text.text for e in events if e.HasField("text")]
+    assert len(pieces) > 1 and "".join(pieces) == final.answer == shown(events)
+    assert not any(e.HasField("reset") for e in events)

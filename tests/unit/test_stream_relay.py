@@ -39,10 +39,15 @@ class Recorder:
         return view
 
 
-async def relay(raw_deltas: list[str], cap: int | None = None) -> tuple[Recorder, AnswerStream]:
+async def relay(
+    raw_deltas: list[str], cap: int | None = None, *, until_cited: bool = False
+) -> tuple[Recorder, AnswerStream]:
     out = Recorder()
     stream = AnswerStream(out)
-    r = TextRelay(stream, PASSAGES, output_cap=cap, input_tokens=10, earlier_output=0)
+    r = TextRelay(
+        stream, PASSAGES, output_cap=cap, input_tokens=10, earlier_output=0,
+        until_cited=until_cited,
+    )  # fmt: skip
     for d in raw_deltas:
         await r(d)
     await r.close()
@@ -60,16 +65,31 @@ async def relay(raw_deltas: list[str], cap: int | None = None) -> tuple[Recorder
         ["An open list at the end [1, "],
     ],
 )
-async def test_streamed_text_equals_the_final_answer(deltas: list[str]) -> None:
-    out, stream = await relay(deltas)
-    final = written("billing", "".join(deltas), PASSAGES, 0.3, Tally(), escalate_uncited=False)
+@pytest.mark.parametrize("strict", [False, True], ids=["default", "strict-grounding"])
+async def test_streamed_text_equals_the_final_answer(deltas: list[str], strict: bool) -> None:
+    """Under strict grounding too; there, text that cites nothing is never shown, so the
+    escalation that replaces it needs no reset."""
+    out, stream = await relay(deltas, until_cited=strict)
+    final = written("billing", "".join(deltas), PASSAGES, 0.3, Tally(), escalate_uncited=strict)
     shown = out.shown()
     if not final.uncited:  # an uncited answer keeps unknown markers; finish() rewrites it
         assert shown.text == final.text
         assert [shown.citations[i] for i in sorted(shown.citations)] == final.citations
+    elif strict:
+        assert out.events == []  # held, and never released
     await stream.finish(final)
     assert out.shown().text == final.text
     assert list(out.shown().citations.values()) == final.citations
+    if strict:
+        assert not any(isinstance(e, Reset) for e in out.events)
+
+
+async def test_strict_grounding_releases_the_text_at_its_first_citation() -> None:
+    out, _ = await relay(["Refunds take ", "30 days [", "2]. Then ", "more."], until_cited=True)
+    assert isinstance(out.events[0], CitationFound) and out.events[0].citation.source_id == "s2.md"
+    texts = [e.text for e in out.events if isinstance(e, TextDelta)]
+    assert texts[0] == "Refunds take 30 days [1]. Then"  # the held text, released whole
+    assert "".join(texts) == "Refunds take 30 days [1]. Then more."
 
 
 async def test_citation_precedes_its_first_marker() -> None:

@@ -174,8 +174,10 @@ class LLMAnswerer:
         floor = self.config.retrieval.min_score
         limit = c.max_turns if self._specs else 1
         while loop.turns < limit:
+            # Strict grounding with no tool result yet: the text waits for its first citation.
+            hold = c.uncited == "escalate" and not loop.used_tools()
             completion, budget = await self._complete(
-                ctx, loop.prompt, loop.messages, budget, tally, loop.max_tokens, events
+                ctx, loop.prompt, loop.messages, budget, tally, loop.max_tokens, events, hold
             )
             loop.turns += 1
             if not completion.tool_calls or self.tools is None:
@@ -284,8 +286,10 @@ class LLMAnswerer:
         tally: Tally,
         output_tokens: int,
         events: AnswerStream | None = None,
+        until_cited: bool = False,
     ) -> tuple[Completion, Budget]:
         """One model call within the deadline and the budget; reports to the breaker.
+        ``until_cited``: streamed text is held until it cites a passage (``TextRelay``).
 
         The call gets all the time left: when the caller's deadline passes first, gRPC
         cancels the call, which is not the provider's failure (the breaker does not count it).
@@ -307,6 +311,7 @@ class LLMAnswerer:
                     output_cap=None if budget.tokens is None else budget.tokens - estimated,
                     input_tokens=tally.input_tokens + estimated,
                     earlier_output=tally.output_tokens,
+                    until_cited=until_cited,
                 )
                 completion = await self.llm.stream(
                     system=system,

@@ -13,7 +13,10 @@ citation markers renumbered in order of first mention (``[3]`` -> ``[1]``, a mar
 passage dropped, exactly as ``answers.written`` renumbers the whole text), leading and
 trailing whitespace held back (the final text is stripped), a marker split across deltas
 held until complete. It also counts output tokens as they arrive and stops the stream with
-RESOURCE_EXHAUSTED when the request's budget is spent.
+RESOURCE_EXHAUSTED when the request's budget is spent. Under strict grounding
+(``llm.uncited: escalate``) a turn's text is held until its first citation marker: text that
+never cites a passage would be escalated, and held, it was never shown (no reset to take it
+back); text that does cite is released at its first marker and streams on as usual.
 """
 
 from __future__ import annotations
@@ -172,7 +175,11 @@ class TextRelay:
         output_cap: int | None,
         input_tokens: int,
         earlier_output: int,
+        until_cited: bool = False,
     ) -> None:
+        """``until_cited``: hold the text until it cites a passage (strict grounding, when no
+        tool result grounds the answer); what never cites is not shown: ``finish`` reconciles
+        with whatever the final answer turns out to be."""
         self._stream = stream
         self._passages = passages
         self._cap = output_cap
@@ -180,11 +187,12 @@ class TextRelay:
         self._earlier = earlier_output
         self._order: dict[int, int] = {}
         self._pending = ""  # a marker not yet complete
+        self._until_cited = until_cited
+        self._uncited = ""  # strict grounding: text before the first citation, held
         self._space = ""  # trailing whitespace, shown only if more text follows
         self._started = False
         self._reported = 0
         self.raw = ""
-        self.emitted = False
 
     async def __call__(self, delta: str) -> None:
         self.raw += delta
@@ -204,6 +212,12 @@ class TextRelay:
             await self._stream.emit(
                 CitationFound(self._order[old], citation(self._passages[old - 1]))
             )
+        if self._until_cited:
+            if not self._order:
+                self._uncited += out
+                out = ""
+            else:
+                out, self._uncited = self._uncited + out, ""
         await self._text(out)
         if tokens - self._reported >= USAGE_EVERY_TOKENS:
             self._reported = tokens
@@ -232,11 +246,11 @@ class TextRelay:
             self._space += out
             return
         text, self._space = self._space + body, out[len(body) :]
-        self.emitted = True
         await self._stream.emit(TextDelta(text))
 
     async def close(self) -> None:
-        """The turn ended: a marker left open was text after all."""
+        """The turn ended: a marker left open was text after all (unless the text is held
+        for want of a citation: then none of it is shown)."""
         pending, self._pending = self._pending, ""
-        if pending:
+        if pending and not (self._until_cited and not self._order):
             await self._text(pending)
