@@ -20,6 +20,7 @@ from switchboard.core.embeddings import MiniLMEmbedder
 from switchboard.core.llm import AnthropicLLM
 from switchboard.core.settings import StreamingSettings
 from switchboard.core.types import AgentCard
+from switchboard.store import Store
 from switchboard.supervisor.routing.index import EmbeddingIndex
 from switchboard.v1 import common_pb2, supervisor_pb2, supervisor_pb2_grpc
 from tests.fakes.fake_anthropic import FakeAnthropic, Reply
@@ -46,6 +47,7 @@ class Stack:
     address: str
     creds: Credentials
     fake: FakeAnthropic
+    db: Store
 
     @contextlib.asynccontextmanager
     async def stub(self) -> AsyncIterator[supervisor_pb2_grpc.SupervisorStub]:
@@ -115,7 +117,7 @@ async def stack_of(
                 **settings,
             )
         )
-        yield Stack(supervisor.address, creds, fake)
+        yield Stack(supervisor.address, creds, fake, db)
 
 
 @pytest.fixture
@@ -380,7 +382,8 @@ async def test_with_strict_grounding_an_answer_citing_nothing_goes_to_a_person(
 ) -> None:
     """``llm.uncited: escalate``: Claude's text with no [n] marker (and no tool result) is
     held while it streams and never shown: the stream carries the escalation alone, with no
-    reset; asked whole, the same. The Review inbox holds an item with reason ``uncited``."""
+    reset; asked whole, the same. The Review inbox holds an item with reason ``uncited`` and
+    Claude's text, for the reviewer alone: neither the stored result nor GetResult has it."""
     configs = {**agent_configs, "billing": strict_grounding(agent_configs["billing"])}
     fake.default = Reply.text(NOT_COVERED)
     async with stack_of(tmp_path, embedder, configs, agent_cards, card_index, fake) as s:
@@ -388,8 +391,17 @@ async def test_with_strict_grounding_an_answer_citing_nothing_goes_to_a_person(
         events = await stream(s, supervisor_pb2.AskRequest(text=question))
         async with s.stub() as stub:
             asked = await stub.Ask(
-                supervisor_pb2.AskRequest(text=question), metadata=s.auth, timeout=30
+                supervisor_pb2.AskRequest(text=question, request_id="strict-1"),
+                metadata=s.auth,
+                timeout=30,
             )
+            current = await stub.GetResult(
+                supervisor_pb2.GetResultRequest(request_id="strict-1"), metadata=s.auth, timeout=10
+            )
+        item = await s.db.review.get(asked.review.item_id)
+        from_stream = await s.db.review.get(events[-1].final.review.item_id)
+        assert item is not None and from_stream is not None
+        kept = await s.db.idempotency.get(item.tenant, asked.request_id)
     final = events[-1].final
     assert final.agent == "billing" and final.status == common_pb2.ESCALATED
     assert final.mode == "llm" and final.uncited and not final.citations
@@ -401,6 +413,12 @@ async def test_with_strict_grounding_an_answer_citing_nothing_goes_to_a_person(
     assert streamed == final.answer == shown(events)
     assert asked.status == common_pb2.ESCALATED and asked.answer == final.answer
     assert asked.review.reason == "uncited"
+    assert item.draft["withheld_draft"] == NOT_COVERED  # the reviewer's to read ...
+    assert from_stream.draft["withheld_draft"] == NOT_COVERED
+    assert item.draft["answer"] == asked.answer and item.draft["uncited"]
+    assert kept is not None and kept.response  # ... not kept with the caller's answer
+    assert b"voice assistant" not in kept.response and b"passed your request" in kept.response
+    assert current.status == common_pb2.ESCALATED and current.answer == asked.answer
 
 
 async def test_with_strict_grounding_a_cited_answer_still_streams(

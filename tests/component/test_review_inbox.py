@@ -12,6 +12,8 @@ from switchboard.core.audit import utcnow
 from switchboard.core.context import RequestContext
 from switchboard.core.types import AnswerPart, Approver, Outcome, PendingAction
 from switchboard.store import ItemKind, ItemState, Store
+from switchboard.supervisor.api.convert import result_to_proto
+from switchboard.supervisor.api.review_servicer import item_to_proto
 from switchboard.supervisor.results import AskResult
 from switchboard.supervisor.review.inbox import InboxPolicy, ReviewInbox
 from switchboard.supervisor.review.outcomes import result_of
@@ -71,6 +73,8 @@ async def test_compound_parts_low_confidence_samples_and_approvals(db: Store) ->
     kept = await db.review.by_request("acme", "u1")
     assert kept is not None and kept.reason == "low_confidence"
     assert kept.draft["answer"] == "text" and kept.draft["outcome"] == "DEGRADED"
+    now = result_of(kept, utcnow())  # GetResult while open: what the caller was told
+    assert now.outcome == Outcome.ESCALATED and now.answer == told.answer != "text"
 
     sure = result(Outcome.ANSWERED, confidence=0.9)
     sampled = await desk.observe(RequestContext(request_id="s1", tenant="acme"), "q", sure)
@@ -87,3 +91,20 @@ async def test_compound_parts_low_confidence_samples_and_approvals(db: Store) ->
     assert asked.review is not None and asked.review.kind == "approval"
     counts = await db.review.counts(tenant="acme")
     assert counts == {("escalation", "open"): 2, ("sample", "open"): 1, ("approval", "open"): 1}
+
+
+async def test_a_strict_escalations_withheld_text_is_the_reviewers_alone(db: Store) -> None:
+    """The model's uncited text (``withheld_draft``) is kept with the item, shown by the
+    Review service, and in no answer a caller can read: the result, its stored form, the
+    request's current answer."""
+    desk = inbox(db)
+    uncited = result(Outcome.ESCALATED, uncited=True, withheld_draft="Paying by Alexa? No idea.")
+    told = await desk.observe(CTX, "Can I pay by Alexa?", uncited)
+    assert told.review is not None and told.review.reason == "uncited"
+    assert "Alexa" not in told.model_dump_json()  # what the ledger stores
+    item = await db.review.by_request("acme", "r1")
+    assert item is not None and item.draft["withheld_draft"] == "Paying by Alexa? No idea."
+    assert item.draft["answer"] == "text"  # what the caller was told
+    assert item_to_proto(item).withheld_draft == "Paying by Alexa? No idea."
+    current = result_to_proto(result_of(item, utcnow()))
+    assert current.answer == "text" and "Alexa" not in str(current)

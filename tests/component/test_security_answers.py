@@ -222,6 +222,38 @@ async def test_flagged_llm_answers_are_replaced_by_the_offline_answer(
     assert answer.usage.input_tokens > 0  # the model call is still paid for and reported
 
 
+@pytest.mark.parametrize(
+    ("uncited", "kept"),
+    [
+        ("Our documents do not cover paying by voice assistant; write to billing@.", True),
+        (hostile_model.PHISHING_ANSWER.removesuffix(" [1]."), False),
+    ],
+    ids=["plain", "phishing_link"],
+)
+async def test_a_strict_escalations_draft_is_screened_before_a_reviewer_sees_it(
+    agent_configs: dict[str, AgentConfig],
+    embedder: MiniLMEmbedder,
+    base_store: InMemoryStore,
+    db: Store,
+    tmp_path: Path,
+    fake: FakeAnthropic,
+    uncited: str,
+    kept: bool,
+) -> None:
+    """Strict grounding escalates Claude's uncited text and hands it to the reviewer, who may
+    pass it on: output screening reads it as it would an answer and drops a flagged draft."""
+    fake.default = Reply.text(uncited)
+    config = apps.strict_grounding(agent_configs["billing"])
+    async with billing_agent(config, embedder, base_store, db, tmp_path, fake=fake) as agent:
+        answer = await agent.ask()
+    assert answer.outcome == Outcome.ESCALATED and answer.uncited
+    assert answer.withheld_draft == (uncited if kept else "")
+    assert uncited not in answer.text
+    assert [e.detail["reason"] for e in agent.screened("output")] == (
+        [] if kept else ["unsupported_link"]
+    )
+
+
 async def test_a_grounded_llm_answer_passes(
     agent_configs: dict[str, AgentConfig],
     embedder: MiniLMEmbedder,

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,15 @@ import pytest
 from switchboard.agent.config import AgentConfig
 from switchboard.console.server import bound_port, server_for
 from switchboard.console.settings import ConsoleSettings
+from switchboard.core.audit import utcnow
 from switchboard.core.embeddings import MiniLMEmbedder
-from switchboard.core.types import AgentCard
+from switchboard.core.types import AgentCard, Outcome
+from switchboard.store import ItemKind, NewItem
+from switchboard.supervisor.results import AskResult
+from switchboard.supervisor.review.outcomes import draft_record
 from switchboard.supervisor.routing.index import EmbeddingIndex
 from switchboard.v1 import common_pb2
-from tests.harness.review import OFF_TOPIC, ask, get_result, review_stack
+from tests.harness.review import OFF_TOPIC, Stack, ask, get_result, review_stack
 from tests.harness.stack import Credentials
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,6 +42,7 @@ LAUNCH_ARGS = [
     "--no-first-run",
 ]
 ANSWER = "Not on a Commodore 64, sadly: Brightlane needs a current browser. - Rita"
+WITHHELD = "Our documents don't cover paying by voice assistant; please email billing@."
 
 
 def skip_or_fail(reason: str) -> None:
@@ -70,6 +76,27 @@ async def check_prompts_page(page: Any, base: str) -> None:
     await page.click("a[href='/prompts/support/1']")
     assert (await page.inner_text("#prompt-text")).strip()
     await page.screenshot(path=str(SHOTS / "prompt.png"), full_page=True)
+
+
+async def check_withheld_draft(page: Any, base: str, stack: Stack) -> None:
+    """An ``uncited`` escalation (an agent's strict grounding) shows what the model wrote
+    beside what the caller was told."""
+    told = AskResult(
+        request_id="ui-strict", outcome=Outcome.ESCALATED, agent="billing", uncited=True,
+        answer="I couldn't find a reliable answer; a person will follow up.",
+        withheld_draft=WITHHELD,
+    )  # fmt: skip
+    new = NewItem(
+        tenant=stack.creds.tenant, request_id="ui-strict", agent="billing",
+        kind=ItemKind.ESCALATION, reason="uncited", question="Can I pay by asking Alexa?",
+        draft=draft_record(told), expires_at=utcnow() + timedelta(days=1),
+    )  # fmt: skip
+    item = await stack.db.review.add(new)
+    assert item is not None
+    await page.goto(f"{base}/items/{item.id}")
+    assert await page.inner_text("#withheld") == WITHHELD
+    assert "check what it wrote against the documents" in await page.content()
+    await page.screenshot(path=str(SHOTS / "item-uncited.png"), full_page=True)
 
 
 async def test_a_reviewer_resolves_an_escalation_in_the_browser(
@@ -130,6 +157,7 @@ async def test_a_reviewer_resolves_an_escalation_in_the_browser(
             await page.goto(base + "/stats")
             await page.goto(base + "/gaps")
             assert "Commodore 64" in await page.content()
+            await check_withheld_draft(page, base, stack)
             await check_prompts_page(page, base)
             await browser.close()
         result = await get_result(stack, "ui-1")

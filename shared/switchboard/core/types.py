@@ -148,6 +148,8 @@ class AgentAnswer(BaseModel):
     pending_action: PendingAction | None = None
     uncited: bool = False  # the answer cites no passage: it is not grounded in the knowledge
     prompt_version: str = ""  # the prompt version that answered (billing@v2), docs/prompts.md
+    # Strict grounding escalated the model's uncited text: here it is, for the reviewer only.
+    withheld_draft: str = ""
 
 
 class AnswerPart(BaseModel):

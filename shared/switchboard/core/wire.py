@@ -195,6 +195,7 @@ def answer_to_proto(answer: AgentAnswer) -> agent_pb2.InvokeResponse:
         pending_action=pending_to_proto(answer.pending_action),
         uncited=answer.uncited,
         prompt_version=answer.prompt_version,
+        withheld_draft=answer.withheld_draft,
     )
 
 
@@ -210,6 +211,7 @@ def answer_from_proto(reply: agent_pb2.InvokeResponse, agent: str) -> AgentAnswe
         pending_action=pending_from_proto(reply.pending_action),
         uncited=reply.uncited,
         prompt_version=reply.prompt_version[:128],
+        withheld_draft=reply.withheld_draft,
     )
 
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from switchboard.v1 import common_pb2 as switchboard_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aswitchboard/v1/agent.proto\x12\x0eswitchboard.v1\x1a\x1bswitchboard/v1/common.proto\"\xfa\x03\n\rInvokeRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12=\n\x08metadata\x18\x04 \x03(\x0b\x32+.switchboard.v1.InvokeRequest.MetadataEntry\x12\x17\n\x0fquery_embedding\x18\x05 \x03(\x02\x12\x16\n\x0e\x63onfirm_action\x18\x06 \x01(\t\x12\x0e\n\x06tenant\x18\x07 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x08 \x01(\t\x12\x0f\n\x07user_id\x18\t \x01(\t\x12,\n\tscreening\x18\n \x01(\x0e\x32\x19.switchboard.v1.Screening\x12*\n\x08\x61pproval\x18\x0b \x01(\x0b\x32\x18.switchboard.v1.Approval\x12\x38\n\x0c\x63onversation\x18\x14 \x01(\x0b\x32\".switchboard.v1.ConversationWindow\x12-\n\x07handoff\x18\x15 \x01(\x0b\x32\x1c.switchboard.v1.HandoffBrief\x12\x19\n\x11recalled_memories\x18\x16 \x03(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"P\n\x10\x43onversationTurn\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x0e\n\x06\x61nswer\x18\x02 \x01(\t\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12\x0f\n\x07sources\x18\x04 \x03(\t\"k\n\x12\x43onversationWindow\x12\x0f\n\x07summary\x18\x01 \x01(\t\x12/\n\x05turns\x18\x02 \x03(\x0b\x32 .switchboard.v1.ConversationTurn\x12\x13\n\x0bturns_total\x18\x03 \x01(\x05\"q\n\x0cHandoffBrief\x12\x12\n\nfrom_agent\x18\x01 \x01(\t\x12\x16\n\x0e\x63ustomer_wants\x18\x02 \x01(\t\x12\r\n\x05\x66\x61\x63ts\x18\x03 \x03(\t\x12\x17\n\x0fpending_actions\x18\x04 \x03(\t\x12\r\n\x05turns\x18\x05 \x01(\x05\"/\n\x08\x41pproval\x12\x13\n\x0b\x61pproved_by\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xac\x02\n\x0eInvokeResponse\x12\x0e\n\x06\x61nswer\x18\x01 \x01(\t\x12+\n\tcitations\x18\x02 \x03(\x0b\x32\x18.switchboard.v1.Citation\x12\x12\n\nconfidence\x18\x03 \x01(\x02\x12$\n\x05usage\x18\x04 \x01(\x0b\x32\x15.switchboard.v1.Usage\x12&\n\x06status\x18\x05 \x01(\x0e\x32\x16.switchboard.v1.Status\x12\x0c\n\x04mode\x18\x06 \x01(\t\x12\r\n\x05\x61gent\x18\x07 \x01(\t\x12\x35\n\x0epending_action\x18\x08 \x01(\x0b\x32\x1d.switchboard.v1.PendingAction\x12\x0f\n\x07uncited\x18\t \x01(\x08\x12\x16\n\x0eprompt_version\x18\x14 \x01(\t\"\x11\n\x0f\x44\x65scribeRequest\"\xa9\x02\n\x0bInvokeEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12/\n\x04text\x18\x02 \x01(\x0b\x32\x1f.switchboard.v1.InvokeTextEventH\x00\x12\x31\n\x05reset\x18\x03 \x01(\x0b\x32 .switchboard.v1.InvokeResetEventH\x00\x12\x37\n\x08\x63itation\x18\x04 \x01(\x0b\x32#.switchboard.v1.InvokeCitationEventH\x00\x12\x31\n\x05usage\x18\x05 \x01(\x0b\x32 .switchboard.v1.InvokeUsageEventH\x00\x12/\n\x05\x66inal\x18\x06 \x01(\x0b\x32\x1e.switchboard.v1.InvokeResponseH\x00\x42\x07\n\x05\x65vent\"\x1f\n\x0fInvokeTextEvent\x12\x0c\n\x04text\x18\x01 \x01(\t\"\"\n\x10InvokeResetEvent\x12\x0e\n\x06reason\x18\x01 \x01(\t\"P\n\x13InvokeCitationEvent\x12\r\n\x05index\x18\x01 \x01(\r\x12*\n\x08\x63itation\x18\x02 \x01(\x0b\x32\x18.switchboard.v1.Citation\"?\n\x10InvokeUsageEvent\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x03\x12\x15\n\routput_tokens\x18\x02 \x01(\x03*U\n\tScreening\x12\x19\n\x15SCREENING_UNSPECIFIED\x10\x00\x12\x13\n\x0fSCREENING_CLEAN\x10\x01\x12\x18\n\x14SCREENING_SUSPICIOUS\x10\x02\x32\xe6\x01\n\x05\x41gent\x12G\n\x06Invoke\x12\x1d.switchboard.v1.InvokeRequest\x1a\x1e.switchboard.v1.InvokeResponse\x12\x46\n\x08\x44\x65scribe\x12\x1f.switchboard.v1.DescribeRequest\x1a\x19.switchboard.v1.AgentCard\x12L\n\x0cInvokeStream\x12\x1d.switchboard.v1.InvokeRequest\x1a\x1b.switchboard.v1.InvokeEvent0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aswitchboard/v1/agent.proto\x12\x0eswitchboard.v1\x1a\x1bswitchboard/v1/common.proto\"\xfa\x03\n\rInvokeRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12=\n\x08metadata\x18\x04 \x03(\x0b\x32+.switchboard.v1.InvokeRequest.MetadataEntry\x12\x17\n\x0fquery_embedding\x18\x05 \x03(\x02\x12\x16\n\x0e\x63onfirm_action\x18\x06 \x01(\t\x12\x0e\n\x06tenant\x18\x07 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x08 \x01(\t\x12\x0f\n\x07user_id\x18\t \x01(\t\x12,\n\tscreening\x18\n \x01(\x0e\x32\x19.switchboard.v1.Screening\x12*\n\x08\x61pproval\x18\x0b \x01(\x0b\x32\x18.switchboard.v1.Approval\x12\x38\n\x0c\x63onversation\x18\x14 \x01(\x0b\x32\".switchboard.v1.ConversationWindow\x12-\n\x07handoff\x18\x15 \x01(\x0b\x32\x1c.switchboard.v1.HandoffBrief\x12\x19\n\x11recalled_memories\x18\x16 \x03(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"P\n\x10\x43onversationTurn\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x0e\n\x06\x61nswer\x18\x02 \x01(\t\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12\x0f\n\x07sources\x18\x04 \x03(\t\"k\n\x12\x43onversationWindow\x12\x0f\n\x07summary\x18\x01 \x01(\t\x12/\n\x05turns\x18\x02 \x03(\x0b\x32 .switchboard.v1.ConversationTurn\x12\x13\n\x0bturns_total\x18\x03 \x01(\x05\"q\n\x0cHandoffBrief\x12\x12\n\nfrom_agent\x18\x01 \x01(\t\x12\x16\n\x0e\x63ustomer_wants\x18\x02 \x01(\t\x12\r\n\x05\x66\x61\x63ts\x18\x03 \x03(\t\x12\x17\n\x0fpending_actions\x18\x04 \x03(\t\x12\r\n\x05turns\x18\x05 \x01(\x05\"/\n\x08\x41pproval\x12\x13\n\x0b\x61pproved_by\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xc4\x02\n\x0eInvokeResponse\x12\x0e\n\x06\x61nswer\x18\x01 \x01(\t\x12+\n\tcitations\x18\x02 \x03(\x0b\x32\x18.switchboard.v1.Citation\x12\x12\n\nconfidence\x18\x03 \x01(\x02\x12$\n\x05usage\x18\x04 \x01(\x0b\x32\x15.switchboard.v1.Usage\x12&\n\x06status\x18\x05 \x01(\x0e\x32\x16.switchboard.v1.Status\x12\x0c\n\x04mode\x18\x06 \x01(\t\x12\r\n\x05\x61gent\x18\x07 \x01(\t\x12\x35\n\x0epending_action\x18\x08 \x01(\x0b\x32\x1d.switchboard.v1.PendingAction\x12\x0f\n\x07uncited\x18\t \x01(\x08\x12\x16\n\x0ewithheld_draft\x18\n \x01(\t\x12\x16\n\x0eprompt_version\x18\x14 \x01(\t\"\x11\n\x0f\x44\x65scribeRequest\"\xa9\x02\n\x0bInvokeEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12/\n\x04text\x18\x02 \x01(\x0b\x32\x1f.switchboard.v1.InvokeTextEventH\x00\x12\x31\n\x05reset\x18\x03 \x01(\x0b\x32 .switchboard.v1.InvokeResetEventH\x00\x12\x37\n\x08\x63itation\x18\x04 \x01(\x0b\x32#.switchboard.v1.InvokeCitationEventH\x00\x12\x31\n\x05usage\x18\x05 \x01(\x0b\x32 .switchboard.v1.InvokeUsageEventH\x00\x12/\n\x05\x66inal\x18\x06 \x01(\x0b\x32\x1e.switchboard.v1.InvokeResponseH\x00\x42\x07\n\x05\x65vent\"\x1f\n\x0fInvokeTextEvent\x12\x0c\n\x04text\x18\x01 \x01(\t\"\"\n\x10InvokeResetEvent\x12\x0e\n\x06reason\x18\x01 \x01(\t\"P\n\x13InvokeCitationEvent\x12\r\n\x05index\x18\x01 \x01(\r\x12*\n\x08\x63itation\x18\x02 \x01(\x0b\x32\x18.switchboard.v1.Citation\"?\n\x10InvokeUsageEvent\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x03\x12\x15\n\routput_tokens\x18\x02 \x01(\x03*U\n\tScreening\x12\x19\n\x15SCREENING_UNSPECIFIED\x10\x00\x12\x13\n\x0fSCREENING_CLEAN\x10\x01\x12\x18\n\x14SCREENING_SUSPICIOUS\x10\x02\x32\xe6\x01\n\x05\x41gent\x12G\n\x06Invoke\x12\x1d.switchboard.v1.InvokeRequest\x1a\x1e.switchboard.v1.InvokeResponse\x12\x46\n\x08\x44\x65scribe\x12\x1f.switchboard.v1.DescribeRequest\x1a\x19.switchboard.v1.AgentCard\x12L\n\x0cInvokeStream\x12\x1d.switchboard.v1.InvokeRequest\x1a\x1b.switchboard.v1.InvokeEvent0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,8 +34,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_INVOKEREQUEST_METADATAENTRY']._loaded_options = None
   _globals['_INVOKEREQUEST_METADATAENTRY']._serialized_options = b'8\001'
-  _globals['_SCREENING']._serialized_start=1777
-  _globals['_SCREENING']._serialized_end=1862
+  _globals['_SCREENING']._serialized_start=1801
+  _globals['_SCREENING']._serialized_end=1886
   _globals['_INVOKEREQUEST']._serialized_start=76
   _globals['_INVOKEREQUEST']._serialized_end=582
   _globals['_INVOKEREQUEST_METADATAENTRY']._serialized_start=535
@@ -49,19 +49,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_APPROVAL']._serialized_start=890
   _globals['_APPROVAL']._serialized_end=937
   _globals['_INVOKERESPONSE']._serialized_start=940
-  _globals['_INVOKERESPONSE']._serialized_end=1240
-  _globals['_DESCRIBEREQUEST']._serialized_start=1242
-  _globals['_DESCRIBEREQUEST']._serialized_end=1259
-  _globals['_INVOKEEVENT']._serialized_start=1262
-  _globals['_INVOKEEVENT']._serialized_end=1559
-  _globals['_INVOKETEXTEVENT']._serialized_start=1561
-  _globals['_INVOKETEXTEVENT']._serialized_end=1592
-  _globals['_INVOKERESETEVENT']._serialized_start=1594
-  _globals['_INVOKERESETEVENT']._serialized_end=1628
-  _globals['_INVOKECITATIONEVENT']._serialized_start=1630
-  _globals['_INVOKECITATIONEVENT']._serialized_end=1710
-  _globals['_INVOKEUSAGEEVENT']._serialized_start=1712
-  _globals['_INVOKEUSAGEEVENT']._serialized_end=1775
-  _globals['_AGENT']._serialized_start=1865
-  _globals['_AGENT']._serialized_end=2095
+  _globals['_INVOKERESPONSE']._serialized_end=1264
+  _globals['_DESCRIBEREQUEST']._serialized_start=1266
+  _globals['_DESCRIBEREQUEST']._serialized_end=1283
+  _globals['_INVOKEEVENT']._serialized_start=1286
+  _globals['_INVOKEEVENT']._serialized_end=1583
+  _globals['_INVOKETEXTEVENT']._serialized_start=1585
+  _globals['_INVOKETEXTEVENT']._serialized_end=1616
+  _globals['_INVOKERESETEVENT']._serialized_start=1618
+  _globals['_INVOKERESETEVENT']._serialized_end=1652
+  _globals['_INVOKECITATIONEVENT']._serialized_start=1654
+  _globals['_INVOKECITATIONEVENT']._serialized_end=1734
+  _globals['_INVOKEUSAGEEVENT']._serialized_start=1736
+  _globals['_INVOKEUSAGEEVENT']._serialized_end=1799
+  _globals['_AGENT']._serialized_start=1889
+  _globals['_AGENT']._serialized_end=2119
 # @@protoc_insertion_point(module_scope)

@@ -155,7 +155,7 @@ class Resolution(_message.Message):
     def __init__(self, action: _Optional[str] = ..., by: _Optional[str] = ..., reason: _Optional[str] = ..., text: _Optional[str] = ..., agent: _Optional[str] = ..., verdict: _Optional[str] = ..., knowledge_gap: _Optional[bool] = ...) -> None: ...
 
 class ReviewItem(_message.Message):
-    __slots__ = ("id", "tenant", "request_id", "trace_id", "agent", "kind", "reason", "question", "draft", "state", "claimed_by", "created_at", "claimed_at", "claim_until", "resolved_at", "expires_at", "resolution", "result", "customer_id")
+    __slots__ = ("id", "tenant", "request_id", "trace_id", "agent", "kind", "reason", "question", "draft", "state", "claimed_by", "created_at", "claimed_at", "claim_until", "resolved_at", "expires_at", "resolution", "result", "customer_id", "withheld_draft")
     ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
@@ -175,6 +175,7 @@ class ReviewItem(_message.Message):
     RESOLUTION_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    WITHHELD_DRAFT_FIELD_NUMBER: _ClassVar[int]
     id: str
     tenant: str
     request_id: str
@@ -194,7 +195,8 @@ class ReviewItem(_message.Message):
     resolution: Resolution
     result: _supervisor_pb2.AskResponse
     customer_id: str
-    def __init__(self, id: _Optional[str] = ..., tenant: _Optional[str] = ..., request_id: _Optional[str] = ..., trace_id: _Optional[str] = ..., agent: _Optional[str] = ..., kind: _Optional[_Union[_common_pb2.ReviewKind, str]] = ..., reason: _Optional[str] = ..., question: _Optional[str] = ..., draft: _Optional[_Union[_supervisor_pb2.AskResponse, _Mapping]] = ..., state: _Optional[_Union[_common_pb2.ReviewState, str]] = ..., claimed_by: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., claimed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., claim_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolved_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution: _Optional[_Union[Resolution, _Mapping]] = ..., result: _Optional[_Union[_supervisor_pb2.AskResponse, _Mapping]] = ..., customer_id: _Optional[str] = ...) -> None: ...
+    withheld_draft: str
+    def __init__(self, id: _Optional[str] = ..., tenant: _Optional[str] = ..., request_id: _Optional[str] = ..., trace_id: _Optional[str] = ..., agent: _Optional[str] = ..., kind: _Optional[_Union[_common_pb2.ReviewKind, str]] = ..., reason: _Optional[str] = ..., question: _Optional[str] = ..., draft: _Optional[_Union[_supervisor_pb2.AskResponse, _Mapping]] = ..., state: _Optional[_Union[_common_pb2.ReviewState, str]] = ..., claimed_by: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., claimed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., claim_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolved_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution: _Optional[_Union[Resolution, _Mapping]] = ..., result: _Optional[_Union[_supervisor_pb2.AskResponse, _Mapping]] = ..., customer_id: _Optional[str] = ..., withheld_draft: _Optional[str] = ...) -> None: ...
 
 class ListKnowledgeGapsRequest(_message.Message):
     __slots__ = ("tenant", "agent", "days")

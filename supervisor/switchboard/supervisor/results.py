@@ -115,3 +115,6 @@ class AskResult(BaseModel):
     conversation: ConversationState | None = None  # what became of the session (memory)
     # An outage's escalation is not the request's final outcome: it is not kept for replay.
     final: bool = Field(True, exclude=True)
+    # Strict grounding: the model's uncited text the agent escalated instead of sending. Only
+    # the review item's draft holds it; never the caller's answer, nor the stored result.
+    withheld_draft: str = Field("", exclude=True)

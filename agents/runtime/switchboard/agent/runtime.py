@@ -140,7 +140,7 @@ class AgentRuntime:
                 self._llm, ctx, request, text, found.relevant, tally, version, events
             )
             if answer is not None and self._passes(ctx, answer, found.relevant, tally, version):
-                return answer
+                return self._draft_screened(ctx, answer, found.relevant, tally, version)
             if events is not None:  # what was shown is not the answer
                 await events.reset(RESET_LLM_FAILED if answer is None else RESET_OUTPUT_SCREENED)
         # Quote what answers the turn itself; the conversation chose the passages, and the
@@ -201,6 +201,23 @@ class AgentRuntime:
             )
         )
         return False
+
+    def _draft_screened(
+        self,
+        ctx: RequestContext,
+        answer: AgentAnswer,
+        hits: list[Hit],
+        tally: Tally,
+        version: PromptChoice | None,
+    ) -> AgentAnswer:
+        """The escalated answer's withheld draft goes to a reviewer, who may pass it on to
+        the caller: it is screened as an answer would be, and dropped when flagged."""
+        if not answer.withheld_draft:
+            return answer
+        draft = answer.model_copy(update={"text": answer.withheld_draft})
+        if self._passes(ctx, draft, hits, tally, version):
+            return answer
+        return answer.model_copy(update={"withheld_draft": ""})
 
     async def _with_llm(
         self,

@@ -66,6 +66,7 @@ def item_to_proto(item: ReviewItem) -> review_pb2.ReviewItem:
         reason=item.reason,
         question=item.question,
         draft=result_to_proto(AskResult.model_validate(item.draft)),
+        withheld_draft=str(item.draft.get("withheld_draft", "")),
         state=REVIEW_STATES[current.review.state if current.review else item.state.value],
         claimed_by=(item.claimed_by or "") if item.claimed(now) else "",
         created_at=timestamp(item.created_at),

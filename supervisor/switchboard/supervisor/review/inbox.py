@@ -4,7 +4,8 @@ After a request is answered (inside the request ledger, so a repeat never opens 
 item), :meth:`ReviewInbox.observe` opens an item for:
 
 * an ESCALATED result: the agent found nothing relevant (``no_knowledge``), its model's
-  answer cited no passage and drew on no tool (``uncited``), the agent was
+  answer cited no passage and drew on no tool (``uncited``: the reviewer also sees the
+  model's withheld text, ``withheld_draft``), the agent was
   down (``agent_unavailable``), a compound part escalated (``compound_part``), or the answer's
   confidence fell below ``review_min_confidence`` (``low_confidence``: the caller is told a
   person follows up, the reviewer sees the draft);
@@ -33,14 +34,11 @@ from switchboard.core.context import RequestContext
 from switchboard.core.types import Approver, Outcome
 from switchboard.store import ItemKind, NewItem, ReviewItems, StoreError
 from switchboard.supervisor.results import AskResult, ReviewInfo
+from switchboard.supervisor.review import outcomes
 
 log = logging.getLogger(__name__)
 
 STORE_TIMEOUT_S = 5.0
-LOW_CONFIDENCE_MESSAGE = (
-    "I'm not confident enough in the answer I found, so I've passed your request to a person "
-    "on the {domain} team, who will follow up."
-)
 
 
 class InboxPolicy:
@@ -110,18 +108,12 @@ class ReviewInbox:
         draft = result
         if self._unsure(result):
             # The reviewer sees the draft; the caller hears that a person follows up.
-            result = result.model_copy(
-                update={
-                    "outcome": Outcome.ESCALATED,
-                    "answer": LOW_CONFIDENCE_MESSAGE.format(domain=result.agent),
-                    "citations": [],
-                }
-            )
+            result = outcomes.unsure_told(result)
         if result.outcome == Outcome.ESCALATED or any(
             p.outcome == Outcome.ESCALATED for p in result.parts
         ):
             kind, agent = ItemKind.ESCALATION, _escalated_agent(result)
-            reason = "low_confidence" if draft is not result else _reason(result)
+            reason = outcomes.UNSURE if draft is not result else _reason(result)
             expires = now + timedelta(seconds=self.policy.escalation_ttl_s)
         elif (
             result.outcome == Outcome.NEEDS_CONFIRMATION
@@ -152,7 +144,7 @@ class ReviewInbox:
             question=text,
             customer_id=ctx.customer_id,
             user_id=ctx.user_id,
-            draft=draft.model_dump(mode="json"),
+            draft=outcomes.draft_record(draft),
             expires_at=expires,
         )
         try:

@@ -5,6 +5,7 @@ request delivers the same), and the results a resolution gives the caller."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from switchboard.core.types import AgentAnswer, AnswerMode, Outcome
 from switchboard.store import ItemKind, ItemState, ReviewItem
@@ -20,6 +21,34 @@ EXPIRED_APPROVAL = (
 )
 REJECTED = "A person reviewed the requested change and did not approve it, so nothing changed."
 CLOSED = "A person on the team reviewed your request and closed it."
+LOW_CONFIDENCE_MESSAGE = (
+    "I'm not confident enough in the answer I found, so I've passed your request to a person "
+    "on the {domain} team, who will follow up."
+)
+#: Why an escalation was opened when its draft is an answer the caller was not given.
+UNSURE = "low_confidence"
+
+
+def unsure_told(draft: AskResult) -> AskResult:
+    """What the caller is told of an answer too unsure to send: a person follows up (the
+    draft itself is the reviewer's)."""
+    return draft.model_copy(
+        update={
+            "outcome": Outcome.ESCALATED,
+            "answer": LOW_CONFIDENCE_MESSAGE.format(domain=draft.agent),
+            "citations": [],
+        }
+    )
+
+
+def draft_record(draft: AskResult) -> dict[str, Any]:
+    """The item's draft as stored: the result, and the model's withheld text (strict
+    grounding), which the result's own serialisation leaves out so that no caller's stored
+    answer holds it."""
+    record = draft.model_dump(mode="json")
+    if draft.withheld_draft:
+        record["withheld_draft"] = draft.withheld_draft
+    return record
 
 
 def info_of(item: ReviewItem, now: datetime) -> ReviewInfo:
@@ -54,7 +83,8 @@ def result_of(item: ReviewItem, now: datetime) -> AskResult:
         text = EXPIRED_APPROVAL if item.kind is ItemKind.APPROVAL else EXPIRED_ESCALATION
         return closed(draft, text, info)
     if item.state is ItemState.OPEN or item.result is None:
-        return draft.model_copy(update={"review": info})
+        told = unsure_told(draft) if item.reason == UNSURE else draft
+        return told.model_copy(update={"review": info})
     return AskResult.model_validate(item.result).model_copy(update={"review": info})
 
 

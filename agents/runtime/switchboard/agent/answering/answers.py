@@ -113,7 +113,8 @@ def written(
     An answer with no marker cites nothing (never an invented citation): it is marked
     ``uncited`` and its confidence capped, so evaluations count it as ungrounded. With
     ``escalate_uncited`` (strict grounding) one that was given no tool result either
-    (``used_tools``) goes to a person instead, as when retrieval finds nothing.
+    (``used_tools``) goes to a person instead, as when retrieval finds nothing; the text it
+    wrote goes with it as ``withheld_draft``, for the reviewer.
     """
     cited = cited_indexes(text, len(passages))
     used = [passages[i - 1] for i in cited]
@@ -128,6 +129,7 @@ def written(
                 confidence=capped,
                 usage=tally.report(agent),
                 uncited=True,
+                withheld_draft=text.strip(),
             )
         return AgentAnswer(
             agent=agent,
