@@ -249,7 +249,8 @@ async def test_a_strict_escalations_draft_is_screened_before_a_reviewer_sees_it(
     assert answer.outcome == Outcome.ESCALATED and answer.uncited
     assert answer.withheld_draft == (uncited if kept else "")
     assert uncited not in answer.text
-    assert [e.detail["reason"] for e in agent.screened("output")] == (
+    assert agent.screened("output") == []  # the caller's answer was not withheld
+    assert [e.detail["reason"] for e in agent.screened("output_draft")] == (
         [] if kept else ["unsupported_link"]
     )
 

@@ -99,7 +99,7 @@ class SingleAgentDispatch:
             mode=answer.mode,
             pending_action=answer.pending_action,
             uncited=answer.uncited,
-            withheld_draft=answer.withheld_draft,
+            withheld_draft=answer.withheld_draft if answer.outcome == Outcome.ESCALATED else "",
             prompt_version=answer.prompt_version,
             answered_by=AnsweredBy(kind="agent", name=answer.agent)
             if answer.outcome != Outcome.ESCALATED

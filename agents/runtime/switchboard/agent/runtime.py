@@ -139,8 +139,9 @@ class AgentRuntime:
             answer = await self._with_llm(
                 self._llm, ctx, request, text, found.relevant, tally, version, events
             )
-            if answer is not None and self._passes(ctx, answer, found.relevant, tally, version):
-                return self._draft_screened(ctx, answer, found.relevant, tally, version)
+            screened = self._screened(ctx, answer, found.relevant, tally, version)
+            if screened is not None:
+                return screened
             if events is not None:  # what was shown is not the answer
                 await events.reset(RESET_LLM_FAILED if answer is None else RESET_OUTPUT_SCREENED)
         # Quote what answers the turn itself; the conversation chose the passages, and the
@@ -164,6 +165,25 @@ class AgentRuntime:
             return offline
         return answers.escalated(self.config.name, found.hits, floor)
 
+    def _screened(
+        self,
+        ctx: RequestContext,
+        answer: AgentAnswer | None,
+        hits: list[Hit],
+        tally: Tally,
+        version: PromptChoice | None,
+    ) -> AgentAnswer | None:
+        """The model's answer as it may leave, or None: the output screen withheld it. A
+        withheld draft (strict grounding) goes to a reviewer, who may pass it on to the
+        caller: it is screened as an answer would be, and dropped when flagged."""
+        if answer is None or not self._passes(ctx, answer, hits, tally, version):
+            return None
+        if answer.withheld_draft and not self._passes(
+            ctx, answer, hits, tally, version, text=answer.withheld_draft
+        ):
+            return answer.model_copy(update={"withheld_draft": ""})
+        return answer
+
     def _passes(
         self,
         ctx: RequestContext,
@@ -171,28 +191,41 @@ class AgentRuntime:
         hits: list[Hit],
         tally: Tally,
         version: PromptChoice | None = None,
+        *,
+        text: str | None = None,
     ) -> bool:
-        """True when the output screen lets ``answer`` leave; a flagged one is audited."""
+        """True when the output screen lets ``answer`` leave (or, given ``text``, its
+        withheld draft reach a reviewer); a flagged one is audited (``source``: ``output``,
+        or ``output_draft`` for a draft)."""
         output = self._output
         if version is not None and self._screens is not None and output is not None:
             output = self._screens.of(version)  # leaks of the version's own text
         if output is None:
             return True
-        verdict = output.check(answer.text, [*(h.text for h in hits), *tally.tool_outputs])
+        draft = text is not None
+        verdict = output.check(
+            answer.text if text is None else text,
+            [*(h.text for h in hits), *tally.tool_outputs],
+        )
         if not verdict.flagged:
             return True
         log.warning(
-            "answer withheld by output screening",
+            "withheld draft dropped by output screening"
+            if draft
+            else "answer withheld by output screening",
             extra={"reason": verdict.reason, "mode": answer.mode.value},
         )
         span = trace.get_current_span()
-        span.set_attribute("switchboard.output.blocked", verdict.reason)
+        span.set_attribute(
+            "switchboard.output.draft_blocked" if draft else "switchboard.output.blocked",
+            verdict.reason,
+        )
         self._audit.submit(
             screened_event(
                 agent=self.config.name,
                 request_id=ctx.request_id,
                 tenant=ctx.tenant,
-                source="output",
+                source="output_draft" if draft else "output",
                 reason=verdict.reason,
                 score=1.0,
                 mode=answer.mode.value,
@@ -201,23 +234,6 @@ class AgentRuntime:
             )
         )
         return False
-
-    def _draft_screened(
-        self,
-        ctx: RequestContext,
-        answer: AgentAnswer,
-        hits: list[Hit],
-        tally: Tally,
-        version: PromptChoice | None,
-    ) -> AgentAnswer:
-        """The escalated answer's withheld draft goes to a reviewer, who may pass it on to
-        the caller: it is screened as an answer would be, and dropped when flagged."""
-        if not answer.withheld_draft:
-            return answer
-        draft = answer.model_copy(update={"text": answer.withheld_draft})
-        if self._passes(ctx, draft, hits, tally, version):
-            return answer
-        return answer.model_copy(update={"withheld_draft": ""})
 
     async def _with_llm(
         self,
@@ -311,4 +327,4 @@ class AgentRuntime:
         if answer is None:
             return fallback
         hits = [hit(p) for p in pad.passages]
-        return answer if self._passes(ctx, answer, hits, tally, version) else fallback
+        return self._screened(ctx, answer, hits, tally, version) or fallback

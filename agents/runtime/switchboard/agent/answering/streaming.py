@@ -101,7 +101,9 @@ class AnswerStream:
             if not text:
                 return
         shown = self.shown.text + text
-        verdict = screen.quick(len(shown), shown[-StreamScreen.WINDOW_CHARS :], text)
+        # The window covers all of ``text`` however long (held text is released at once).
+        window = shown[-(len(text) + StreamScreen.WINDOW_CHARS) :]
+        verdict = screen.quick(len(shown), window, text)
         if self._hold and not verdict.flagged:
             verdict = screen.sentence(self._unchecked + text)
         if verdict.flagged:
