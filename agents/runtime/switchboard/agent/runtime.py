@@ -179,7 +179,7 @@ class AgentRuntime:
         if answer is None or not self._passes(ctx, answer, hits, tally, version):
             return None
         if answer.withheld_draft and not self._passes(
-            ctx, answer, hits, tally, version, text=answer.withheld_draft
+            ctx, answer, hits, tally, version, draft=True
         ):
             return answer.model_copy(update={"withheld_draft": ""})
         return answer
@@ -192,19 +192,18 @@ class AgentRuntime:
         tally: Tally,
         version: PromptChoice | None = None,
         *,
-        text: str | None = None,
+        draft: bool = False,
     ) -> bool:
-        """True when the output screen lets ``answer`` leave (or, given ``text``, its
+        """True when the output screen lets ``answer`` leave (with ``draft``: lets its
         withheld draft reach a reviewer); a flagged one is audited (``source``: ``output``,
-        or ``output_draft`` for a draft)."""
+        or ``output_draft``)."""
         output = self._output
         if version is not None and self._screens is not None and output is not None:
             output = self._screens.of(version)  # leaks of the version's own text
         if output is None:
             return True
-        draft = text is not None
         verdict = output.check(
-            answer.text if text is None else text,
+            answer.withheld_draft if draft else answer.text,
             [*(h.text for h in hits), *tally.tool_outputs],
         )
         if not verdict.flagged:

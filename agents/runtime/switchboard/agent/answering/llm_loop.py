@@ -173,12 +173,13 @@ class LLMAnswerer:
         budget = ctx.budget
         floor = self.config.retrieval.min_score
         limit = c.max_turns if self._specs else 1
+        strict = c.uncited == "escalate"
         while loop.turns < limit:
-            # Strict grounding with no tool result yet: the text waits for its first citation.
-            hold = c.uncited == "escalate" and not loop.used_tools()
+            tooled = loop.used_tools()  # strict and none yet: the text waits for a citation
             completion, budget = await self._complete(
-                ctx, loop.prompt, loop.messages, budget, tally, loop.max_tokens, events, hold
-            )
+                ctx, loop.prompt, loop.messages, budget, tally, loop.max_tokens, events,
+                strict and not tooled,
+            )  # fmt: skip
             loop.turns += 1
             if not completion.tool_calls or self.tools is None:
                 await self._finished(ctx, loop)
@@ -190,8 +191,8 @@ class LLMAnswerer:
                     loop.prompt.passages,
                     floor,
                     tally,
-                    escalate_uncited=c.uncited == "escalate",
-                    used_tools=loop.used_tools(),
+                    escalate_uncited=strict,
+                    used_tools=tooled,
                 )
                 if answer.outcome is Outcome.ESCALATED:
                     log.info("escalating: the model's answer cites no passage and no tool")

@@ -214,16 +214,20 @@ class TextRelay:
             await self._stream.emit(
                 CitationFound(self._order[old], citation(self._passages[old - 1]))
             )
-        if self._until_cited:
-            if not self._order:
-                self._uncited += out
-                out = ""
-            else:
-                out, self._uncited = self._uncited + out, ""
+        if self._holding:
+            self._uncited += out
+            out = ""
+        elif self._uncited:
+            out, self._uncited = self._uncited + out, ""
         await self._text(out)
         if tokens - self._reported >= USAGE_EVERY_TOKENS:
             self._reported = tokens
             await self._stream.emit(UsageSoFar(self._input, self._earlier + tokens))
+
+    @property
+    def _holding(self) -> bool:
+        """Strict grounding, and nothing cited yet: the text is held."""
+        return self._until_cited and not self._order
 
     def _swap(self, match: re.Match[str], new: list[int]) -> str:
         """As ``renumber_markers`` will write the marker in the final answer."""
@@ -254,5 +258,5 @@ class TextRelay:
         """The turn ended: a marker left open was text after all (unless the text is held
         for want of a citation: then none of it is shown)."""
         pending, self._pending = self._pending, ""
-        if pending and not (self._until_cited and not self._order):
+        if pending and not self._holding:
             await self._text(pending)
