@@ -132,11 +132,11 @@ async def test_list_and_forget_a_user_in_ones_own_tenant_only(
         assert await stack.db.conversations.count_user("globex", "alice") == 2
         # The command line goes through the same service: globex erases its own alice.
         args = ["memory", "forget", "--user", "alice", "--address", stack.address]
-        assert await asyncio.to_thread(main, [*args, "--token", creds.other_token]) == 0
+        assert await asyncio.to_thread(main, [*args, f"--token={creds.other_token}"]) == 0
         assert "erased 1 session(s)" in capsys.readouterr().out
         assert await stack.db.conversations.count_user("globex", "alice") == 0
         listing = ["memory", "list", "--user", "alice", "--address", stack.address]
-        assert await asyncio.to_thread(main, [*listing, "--token", creds.token]) == 0
+        assert await asyncio.to_thread(main, [*listing, f"--token={creds.token}"]) == 0
         assert "And after two weeks?" in capsys.readouterr().out  # the new turn only
         audited = await stack.audit(AuditKind.MEMORY, "forgot_user")
         mine = [a for a in audited if a.tenant == "acme"]

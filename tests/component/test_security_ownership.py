@@ -46,7 +46,7 @@ class TwoTenants(Credentials):
     """acme (its token lists no customers: the backend decides) and bluefin, whose token
     lists its customers explicitly."""
 
-    other_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    other_token: str = field(default_factory=lambda: secrets.token_hex(24))
 
     def tokens(self) -> TokenTable:
         return TokenTable(

@@ -80,7 +80,8 @@ def _build_store(
 
 
 def _token() -> str:
-    return secrets.token_urlsafe(24)
+    # Hex, as the documented hint makes them: a token starting with '-' is an option to argparse.
+    return secrets.token_hex(24)
 
 
 @dataclass

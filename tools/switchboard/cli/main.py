@@ -161,7 +161,7 @@ def _ask_options(*, budget: bool = True) -> list[argparse.ArgumentParser]:
     p.add_argument(
         "--token",
         help="bearer token for the supervisor (default: $SWITCHBOARD_TOKEN); needed when it "
-        "runs with SWITCHBOARD_AUTH_TOKENS",
+        "runs with SWITCHBOARD_AUTH_TOKENS; write --token=T for a token that starts with '-'",
     )
     if budget:
         p.add_argument("--budget-tokens", type=int, help="most LLM tokens the request may use")

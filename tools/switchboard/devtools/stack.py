@@ -134,7 +134,7 @@ def with_service_token(env: Mapping[str, str] | None) -> dict[str, str]:
     ``SWITCHBOARD_SERVICE_TOKEN`` is kept: the agents then run open.
     """
     merged = dict(os.environ if env is None else env)
-    merged.setdefault(SERVICE_TOKEN_ENV, secrets.token_urlsafe(32))
+    merged.setdefault(SERVICE_TOKEN_ENV, secrets.token_hex(32))
     return merged
 
 
