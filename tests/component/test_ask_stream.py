@@ -23,7 +23,7 @@ from switchboard.core.types import AgentCard
 from switchboard.store import Store
 from switchboard.supervisor.routing.index import EmbeddingIndex
 from switchboard.v1 import common_pb2, supervisor_pb2, supervisor_pb2_grpc
-from tests.fakes.fake_anthropic import FakeAnthropic, Reply
+from tests.fakes.fake_anthropic import JSON, FakeAnthropic, Reply, last_user_text
 from tests.harness.apps import strict_grounding
 from tests.harness.stack import Credentials, cached_guard, served_agent, served_supervisor
 from tests.harness.stack import small_store as build_small_store
@@ -419,6 +419,41 @@ async def test_with_strict_grounding_an_answer_citing_nothing_goes_to_a_person(
     assert kept is not None and kept.response  # ... not kept with the caller's answer
     assert b"voice assistant" not in kept.response and b"passed your request" in kept.response
     assert current.status == common_pb2.ESCALATED and current.answer == asked.answer
+
+
+async def test_with_strict_grounding_a_compound_part_citing_nothing_goes_to_a_person(
+    tmp_path: Path,
+    embedder: MiniLMEmbedder,
+    agent_configs: dict[str, AgentConfig],
+    agent_cards: list[AgentCard],
+    card_index: EmbeddingIndex,
+    fake: FakeAnthropic,
+) -> None:
+    """A compound request whose strict billing part cites nothing: that part escalates and its
+    text never streams; the support part is answered. The item's withheld draft holds what
+    billing's model wrote, headed by its part; the caller's answer and stored result do not."""
+    configs = {**agent_configs, "billing": strict_grounding(agent_configs["billing"])}
+
+    def by_part(body: JSON) -> Reply:
+        return Reply.text(NOT_COVERED if "VAT number" in last_user_text(body) else ANSWER)
+
+    fake.default = by_part
+    async with stack_of(tmp_path, embedder, configs, agent_cards, card_index, fake) as s:
+        events = await stream(s, supervisor_pb2.AskRequest(text=COMPOUND, request_id="strict-2"))
+        final = events[-1].final
+        item = await s.db.review.get(final.review.item_id)
+        assert item is not None
+        kept = await s.db.idempotency.get(item.tenant, final.request_id)
+    assert events[0].route.method == "compound"
+    assert final.status == common_pb2.ESCALATED and final.review.reason == "compound_part"
+    billing, support = final.parts
+    assert (billing.agent, billing.status) == ("billing", common_pb2.ESCALATED)
+    assert (support.agent, support.status) == ("support", common_pb2.ANSWERED)
+    assert "passed your request to a person" in billing.answer
+    assert not any(e.HasField("reset") and e.reset.part == 1 for e in events)
+    assert "voice assistant" not in shown(events, 1) and "voice assistant" not in final.answer
+    assert item.draft["withheld_draft"] == f'Billing, on "{billing.text}":\n{NOT_COVERED}'
+    assert kept is not None and kept.response and b"voice assistant" not in kept.response
 
 
 async def test_with_strict_grounding_a_cited_answer_still_streams(

@@ -17,7 +17,7 @@ from switchboard.core.context import RequestContext
 from switchboard.core.telemetry import tracer
 from switchboard.core.types import AgentAnswer, AgentRequest, Outcome, Screening, UsageReport
 from switchboard.supervisor.audit import RequestAudit
-from switchboard.supervisor.compound.merge import AnswerMerger, failed_answer
+from switchboard.supervisor.compound.merge import AnswerMerger, failed_answer, withheld_drafts
 from switchboard.supervisor.gateway.agents import AgentGateway
 from switchboard.supervisor.results import AskResult, RouteSummary
 from switchboard.supervisor.routing.router import RouteResult, SubRoute
@@ -124,6 +124,7 @@ class CompoundAnswerer:
             mode=merged.mode,
             pending_action=merged.pending_action,
             parts=merged.parts,
+            withheld_draft=withheld_drafts(parts, answers),
             # An escalation because every agent was down is not the request's final outcome.
             final=not (failures and len(failures) == len(results)),
         )
