@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -73,5 +74,38 @@ async def test_a_lone_write_is_one_transaction(tmp_path: Path) -> None:
     try:
         await store.session_states.save("t", "s", "billing", None, ttl_s=60)
         assert (store.writer.transactions, store.writer.operations) == (1, 1)
+    finally:
+        await store.close()
+
+
+class _Interrupt(BaseException):
+    """Not an ``Exception``: what a stray cancellation or a test runner's timeout raised
+    inside the writer task looks like to it."""
+
+
+async def test_a_writer_ended_by_something_else_than_an_exception_is_replaced(
+    tmp_path: Path,
+) -> None:
+    """Its callers get a StoreError instead of waiting for ever, and later writes (and the
+    ones queued meanwhile) still commit: before, one such interruption left every claim of
+    the process waiting until its timeout."""
+    store = await open_sqlite_store(tmp_path)
+
+    async def interrupted(session: AsyncSession) -> None:
+        raise _Interrupt
+
+    try:
+        async with asyncio.timeout(10):
+            with pytest.raises(StoreError, match="an interrupted write"):
+                await store.writer.write("an interrupted write", interrupted)
+            await asyncio.sleep(0)  # the writer task has ended
+            await asyncio.gather(
+                *(
+                    store.audit.record(AuditEvent(kind=AuditKind.REPLAY, request_id=f"r{i}"))
+                    for i in range(5)
+                )
+            )
+        stored = {r.request_id for r in await store.audit.query(kind=AuditKind.REPLAY)}
+        assert stored == {f"r{i}" for i in range(5)}
     finally:
         await store.close()

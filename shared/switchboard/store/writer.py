@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from switchboard.store._common import store_errors
+from switchboard.store.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +84,28 @@ class GroupWriter:
                 loop.create_task(self._run(self._queue), name=f"store-writer-{i}")
                 for i in range(self._writers)
             ]
+        else:
+            self._revive()
         return self._queue
+
+    def _revive(self) -> None:
+        """Replaces a writer task that died. Only something that is not an ``Exception`` ends
+        one (a stray cancellation, a test runner's timeout raised inside it); without a
+        writer, every later write would wait in the queue for ever, and with it every claim."""
+        if self._queue is None or self._loop is None:
+            return
+        for i, task in enumerate(self._tasks):
+            if task.done():
+                reason = "cancelled" if task.cancelled() else repr(task.exception())
+                log.error("store writer stopped; starting another", extra={"reason": reason})
+                self._tasks[i] = self._loop.create_task(
+                    self._run(self._queue), name=f"store-writer-{i}"
+                )
 
     async def close(self) -> None:
         """Commits what is queued, then stops the writer tasks."""
         self._closed = True
+        self._revive()  # what a dead writer left queued is committed too
         queue, tasks = self._queue, self._tasks
         self._queue, self._tasks = None, []
         if queue is None:
@@ -109,7 +127,12 @@ class GroupWriter:
                 if live:
                     await self._commit(live)
             finally:
-                for _ in jobs:
+                for job in jobs:
+                    # Whatever ended the batch early, no caller waits for ever on its write.
+                    if not job.future.done():
+                        job.future.set_exception(
+                            StoreError(f"{job.what} failed: the write was interrupted")
+                        )
                     queue.task_done()
 
     async def _commit(self, jobs: list[_Job]) -> None:
