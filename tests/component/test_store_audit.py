@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -138,6 +139,37 @@ async def test_writer_batches_in_the_background_and_flushes_on_close(store: Stor
     assert writer.written == 50 and writer.dropped == 0
     assert len(await store.audit.query(kind=AuditKind.AGENT_CALL, limit=1000)) == 50
     assert not writer.submit(AuditEvent(kind=AuditKind.AGENT_CALL))  # closed
+
+
+class _Interrupt(BaseException):
+    """Not an ``Exception``: a stray cancellation or a test runner's timeout, as the writer
+    task sees it."""
+
+
+async def test_a_writer_task_ended_by_something_else_than_an_exception_is_replaced(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch it held is lost; the next events are written, not queued until dropped."""
+    writer = AuditWriter(store.audit, flush_interval_s=0.01)
+    record_many = store.audit.record_many
+
+    async def once(events: list[AuditEvent]) -> None:
+        monkeypatch.setattr(store.audit, "record_many", record_many)
+        raise _Interrupt
+
+    monkeypatch.setattr(store.audit, "record_many", once)
+    writer.start()
+    writer.submit(AuditEvent(kind=AuditKind.AGENT_CALL, request_id="lost"))
+    for _ in range(100):  # until the writer task has taken the batch and ended
+        await asyncio.sleep(0.01)
+        if store.audit.record_many is record_many:
+            break
+    await asyncio.sleep(0.01)
+    for i in range(3):
+        assert writer.submit(AuditEvent(kind=AuditKind.AGENT_CALL, request_id=f"after{i}"))
+    await writer.close()
+    stored = {e.request_id for e in await store.audit.query(kind=AuditKind.AGENT_CALL)}
+    assert stored == {"after0", "after1", "after2"} and writer.written == 3
 
 
 async def test_writer_drops_instead_of_blocking_or_raising(store: Store) -> None:

@@ -96,8 +96,19 @@ class AuditWriter:
             self._closing = False
             self._task = asyncio.create_task(self._run(), name="audit-writer")
 
+    def _revive(self) -> None:
+        """Replaces a writer task that died (only something that is not an ``Exception`` ends
+        it: a stray cancellation, a test runner's timeout raised inside it); without it,
+        events would only pile up until they are dropped."""
+        task = self._task
+        if task is not None and task.done():
+            reason = "cancelled" if task.cancelled() else repr(task.exception())
+            log.error("audit writer stopped; starting another", extra={"reason": reason})
+            self._task = task.get_loop().create_task(self._run(), name="audit-writer")
+
     def submit(self, event: AuditEvent) -> bool:
         """Queues an event; False when it had to be dropped (counted and logged)."""
+        self._revive()
         if self._closing or self._queue.qsize() >= self._max_queue:
             self._drop([event], "the audit queue is full" if not self._closing else "closing")
             return False
@@ -218,6 +229,7 @@ class AuditWriter:
 
     async def close(self) -> None:
         """Writes everything still queued (to the database or the spool), then stops."""
+        self._revive()
         self._closing = True
         if self._task is None:
             batch = [e for e in self._drain() if e is not None]
