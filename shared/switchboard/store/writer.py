@@ -13,6 +13,9 @@ durability is what it was with a transaction per write.
 If an operation fails, the whole transaction is rolled back and each operation of that
 batch is run again in a transaction of its own, so one bad write never fails its neighbours.
 A caller cancelled while its operation still waits in the queue takes it out of the queue.
+Something that is not an ``Exception`` (a stray cancellation) ending a writer task fails its
+batch with ``StoreError`` and the next write starts a new task (logged "store writer
+stopped"): once, a dead writer left every later claim of the process waiting to time out.
 """
 
 from __future__ import annotations
