@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,16 +120,33 @@ async def stack_of(
         yield Stack(supervisor.address, creds, fake, db)
 
 
+StackFactory = Callable[..., contextlib.AbstractAsyncContextManager[Stack]]
+
+
 @pytest.fixture
-async def stack(
+def make_stack(
     tmp_path: Path,
     embedder: MiniLMEmbedder,
     agent_configs: dict[str, AgentConfig],
     agent_cards: list[AgentCard],
     card_index: EmbeddingIndex,
     fake: FakeAnthropic,
-) -> AsyncIterator[Stack]:
-    async with stack_of(tmp_path, embedder, agent_configs, agent_cards, card_index, fake) as s:
+) -> StackFactory:
+    """The stack, with other agent configs (``configs``) or supervisor settings if given."""
+
+    def build(
+        configs: dict[str, AgentConfig] | None = None, **settings: object
+    ) -> contextlib.AbstractAsyncContextManager[Stack]:
+        return stack_of(
+            tmp_path, embedder, configs or agent_configs, agent_cards, card_index, fake, **settings
+        )
+
+    return build
+
+
+@pytest.fixture
+async def stack(make_stack: StackFactory) -> AsyncIterator[Stack]:
+    async with make_stack() as s:
         yield s
 
 
@@ -327,18 +344,10 @@ async def test_a_running_request_id_attaches_to_its_stream(stack: Stack) -> None
 
 
 async def test_a_dropped_stream_resumes_after_its_last_sequence(
-    tmp_path: Path,
-    embedder: MiniLMEmbedder,
-    agent_configs: dict[str, AgentConfig],
-    agent_cards: list[AgentCard],
-    card_index: EmbeddingIndex,
-    fake: FakeAnthropic,
+    make_stack: StackFactory, fake: FakeAnthropic
 ) -> None:
     fake.default = Reply.text(ANSWER).streaming(token_delay_s=0.03)
-    async with stack_of(
-        tmp_path, embedder, agent_configs, agent_cards, card_index, fake,
-        streaming=StreamingSettings(detach_grace_s=5.0),
-    ) as s:  # fmt: skip
+    async with make_stack(streaming=StreamingSettings(detach_grace_s=5.0)) as s:
         request = supervisor_pb2.AskRequest(text=QUESTION, request_id="resume-1")
         async with s.stub() as stub:
             call = stub.AskStream(request, metadata=s.auth, timeout=30)
@@ -373,12 +382,7 @@ NOT_COVERED = "Our documents don't cover paying by voice assistant; please email
 
 
 async def test_with_strict_grounding_an_answer_citing_nothing_goes_to_a_person(
-    tmp_path: Path,
-    embedder: MiniLMEmbedder,
-    agent_configs: dict[str, AgentConfig],
-    agent_cards: list[AgentCard],
-    card_index: EmbeddingIndex,
-    fake: FakeAnthropic,
+    make_stack: StackFactory, agent_configs: dict[str, AgentConfig], fake: FakeAnthropic
 ) -> None:
     """``llm.uncited: escalate``: Claude's text with no [n] marker (and no tool result) is
     held while it streams and never shown: the stream carries the escalation alone, with no
@@ -386,7 +390,7 @@ async def test_with_strict_grounding_an_answer_citing_nothing_goes_to_a_person(
     Claude's text, for the reviewer alone: neither the stored result nor GetResult has it."""
     configs = {**agent_configs, "billing": strict_grounding(agent_configs["billing"])}
     fake.default = Reply.text(NOT_COVERED)
-    async with stack_of(tmp_path, embedder, configs, agent_cards, card_index, fake) as s:
+    async with make_stack(configs) as s:
         question = "Can I pay my invoices by asking Alexa?"
         events = await stream(s, supervisor_pb2.AskRequest(text=question))
         async with s.stub() as stub:
@@ -422,12 +426,7 @@ async def test_with_strict_grounding_an_answer_citing_nothing_goes_to_a_person(
 
 
 async def test_with_strict_grounding_a_compound_part_citing_nothing_goes_to_a_person(
-    tmp_path: Path,
-    embedder: MiniLMEmbedder,
-    agent_configs: dict[str, AgentConfig],
-    agent_cards: list[AgentCard],
-    card_index: EmbeddingIndex,
-    fake: FakeAnthropic,
+    make_stack: StackFactory, agent_configs: dict[str, AgentConfig], fake: FakeAnthropic
 ) -> None:
     """A compound request whose strict billing part cites nothing: that part escalates and its
     text never streams; the support part is answered. The item's withheld draft holds what
@@ -438,7 +437,7 @@ async def test_with_strict_grounding_a_compound_part_citing_nothing_goes_to_a_pe
         return Reply.text(NOT_COVERED if "VAT number" in last_user_text(body) else ANSWER)
 
     fake.default = by_part
-    async with stack_of(tmp_path, embedder, configs, agent_cards, card_index, fake) as s:
+    async with make_stack(configs) as s:
         events = await stream(s, supervisor_pb2.AskRequest(text=COMPOUND, request_id="strict-2"))
         final = events[-1].final
         item = await s.db.review.get(final.review.item_id)
@@ -457,16 +456,11 @@ async def test_with_strict_grounding_a_compound_part_citing_nothing_goes_to_a_pe
 
 
 async def test_with_strict_grounding_a_cited_answer_still_streams(
-    tmp_path: Path,
-    embedder: MiniLMEmbedder,
-    agent_configs: dict[str, AgentConfig],
-    agent_cards: list[AgentCard],
-    card_index: EmbeddingIndex,
-    fake: FakeAnthropic,
+    make_stack: StackFactory, agent_configs: dict[str, AgentConfig], fake: FakeAnthropic
 ) -> None:
     """Held only until its first citation: a cited answer streams in pieces, as by default."""
     configs = {**agent_configs, "billing": strict_grounding(agent_configs["billing"])}
-    async with stack_of(tmp_path, embedder, configs, agent_cards, card_index, fake) as s:
+    async with make_stack(configs) as s:
         events = await stream(s, supervisor_pb2.AskRequest(text=QUESTION))
     final = events[-1].final
     assert final.agent == "billing" and final.status == common_pb2.ANSWERED
