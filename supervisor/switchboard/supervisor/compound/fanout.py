@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 
 from switchboard.core import errors
 from switchboard.core.context import RequestContext
 from switchboard.core.telemetry import tracer
 from switchboard.core.types import AgentAnswer, AgentRequest, Outcome, Screening, UsageReport
 from switchboard.supervisor.audit import RequestAudit
-from switchboard.supervisor.compound.merge import AnswerMerger, failed_answer, withheld_drafts
+from switchboard.supervisor.compound.merge import AnswerMerger, failed_answer, team
 from switchboard.supervisor.gateway.agents import AgentGateway
 from switchboard.supervisor.results import AskResult, RouteSummary
 from switchboard.supervisor.routing.router import RouteResult, SubRoute
@@ -128,3 +129,14 @@ class CompoundAnswerer:
             # An escalation because every agent was down is not the request's final outcome.
             final=not (failures and len(failures) == len(results)),
         )
+
+
+def withheld_drafts(routes: Sequence[SubRoute], answers: Sequence[AgentAnswer]) -> str:
+    """What the models of escalated parts wrote and did not send (strict grounding), each
+    headed by its team and part as in the structured merge: the reviewer's, never the
+    caller's."""
+    return "\n\n".join(
+        f'{team(answer.agent)}, on "{route.text}":\n{answer.withheld_draft.strip()}'
+        for route, answer in zip(routes, answers, strict=True)
+        if answer.outcome == Outcome.ESCALATED and answer.withheld_draft.strip()
+    )

@@ -105,17 +105,6 @@ def failed_answer(agent: str, error: errors.SwitchboardError) -> AgentAnswer:
     )
 
 
-def withheld_drafts(routes: Sequence[SubRoute], answers: Sequence[AgentAnswer]) -> str:
-    """What the models of escalated parts wrote and did not send (strict grounding), each
-    headed by its team and part as in the structured merge: the reviewer's, never the
-    caller's."""
-    return "\n\n".join(
-        f'{team(answer.agent)}, on "{route.text}":\n{answer.withheld_draft.strip()}'
-        for route, answer in zip(routes, answers, strict=True)
-        if answer.outcome == Outcome.ESCALATED and answer.withheld_draft.strip()
-    )
-
-
 def overall_outcome(answers: Sequence[AgentAnswer]) -> Outcome:
     return max((a.outcome for a in answers), key=_SEVERITY.index, default=Outcome.ESCALATED)
 
