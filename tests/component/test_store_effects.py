@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from pydantic import JsonValue
+from sqlalchemy.engine import make_url
 
 from switchboard.store import EffectMismatch, EffectPending, Store, StoreError
-from tests.harness.store import open_sqlite_store
+from tests.harness.store import open_sqlite_store, sqlite_url
 
 
 @pytest.fixture
@@ -123,3 +127,42 @@ async def test_results_must_be_json(store: Store) -> None:
 
     with pytest.raises(StoreError):
         await store.effects.run_once("r1", 0, "refund", {}, not_json)
+
+
+def hold_write_lock(path: str, seconds: float, locked: threading.Event) -> None:
+    """Another process's long write transaction on the store's SQLite file."""
+    conn = sqlite3.connect(path, timeout=5)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        locked.set()
+        time.sleep(seconds)
+        conn.rollback()
+    finally:
+        conn.close()
+
+
+async def test_a_result_is_stored_even_if_the_database_is_locked_as_the_tool_returns(
+    tmp_path: Path,
+) -> None:
+    """The refund happened, so its record must land (the store retries until the step's
+    lease ends), or a retry after the lease would refund again."""
+    store = await open_sqlite_store(tmp_path, db_timeout_s=0.2)
+    path = make_url(sqlite_url(tmp_path)).database
+    assert path is not None
+    locked = threading.Event()
+    holders: list[asyncio.Task[None]] = []
+
+    async def refund_then_lock() -> JsonValue:
+        holders.append(asyncio.create_task(asyncio.to_thread(hold_write_lock, path, 1.0, locked)))
+        assert await asyncio.to_thread(locked.wait, 5)
+        return {"refund_id": "rf-1"}
+
+    try:
+        first = await store.effects.run_once("r1", 0, "refund", {}, refund_then_lock)
+        await asyncio.gather(*holders)
+        tool = Refunds()
+        again = await store.effects.run_once("r1", 0, "refund", {}, tool)
+        assert not first.replayed and again.replayed and tool.calls == 0
+        assert await store.effects.get("r1", 0) == {"refund_id": "rf-1"}
+    finally:
+        await store.close()

@@ -99,7 +99,9 @@ class Store:
             lease_s=self.settings.idempotency_lease_s,
             writer=self.writer,
         )
-        self.effects = ToolEffects(self.sessions, lease_s=self.settings.idempotency_lease_s)
+        self.effects = ToolEffects(
+            self.sessions, lease_s=self.settings.idempotency_lease_s, writer=self.writer
+        )
         self.session_states = SessionStates(self.sessions, self.writer)
         self.examples = ExampleCandidates(self.sessions)
         self.review = ReviewItems(self.sessions)

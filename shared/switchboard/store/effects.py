@@ -8,6 +8,12 @@ while the first call is still running is refused (:class:`EffectPending`).
 If the tool raises, the claim is released so the step may be tried again: a tool that can
 fail half-way must make its own effect atomic. If a worker dies mid-call, its claim can be
 taken over once its lease has run out.
+
+Once the tool has run, its result is stored whatever happens to the caller, and a failing
+database is retried until the lease runs out: under load a fault run once saw SQLite's pool
+time out just as a refund returned, and the step, left "running", would have been refunded
+again after its lease. Claims, results and releases go through the store's group writer,
+like the request ledger's, so they do not queue for the pool one transaction each.
 """
 
 from __future__ import annotations
@@ -28,11 +34,16 @@ from switchboard.store._common import canonical_hash, store_errors, utcnow
 from switchboard.store._upsert import insert_if_absent
 from switchboard.store.errors import EffectMismatch, EffectPending, StoreError
 from switchboard.store.models import ToolEffectRow
+from switchboard.store.writer import GroupWriter, write
 
 log = logging.getLogger(__name__)
 
 IN_PROGRESS = "in_progress"
 DONE = "done"
+
+
+RECORD_RETRY_FIRST_S = 0.05
+RECORD_RETRY_MAX_S = 2.0
 
 
 class EffectResult(BaseModel):
@@ -57,6 +68,13 @@ def _key(tenant: str, request_id: str, step: str) -> tuple[ColumnElement[bool], 
     )
 
 
+def _check_json(step: str, result: JsonValue) -> None:
+    try:
+        json.dumps(result)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"tool {step} returned a result that is not JSON: {exc}") from exc
+
+
 def _rowcount(result: object) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
@@ -64,8 +82,15 @@ def _rowcount(result: object) -> int:
 class ToolEffects:
     """``tool_effects``: run a tool once per request step. Failures raise ``StoreError``."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, lease_s: float = 300.0):
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        lease_s: float = 300.0,
+        writer: GroupWriter | None = None,
+    ):
         self._sessions = sessions
+        self._writer = writer  # claims, results and releases share grouped transactions
         self.lease = timedelta(seconds=lease_s)
 
     async def run_once(
@@ -118,7 +143,18 @@ class ToolEffects:
             raise
         # The tool has run: record it even if this task is cancelled meanwhile (a caller's
         # deadline, a dropped connection), or a retry after the lease would run it again.
-        await asyncio.shield(self._finish(tenant, request_id, step, token, result))
+        # A cancelled caller waits for the record, so no write is left running unowned.
+        _check_json(step, result)
+        recording = asyncio.ensure_future(
+            self._record(tenant, request_id, step, token, result, now + self.lease)
+        )
+        try:
+            await asyncio.shield(recording)
+        except asyncio.CancelledError:
+            await asyncio.wait([recording])
+            if not recording.cancelled():
+                recording.exception()  # _record has logged it; the cancellation goes on
+            raise
         return EffectResult(
             request_id=request_id, step=step, tool=tool, result=result, replayed=False
         )
@@ -135,85 +171,123 @@ class ToolEffects:
         approval: tuple[str | None, str | None] = (None, None),
     ) -> EffectResult | None:
         """Claims the step (None), or returns its stored result, or raises if it is taken."""
-        async with store_errors("claiming a tool step"), self._sessions.begin() as session:
-            values = {
-                "tenant": tenant,
-                "request_id": request_id,
-                "step": step,
-                "tool": tool,
-                "args_hash": digest,
-                "state": IN_PROGRESS,
-                "owner": token,
-                "result": None,
-                "created_at": now,
-                "lease_until": now + self.lease,
-                "completed_at": None,
-                "approved_by": approval[0],
-                "approval_reason": approval[1],
-            }
-            claimed = await insert_if_absent(
+        values = {
+            "tenant": tenant,
+            "request_id": request_id,
+            "step": step,
+            "tool": tool,
+            "args_hash": digest,
+            "state": IN_PROGRESS,
+            "owner": token,
+            "result": None,
+            "created_at": now,
+            "lease_until": now + self.lease,
+            "completed_at": None,
+            "approved_by": approval[0],
+            "approval_reason": approval[1],
+        }
+
+        async def op(session: AsyncSession) -> ToolEffectRow | None:
+            """None when claimed; else the row that holds the step."""
+            if await insert_if_absent(
                 session, ToolEffectRow, values, ["tenant", "request_id", "step"]
+            ):
+                return None
+            taken = await session.execute(
+                update(ToolEffectRow)
+                .where(
+                    *_key(tenant, request_id, step),
+                    ToolEffectRow.tool == tool,
+                    ToolEffectRow.args_hash == digest,
+                    ToolEffectRow.state == IN_PROGRESS,
+                    ToolEffectRow.lease_until <= now,
+                )
+                .values(owner=token, lease_until=now + self.lease)
             )
-            if not claimed:
-                taken = await session.execute(
-                    update(ToolEffectRow)
-                    .where(
-                        *_key(tenant, request_id, step),
-                        ToolEffectRow.tool == tool,
-                        ToolEffectRow.args_hash == digest,
-                        ToolEffectRow.state == IN_PROGRESS,
-                        ToolEffectRow.lease_until <= now,
-                    )
-                    .values(owner=token, lease_until=now + self.lease)
+            if _rowcount(taken) == 1:
+                return None
+            held: ToolEffectRow = (
+                await session.scalars(
+                    select(ToolEffectRow)
+                    .where(*_key(tenant, request_id, step))
+                    .execution_options(populate_existing=True)
                 )
-                claimed = _rowcount(taken) == 1
-            if not claimed:
-                row = (
-                    await session.scalars(
-                        select(ToolEffectRow).where(*_key(tenant, request_id, step))
+            ).one()
+            return held
+
+        row = await write(self._writer, self._sessions, "claiming a tool step", op)
+        if row is None:
+            return None
+        if row.tool != tool or row.args_hash != digest:
+            raise EffectMismatch(
+                f"step {step} of request {request_id} already ran {row.tool} with other arguments"
+            )
+        if row.state != DONE:
+            raise EffectPending(f"step {step} of request {request_id} is still running")
+        return EffectResult(
+            request_id=request_id, step=step, tool=tool, result=row.result, replayed=True
+        )
+
+    async def _record(
+        self,
+        tenant: str,
+        request_id: str,
+        step: str,
+        token: str,
+        result: JsonValue,
+        lease_until: datetime,
+    ) -> None:
+        """Stores a tool's result, retrying while the database fails (locked, its pool busy,
+        a connection lost) until the step's lease runs out. Until then nobody can run the
+        step again; after it, a retry could, so the record is worth every wait before."""
+        delay = RECORD_RETRY_FIRST_S
+        while True:
+            try:
+                await self._finish(tenant, request_id, step, token, result)
+                return
+            except StoreError as exc:
+                left = (lease_until - utcnow()).total_seconds()
+                where = {"request_id": request_id, "step": step, "error": exc.message}
+                if left <= delay:
+                    log.error(
+                        "a tool ran but its result could not be stored before the step's "
+                        "lease ran out: a retry may run it again",
+                        extra=where,
                     )
-                ).one()
-                if row.tool != tool or row.args_hash != digest:
-                    raise EffectMismatch(
-                        f"step {step} of request {request_id} already ran {row.tool} with "
-                        "other arguments"
-                    )
-                if row.state != DONE:
-                    raise EffectPending(f"step {step} of request {request_id} is still running")
-                return EffectResult(
-                    request_id=request_id, step=step, tool=tool, result=row.result, replayed=True
-                )
-        return None
+                    raise
+                log.warning("storing a tool result failed; retrying", extra=where)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECORD_RETRY_MAX_S)
 
     async def _finish(
         self, tenant: str, request_id: str, step: str, token: str, result: JsonValue
     ) -> None:
-        try:
-            json.dumps(result)
-        except (TypeError, ValueError) as exc:
-            raise StoreError(f"tool {step} returned a result that is not JSON: {exc}") from exc
-        async with store_errors("storing a tool result"), self._sessions.begin() as session:
+        async def op(session: AsyncSession) -> int:
             done = await session.execute(
                 update(ToolEffectRow)
                 .where(*_key(tenant, request_id, step), ToolEffectRow.owner == token)
                 .values(state=DONE, result=result, completed_at=utcnow())
             )
-        if _rowcount(done) != 1:
+            return _rowcount(done)
+
+        if await write(self._writer, self._sessions, "storing a tool result", op) != 1:
             log.warning(
                 "tool step finished after its lease was taken over",
                 extra={"request_id": request_id, "step": step},
             )
 
     async def _release(self, tenant: str, request_id: str, step: str, token: str) -> None:
-        try:
-            async with store_errors("releasing a tool step"), self._sessions.begin() as session:
-                await session.execute(
-                    delete(ToolEffectRow).where(
-                        *_key(tenant, request_id, step),
-                        ToolEffectRow.owner == token,
-                        ToolEffectRow.state == IN_PROGRESS,
-                    )
+        async def op(session: AsyncSession) -> None:
+            await session.execute(
+                delete(ToolEffectRow).where(
+                    *_key(tenant, request_id, step),
+                    ToolEffectRow.owner == token,
+                    ToolEffectRow.state == IN_PROGRESS,
                 )
+            )
+
+        try:
+            await write(self._writer, self._sessions, "releasing a tool step", op)
         except StoreError as exc:  # the tool's own error matters more; the lease expires
             log.warning("could not release a tool step", extra={"error": exc.message})
 
