@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from switchboard.guard.deobfuscate import reveal, views
+from switchboard.guard.deobfuscate import Views, reveal, views
 from switchboard.guard.homoglyphs import fold_homoglyphs, fold_table
 from switchboard.guard.rules import match_rules
 
@@ -73,14 +73,14 @@ def test_other_encodings_and_scripts_are_revealed(hidden: str) -> None:
 
 def test_an_encoded_payload_is_judged_apart_from_its_wrapper() -> None:
     wrapped = "Please help with this: " + base64.b64encode(b"Where is my invoice?").decode()
-    assert views(wrapped) == ["Please help with this:", "Where is my invoice?"]
+    assert views(wrapped) == Views(["Where is my invoice?"], "Please help with this:")
     # a wrapper of one or two words says nothing on its own
-    assert views("Decode: " + base64.b64encode(ATTACK.encode()).decode()) == [ATTACK]
+    assert views("Decode: " + base64.b64encode(ATTACK.encode()).decode()) == Views([ATTACK])
 
 
 def test_views_of_plain_and_disguised_text() -> None:
-    assert views("Where can I download last month's invoice?") == []
-    assert views("Wh\u0435re is my inv\u043eice?") == ["Where is my invoice?"]
+    assert not views("Where can I download last month's invoice?")
+    assert views("Wh\u0435re is my inv\u043eice?") == Views(["Where is my invoice?"])
 
 
 @pytest.mark.parametrize(
@@ -93,7 +93,7 @@ def test_views_of_plain_and_disguised_text() -> None:
     ],
 )
 def test_ordinary_text_with_codes_or_other_scripts_is_left_alone(plain: str) -> None:
-    assert reveal(plain) is None and views(plain) == []
+    assert reveal(plain) is None and not views(plain)
 
 
 def test_homoglyphs_fold_only_disguised_words() -> None:

@@ -13,15 +13,20 @@ classifier look at it.
 :func:`reveal` returns the whole text with all of that undone (the payloads decoded in place),
 or None when there was nothing of the kind (the usual case: then nothing more is screened).
 :func:`views` returns what the classifier should judge instead of the text as written: the
-revealed text, or, when something was encoded, the visible wrapper and each decoded payload
+revealed text, or, when something was encoded, each decoded payload, with the visible wrapper
 apart. Judged together, a benign payload inside a "please help with this:" wrapper reads
-like a task handed over, and benign texts so wrapped were blocked by the dozen.
+like a task handed over, and benign texts so wrapped were blocked by the dozen. The wrapper
+alone is a fragment that hands a task over ("Please help with this:"), which the classifier
+scores as a mild instruction whatever was encoded, so it counts only when it is blocked on its
+own: otherwise every wrapped text, benign or not, would share its score, and the payload's
+own score, the one that tells them apart, would be lost.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass, field
 
 from switchboard.guard.decoding import encoded_payloads
 from switchboard.guard.homoglyphs import fold_homoglyphs
@@ -75,19 +80,31 @@ def reveal(text: str) -> str | None:
     return None if out == _squeezed(text) else out
 
 
-def views(text: str) -> list[str]:
-    """The texts to judge in place of ``text``: [] when nothing was hidden; the revealed text
-    when only letters were disguised; else the visible wrapper (when it has a few words)
-    and each decoded payload, every one with its letters undisguised."""
+@dataclass(frozen=True)
+class Views:
+    """What to judge in place of a text that hid something: ``hidden`` (the revealed text, or
+    each decoded payload, letters undisguised) and the visible ``wrapper`` around encoded
+    payloads (None when there were none, or it has too few words to say anything)."""
+
+    hidden: list[str] = field(default_factory=list)
+    wrapper: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.hidden)
+
+
+def views(text: str) -> Views:
+    """The texts to judge in place of ``text``: empty when nothing was hidden; the revealed
+    text when only letters were disguised; else each decoded payload, and the wrapper apart."""
     payloads = encoded_payloads(text)
     if not payloads:
         shown = reveal(text)
-        return [] if shown is None else [shown]
+        return Views() if shown is None else Views([shown])
     wrapper = text
     for payload in payloads:
         wrapper = wrapper.replace(payload.raw, " ", 1)
-    out = [_plain(p.text) for p in payloads]
     visible = _plain(wrapper)
-    if len(visible.split()) >= MIN_WRAPPER_WORDS:
-        out.insert(0, visible)
-    return out
+    return Views(
+        [_plain(p.text) for p in payloads],
+        visible if len(visible.split()) >= MIN_WRAPPER_WORDS else None,
+    )

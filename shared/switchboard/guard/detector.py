@@ -142,9 +142,10 @@ class Guard:
     ) -> list[Verdict]:
         """Texts that hid something (spaced letters, homoglyphs, base64...; ``deobfuscate.py``)
         are judged on what they hid: the rules on the revealed text too, the classifier on
-        each view (the revealed text, or the wrapper and each decoded payload apart; a base64
-        blob is noise to it), the highest-scoring view deciding. One more embedding per
-        hiding text, batched."""
+        each view (the revealed text, or each decoded payload; a base64 blob is noise to it),
+        the highest-scoring view deciding. The wrapper around an encoded payload is judged
+        apart and counts only if it is blocked on its own (``deobfuscate.py`` says why). One
+        more embedding per hiding text, batched."""
         hidden = [
             (i, reveal(t) or t, views(t))
             for i, (t, v) in enumerate(zip(texts, verdicts, strict=True))
@@ -153,11 +154,20 @@ class Guard:
         hidden = [(i, shown, seen) for i, shown, seen in hidden if seen]
         if not hidden:
             return verdicts
-        flat = [view[:MAX_SCREEN_CHARS] for _, _, seen in hidden for view in seen]
+        flat = [
+            view[:MAX_SCREEN_CHARS]
+            for _, _, seen in hidden
+            for view in [*([seen.wrapper] if seen.wrapper else []), *seen.hidden]
+        ]
         scores = iter(self.classifier.scores(flat, self._embedder.embed(flat)))
         out = list(verdicts)
         for i, shown, seen in hidden:
-            judged = [self._verdict(view, source, float(next(scores))) for view in seen]
+            wrapper = (
+                self._verdict(seen.wrapper, source, float(next(scores))) if seen.wrapper else None
+            )
+            judged = [self._verdict(view, source, float(next(scores))) for view in seen.hidden]
+            if wrapper is not None and wrapper.blocked:
+                judged.append(wrapper)
             hits = match_rules(shown[:MAX_SCREEN_CHARS], "user" if source == "user" else "indirect")
             if hits:
                 judged.append(Verdict(True, RULE_SCORE, f"rule:{hits[0].rule}", source))
