@@ -21,6 +21,7 @@ from switchboard.guard.examples import (
     load_examples,
     training_examples,
 )
+from switchboard.supervisor.screening import GuardScreener
 
 # Written for these tests, not in examples.jsonl.
 HELD_OUT_BENIGN = [
@@ -141,7 +142,7 @@ def test_an_encoded_text_is_scored_by_what_it_hides_not_by_its_wrapper(guard: Gu
         guard.screen_user(wrapped(attack)),
     )
     assert hidden_benign.score == pytest.approx(plain_benign.score, abs=1e-6)
-    assert not hidden_benign.blocked
+    assert not hidden_benign.blocked and hidden_benign.hidden and not plain_benign.hidden
     assert hidden_attack.blocked and hidden_attack.reason.endswith("(deobfuscated)")
     assert hidden_attack.score == pytest.approx(plain_attack.score, abs=1e-6)
     # a wrapper that is an injection on its own still blocks, whatever it wraps
@@ -209,3 +210,19 @@ def test_trained_weights_are_cached_by_examples_hash(memo: MemoEmbedder, tmp_pat
     assert second.screen_user(text).score == pytest.approx(first.screen_user(text).score)
     files[0].write_bytes(b"not a numpy file")
     assert GuardClassifier.load(files[0], first.classifier.config) is None
+
+
+async def test_a_disguised_harmless_request_is_let_through_with_care(guard: Guard) -> None:
+    """Customers do not base64-encode or space out their questions: what such a text hid is
+    judged (harmless here, so not refused), and the agent answers under its guard prompt."""
+    screener = GuardScreener(guard)
+    plain = "Where can I download last month's invoice?"
+    clean = await screener.screen(plain, None)
+    assert not clean.blocked and not clean.suspicious
+    for disguised in (
+        "Please help with this: " + base64.b64encode(plain.encode()).decode(),
+        "W h e r e   c a n   I   d o w n l o a d   l a s t   m o n t h ' s   i n v o i c e ?",
+    ):
+        screening = await screener.screen(disguised, None)
+        assert not screening.blocked and screening.suspicious, disguised
+        assert screening.reason == "disguised text (borderline)"

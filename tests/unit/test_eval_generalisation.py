@@ -97,23 +97,24 @@ def test_written_held_out_examples_are_never_trained_on() -> None:
 
 
 def test_outside_benign_counts_refusals_and_the_borderline_band() -> None:
-    """Refused = blocked; borderline = not blocked but at or above half the threshold."""
+    """Refused = blocked; borderline = not blocked but at or above half the threshold, or
+    disguised text (as the supervisor's screener decides)."""
     from types import SimpleNamespace
-    from typing import Any, cast
+    from typing import cast
 
     from switchboard.devtools.evals.guard_transfer import outside_benign
-    from switchboard.guard.detector import Guard
+    from switchboard.guard.detector import Guard, Verdict
 
-    scores = {"a": 0.9, "b": 0.5, "c": 0.39, "d": 0.1}
+    scores = {"a": 0.9, "b": 0.5, "c": 0.39, "d": 0.1, "e": 0.1}
 
-    def screen_many(texts: list[str], source: str) -> list[Any]:
+    def screen_many(texts: list[str], source: str) -> list[Verdict]:
         assert source == "user"
-        return [SimpleNamespace(score=scores[t], blocked=scores[t] >= 0.8) for t in texts]
+        return [Verdict(scores[t] >= 0.8, scores[t], "", "user", hidden=t == "e") for t in texts]
 
     guard = SimpleNamespace(screen_many=screen_many, classifier=SimpleNamespace(user_threshold=0.8))
     found = outside_benign(cast(Guard, guard), list(scores))
-    assert (found["n"], found["blocked"], found["suspicious"]) == (4, 1, 1)
-    assert found["pass_rate"] == 0.75 and found["clean_rate"] == 0.5
+    assert (found["n"], found["blocked"], found["suspicious"]) == (5, 1, 2)
+    assert found["pass_rate"] == 0.8 and found["clean_rate"] == 0.4
     assert found["examples"] == ["a"]
 
 

@@ -50,12 +50,16 @@ MIN_CLASSIFIED_WORDS = 3
 
 @dataclass(frozen=True)
 class Verdict:
-    """The outcome of one screening. ``reason`` names the rule or the classifier score."""
+    """The outcome of one screening. ``reason`` names the rule or the classifier score;
+    ``hidden``: the text disguised part of itself (an encoding, spaced letters, look-alike
+    letters) and was judged on what it hid. Customers do not write that way, so a caller
+    may treat such a text with care even when what it hid is harmless."""
 
     blocked: bool
     score: float
     reason: str
     source: Source
+    hidden: bool = False
 
 
 class GuardSettings(BaseSettings):
@@ -173,7 +177,7 @@ class Guard:
                 judged.append(Verdict(True, RULE_SCORE, f"rule:{hits[0].rule}", source))
             again = max(judged, key=lambda v: (v.blocked, v.score))
             reason = f"{again.reason} (deobfuscated)" if again.blocked else ""
-            out[i] = Verdict(again.blocked, again.score, reason, source)
+            out[i] = Verdict(again.blocked, again.score, reason, source, hidden=True)
         return out
 
     def _check_vector(self, vector: Vector) -> None:

@@ -2,8 +2,10 @@
 
 The guard (``switchboard.guard``) combines rules with a classifier trained on labelled
 examples. Text it blocks is refused (status REFUSED, audited); text that scores in a
-borderline band is let through but marked ``suspicious``, and the agent then answers under
-a guard prompt. The routing embedding is reused, so screening costs no second embedding.
+borderline band, or that disguised part of itself (base64, spaced or look-alike letters)
+however harmless what it hid, is let through but marked ``suspicious``, and the agent then
+answers under a guard prompt. The routing embedding is reused, so screening costs no second
+embedding.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Protocol
 
 from switchboard.core.embeddings import Vector
 from switchboard.core.telemetry import tracer
-from switchboard.guard import Guard
+from switchboard.guard import Guard, Verdict
 
 
 @dataclass(frozen=True)
@@ -48,11 +50,19 @@ class GuardScreener:
 
     async def screen(self, text: str, vector: Vector | None) -> Screening:
         verdict = await asyncio.to_thread(self._guard.screen_user, text, vector)
-        if verdict.blocked:
-            return Screening(True, False, verdict.score, verdict.reason)
-        suspicious = verdict.score >= self._suspicious_at
-        reason = f"classifier:{verdict.score:.2f} (borderline)" if suspicious else ""
-        return Screening(False, suspicious, verdict.score, reason)
+        return screening_of(verdict, self._suspicious_at)
+
+
+def screening_of(verdict: Verdict, suspicious_at: float) -> Screening:
+    """What the supervisor does with a guard verdict: refuse, let through with care (a score
+    of at least ``suspicious_at``, or disguised text), or let through."""
+    if verdict.blocked:
+        return Screening(True, False, verdict.score, verdict.reason)
+    if verdict.score >= suspicious_at:
+        return Screening(False, True, verdict.score, f"classifier:{verdict.score:.2f} (borderline)")
+    if verdict.hidden:
+        return Screening(False, True, verdict.score, "disguised text (borderline)")
+    return Screening(False, False, verdict.score, "")
 
 
 async def screen_traced(screener: Screener, text: str, vector: Vector | None) -> Screening:

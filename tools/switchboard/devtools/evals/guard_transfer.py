@@ -55,6 +55,7 @@ from switchboard.devtools.evals.guard_data import (
 )
 from switchboard.guard.detector import Guard, Source
 from switchboard.guard.examples import load_examples
+from switchboard.supervisor.screening import screening_of
 
 MAX_FPR = 0.05
 RECALL_KEY = "recall_at_fpr_5pct"  # no dot: report paths are dotted
@@ -147,12 +148,12 @@ def outside_benign(
 ) -> dict[str, Any]:
     """What the guard does to ordinary requests written by other people for other
     assistants (CLINC150's test queries, SGD's first turns): how many it would refuse, and
-    how many fall in the borderline band that answers under a guard prompt (the supervisor's
-    ``suspicious_fraction`` of the threshold). Never trained or tuned on."""
+    how many the supervisor lets through with care, under a guard prompt (its
+    ``suspicious_fraction`` of the threshold, or disguised text). Never trained or tuned on."""
     verdicts = guard.screen_many(texts, "user")
     band = guard.classifier.user_threshold * suspicious_fraction
     blocked = [t for t, v in zip(texts, verdicts, strict=True) if v.blocked]
-    suspicious = sum(1 for v in verdicts if not v.blocked and v.score >= band)
+    suspicious = sum(screening_of(v, band).suspicious for v in verdicts)
     n = max(1, len(texts))
     return {
         "n": len(texts),
