@@ -82,15 +82,15 @@ def reveal(text: str) -> str | None:
 
 @dataclass(frozen=True)
 class Views:
-    """What to judge in place of a text that hid something: ``hidden`` (the revealed text, or
-    each decoded payload, letters undisguised) and the visible ``wrapper`` around encoded
+    """What to judge in place of a text that hid something: ``revealed`` (the revealed text,
+    or each decoded payload, letters undisguised) and the visible ``wrapper`` around encoded
     payloads (None when there were none, or it has too few words to say anything)."""
 
-    hidden: list[str] = field(default_factory=list)
+    revealed: list[str] = field(default_factory=list)
     wrapper: str | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.hidden)
+        return bool(self.revealed)
 
 
 def views(text: str) -> Views:

@@ -161,7 +161,7 @@ class Guard:
         flat = [
             view[:MAX_SCREEN_CHARS]
             for _, _, seen in hidden
-            for view in [*([seen.wrapper] if seen.wrapper else []), *seen.hidden]
+            for view in [*([seen.wrapper] if seen.wrapper else []), *seen.revealed]
         ]
         scores = iter(self.classifier.scores(flat, self._embedder.embed(flat)))
         out = list(verdicts)
@@ -169,7 +169,7 @@ class Guard:
             wrapper = (
                 self._verdict(seen.wrapper, source, float(next(scores))) if seen.wrapper else None
             )
-            judged = [self._verdict(view, source, float(next(scores))) for view in seen.hidden]
+            judged = [self._verdict(view, source, float(next(scores))) for view in seen.revealed]
             if wrapper is not None and wrapper.blocked:
                 judged.append(wrapper)
             hits = match_rules(shown[:MAX_SCREEN_CHARS], "user" if source == "user" else "indirect")
