@@ -22,7 +22,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 import random
+import resource
 import statistics
 import time
 import uuid
@@ -442,11 +444,15 @@ async def test_thousands_of_requests_under_faults(
     await chaos
     elapsed = time.monotonic() - started
 
-    await check_end_states(system, book)
-    effects = await check_effects(system, book)
-    await check_replays(system, book, rng)
-    replays = await system.db.audit.query(kind=AuditKind.REPLAY, limit=1_000_000)
-    report(system, book, elapsed, effects, len(replays))
+    effects: Counter[str] | None = None
+    replays: int | None = None
+    try:  # the figures are printed when a check fails too: they show how the run went
+        await check_end_states(system, book)
+        effects = await check_effects(system, book)
+        await check_replays(system, book, rng)
+        replays = len(await system.db.audit.query(kind=AuditKind.REPLAY, limit=1_000_000))
+    finally:
+        report(system, book, elapsed, effects, replays)
 
 
 # -- checks -----------------------------------------------------------------------------------
@@ -592,7 +598,14 @@ async def escalation_reasons(system: System, rid: str) -> list[str]:
     return reasons
 
 
-def report(system: System, book: Book, elapsed: float, effects: Counter[str], replays: int) -> None:
+def report(
+    system: System,
+    book: Book,
+    elapsed: float,
+    effects: Counter[str] | None,
+    replays: int | None,
+) -> None:
+    """The run in figures; ``effects`` and ``replays`` are None when a check failed first."""
     statuses = Counter(
         common_pb2.Status.Name(fs[0].reply.status) if fs[0].reply else fs[0].code.name
         for fs in book.finals.values()
@@ -602,6 +615,8 @@ def report(system: System, book: Book, elapsed: float, effects: Counter[str], re
     quantiles = statistics.quantiles(book.latencies, n=100) if len(book.latencies) > 1 else []
     latency = ", ".join(f"p{q} {quantiles[q - 1]:.2f} s" for q in (50, 95, 99) if quantiles)
     most_attempts = max((f.attempts for fs in book.finals.values() for f in fs), default=0)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime
     print(
         f"\nfault run: {len(book.finals)} request ids ({duplicated} sent by two callers at "
         f"once, {len(book.conflicts)} reused ids), {book.attempts} calls in {elapsed:.1f} s"
@@ -610,9 +625,12 @@ def report(system: System, book: Book, elapsed: float, effects: Counter[str], re
         f"\n  replies in {latency} (call deadline {CALL_TIMEOUT_S} s); most attempts for one "
         f"request: {most_attempts}"
         f"\n  retries: {dict(book.retries)}; short deadlines: {book.short_deadlines}; "
-        f"answers replayed from the store: {replays}"
+        f"answers replayed from the store: {'not checked' if replays is None else replays}"
         f"\n  faults: {dict(system.faults)}"
-        f"\n  refunds: {len(book.actions)} proposed, {dict(effects)}"
+        f"\n  this process used {cpu:.1f} s of CPU since it started; load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (a slow run: starved or busy?)"
+        f"\n  refunds: {len(book.actions)} proposed, "
+        f"{'not checked' if effects is None else dict(effects)}"
     )
 
 
