@@ -61,6 +61,8 @@ async def test_a_task_cancelled_mid_statement_leaves_the_database_writable(
         await asyncio.sleep(2.0)
         async with store.sessions.begin() as s:  # the next write must not find it locked
             await s.execute(text("INSERT INTO scratch VALUES (2)"))
+        async with store.sessions() as s:  # the cancelled write was rolled back, this one kept
+            assert await s.scalar(text("SELECT group_concat(x) FROM scratch")) == "2"
     finally:
         gc.enable()
         gc.collect()
