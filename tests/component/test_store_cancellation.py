@@ -1,18 +1,17 @@
-"""A known defect, pinned down: a task cancelled in the middle of an SQLite statement can
-leave the database locked until Python's cycle collector happens to run.
+"""A task cancelled in the middle of an SQLite statement must not leave the database locked.
 
-With the store's SQLite engine (SQLAlchemy 2.1, aiosqlite 0.22, one pooled connection), the
-cancelled task's connection is thrown away rather than closed, and its transaction keeps
-SQLite's write lock until the connection object is garbage-collected. Every write of the
-process then fails "database is locked", for as long as that takes: minutes in the fault run
-(``test_fault_run.py``, about one run in 15 on a 2-core machine: an agent's tool-result writes
-failed every 10 s for three minutes, and the refund confirmations that needed them ran out of
-time). Store calls are cancelled mid-statement easily: ``asyncio.timeout`` around them (the
-example recorder's 0.5 s, working memory, the ledger), a caller's deadline, a dropped
-connection.
+This was a defect (found through the fault run, ``test_fault_run.py``, about one run in 15 on
+a 2-core machine: an agent's tool-result writes failed every 10 s for three minutes, and the
+refund confirmations that needed them ran out of time). SQLAlchemy throws away the cancelled
+task's connection and closes it, but while a cursor of it is still referenced, SQLite's close
+only marks it a zombie and its transaction keeps the write lock until Python's cycle
+collector runs. The store's connections now roll back before closing
+(``switchboard.store.database.RollbackOnClose``). Store calls are cancelled mid-statement
+easily: ``asyncio.timeout`` around them (the example recorder's 0.5 s, working memory, the
+ledger), a caller's deadline, a dropped connection.
 
-The test is a strict xfail: it fails today, and the fix must turn it green (then drop the
-marker). The cycle collector is paused so the outcome does not depend on when it runs.
+The cycle collector is paused so the outcome does not depend on when it runs; without the
+rollback the second write fails "database is locked".
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ import contextlib
 import gc
 from pathlib import Path
 
-import pytest
 from sqlalchemy import text
 
 from tests.harness.store import open_sqlite_store
@@ -33,10 +31,6 @@ SLOW = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect: a cancellation mid-statement leaves SQLite locked (docstring)",
-)
 async def test_a_task_cancelled_mid_statement_leaves_the_database_writable(
     tmp_path: Path,
 ) -> None:

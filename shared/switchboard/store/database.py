@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from types import TracebackType
 from typing import Any
 
@@ -35,6 +36,27 @@ from switchboard.store.writer import GroupWriter
 log = logging.getLogger(__name__)
 
 
+class RollbackOnClose(sqlite3.Connection):
+    """An SQLite connection that rolls back its open transaction when it is closed.
+
+    Why: SQLAlchemy throws away a connection whose statement was cancelled (an
+    ``asyncio.timeout``, a caller's deadline, a dropped call) and closes it. If a cursor of that
+    connection is still referenced (the cancelled task's frames usually hold one until the
+    cycle collector runs), ``sqlite3_close_v2`` only marks the connection a zombie: its
+    transaction, and SQLite's write lock with it, live on until the cursor is collected.
+    Every write of the process then failed "database is locked" for minutes. A rollback first
+    ends the transaction at once (pending reads are aborted), so the close frees the lock
+    whatever still points at the connection. ``tests/component/test_store_cancellation.py``.
+    """
+
+    def close(self) -> None:
+        try:
+            if self.in_transaction:
+                self.rollback()
+        finally:
+            super().close()
+
+
 def create_engine(url: str, settings: StoreSettings) -> AsyncEngine:
     """An async engine tuned for the backend: WAL and a busy timeout on SQLite, a pool on PG."""
     if is_sqlite(url):
@@ -44,7 +66,7 @@ def create_engine(url: str, settings: StoreSettings) -> AsyncEngine:
         # writes starved for seconds. The pool's queue is first come, first served.
         engine = create_async_engine(
             url,
-            connect_args={"timeout": settings.db_timeout_s},
+            connect_args={"timeout": settings.db_timeout_s, "factory": RollbackOnClose},
             pool_pre_ping=False,
             pool_size=1,
             max_overflow=0,
