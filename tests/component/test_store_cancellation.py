@@ -19,10 +19,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import sqlite3
 from pathlib import Path
 
 from sqlalchemy import text
 
+from switchboard.store.database import RollbackOnClose
 from tests.harness.store import open_sqlite_store
 
 SLOW = (
@@ -61,3 +63,37 @@ async def test_a_task_cancelled_mid_statement_leaves_the_database_writable(
         gc.enable()
         gc.collect()
         await store.close()
+
+
+def test_closing_a_connection_with_a_live_cursor_frees_the_write_lock(tmp_path: Path) -> None:
+    """The cause, without asyncio or SQLAlchemy: a plain ``sqlite3`` connection closed while
+    a cursor still holds an unfinished statement (a result row not yet read, as a cancelled
+    query leaves it) keeps its transaction, and the lock; the store's does not."""
+    path = tmp_path / "d.db"
+    with contextlib.closing(sqlite3.connect(path)) as setup:
+        setup.execute("PRAGMA journal_mode=WAL")
+        setup.execute("CREATE TABLE t (x INTEGER)")
+        setup.commit()
+
+    def write_after_closing(factory: type[sqlite3.Connection]) -> str:
+        first = sqlite3.connect(path, timeout=0.2, factory=factory)
+        first.execute("INSERT INTO t VALUES (1)")  # opens a transaction, left open
+        cursor = first.execute("SELECT 1 UNION ALL SELECT 2")
+        cursor.fetchone()  # unfinished: the second row is never read
+        first.close()
+        with contextlib.closing(sqlite3.connect(path, timeout=0.2)) as second:
+            try:
+                second.execute("INSERT INTO t VALUES (2)")
+                second.commit()
+            except sqlite3.OperationalError as exc:
+                return str(exc)
+            finally:
+                del cursor  # the zombie ends once its last cursor is gone
+            return str(second.execute("SELECT group_concat(x) FROM t").fetchone()[0])
+
+    gc.disable()
+    try:
+        assert write_after_closing(sqlite3.Connection) == "database is locked"
+        assert write_after_closing(RollbackOnClose) == "2"
+    finally:
+        gc.enable()

@@ -40,10 +40,11 @@ class RollbackOnClose(sqlite3.Connection):
     """An SQLite connection that rolls back its open transaction when it is closed.
 
     Why: SQLAlchemy throws away a connection whose statement was cancelled (an
-    ``asyncio.timeout``, a caller's deadline, a dropped call) and closes it. If a cursor of that
-    connection is still referenced (the cancelled task's frames usually hold one until the
-    cycle collector runs), ``sqlite3_close_v2`` only marks the connection a zombie: its
-    transaction, and SQLite's write lock with it, live on until the cursor is collected.
+    ``asyncio.timeout``, a caller's deadline, a dropped call) and closes it. While a cursor of
+    it still holds an unfinished statement (the cancelled query's result, unread, kept by the
+    task's frames until the cycle collector runs), ``sqlite3_close_v2`` only marks the
+    connection a zombie: its transaction, and SQLite's write lock with it, live on until the
+    cursor is collected.
     Every write of the process then failed "database is locked" for minutes. A rollback first
     ends the transaction at once (pending reads are aborted), so the close frees the lock
     whatever still points at the connection. ``tests/component/test_store_cancellation.py``.
