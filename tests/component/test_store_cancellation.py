@@ -81,6 +81,7 @@ def test_closing_a_connection_with_a_live_cursor_frees_the_write_lock(tmp_path: 
         cursor = first.execute("SELECT 1 UNION ALL SELECT 2")
         cursor.fetchone()  # unfinished: the second row is never read
         first.close()
+        first.close()  # a second close is harmless, as with a plain connection
         with contextlib.closing(sqlite3.connect(path, timeout=0.2)) as second:
             try:
                 second.execute("INSERT INTO t VALUES (2)")

@@ -44,16 +44,18 @@ class RollbackOnClose(sqlite3.Connection):
     it still holds an unfinished statement (the cancelled query's result, unread, kept by the
     task's frames until the cycle collector runs), ``sqlite3_close_v2`` only marks the
     connection a zombie: its transaction, and SQLite's write lock with it, live on until the
-    cursor is collected.
-    Every write of the process then failed "database is locked" for minutes. A rollback first
-    ends the transaction at once (pending reads are aborted), so the close frees the lock
-    whatever still points at the connection. ``tests/component/test_store_cancellation.py``.
+    cursor is collected. Every write of the process then failed "database is locked" for
+    minutes. A rollback first ends the transaction at once (pending reads are aborted), so the
+    close frees the lock whatever still points at the connection. Closing twice stays
+    harmless, as with a plain connection. ``tests/component/test_store_cancellation.py``.
     """
 
     def close(self) -> None:
         try:
             if self.in_transaction:
                 self.rollback()
+        except sqlite3.ProgrammingError:  # already closed: nothing to roll back
+            pass
         finally:
             super().close()
 
