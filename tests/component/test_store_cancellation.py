@@ -3,12 +3,12 @@
 This was a defect (found through the fault run, ``test_fault_run.py``, about one run in 15 on
 a 2-core machine: an agent's tool-result writes failed every 10 s for three minutes, and the
 refund confirmations that needed them ran out of time). SQLAlchemy throws away the cancelled
-task's connection and closes it, but while a cursor of it is still referenced, SQLite's close
-only marks it a zombie and its transaction keeps the write lock until Python's cycle
-collector runs. The store's connections now roll back before closing
-(``switchboard.store.database.RollbackOnClose``). Store calls are cancelled mid-statement
-easily: ``asyncio.timeout`` around them (the example recorder's 0.5 s, working memory, the
-ledger), a caller's deadline, a dropped connection.
+task's connection and closes it, but while a cursor of it holds an unfinished statement (the
+cancelled query's result, unread), SQLite's close only marks it a zombie and its transaction
+keeps the write lock until Python's cycle collector frees that cursor. The store's
+connections now roll back before closing (``switchboard.store.database.RollbackOnClose``).
+Store calls are cancelled mid-statement easily: ``asyncio.timeout`` around them (the example
+recorder's 0.5 s, working memory, the ledger), a caller's deadline, a dropped connection.
 
 The cycle collector is paused so the outcome does not depend on when it runs; without the
 rollback the second write fails "database is locked".

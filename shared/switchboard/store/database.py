@@ -52,8 +52,7 @@ class RollbackOnClose(sqlite3.Connection):
 
     def close(self) -> None:
         try:
-            if self.in_transaction:
-                self.rollback()
+            self.rollback()  # a no-op outside a transaction
         except sqlite3.ProgrammingError:  # already closed: nothing to roll back
             pass
         finally:
