@@ -24,11 +24,20 @@ def test_vectors_are_unit_length_and_meaningful(embedder: MiniLMEmbedder) -> Non
 
 
 def test_batching_does_not_change_vectors(embedder: MiniLMEmbedder) -> None:
+    """Short and long texts (past the 256-token cut) mixed, in batches padded here."""
     texts = [f"sentence number {i} " + "word " * (i % 17) for i in range(70)]
+    texts += [f"paragraph {i}: " + "refunds are paid to the card used " * (4 * i) for i in range(8)]
     batched = embedder.embed(texts)
-    single = np.vstack([embedder.embed([t]) for t in texts[:5]])
-    assert np.allclose(batched[:5], single, atol=2e-2)
+    single = np.vstack([embedder.embed([t]) for t in texts])
+    assert np.allclose(batched, single, atol=1e-4)
     assert embedder.embed([]).shape == (0, DIMENSION)
+
+
+def test_text_past_the_token_limit_embeds_like_its_first_256_tokens(
+    embedder: MiniLMEmbedder,
+) -> None:
+    head = "refunds are paid to the card used for the purchase. " * 30
+    assert np.allclose(embedder.embed([head]), embedder.embed([head + "tail " * 400]), atol=1e-5)
 
 
 def test_model_file_is_pinned(tmp_path: Path) -> None:

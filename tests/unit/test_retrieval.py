@@ -7,8 +7,11 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
+from switchboard.agent.config import AgentConfig
 from switchboard.agent.knowledge.retrieval import BM25, Retriever, rrf, stem, tokenize
 from switchboard.agent.knowledge.store import InMemoryStore, StoredChunk
+from switchboard.devtools.evals.corpus import SHIPPED_STRATEGIES
+from tests.conftest import AGENTS_DIR, DOMAINS
 
 
 def test_tokenize_drops_stopwords_and_stems() -> None:
@@ -86,3 +89,11 @@ def test_chroma_store_lists_every_chunk_with_its_embedding(tmp_path) -> None:
     assert set(by_id) == {"x::0", "y::0"} and embedded.shape == (2, 384)
     np.testing.assert_allclose(embedded[by_id["y::0"]], vectors[1], atol=1e-6)
     assert listed[by_id["x::0"]].metadata == {"source": "x"}
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_make_eval_measures_the_chunking_each_agent_ships(domain: str) -> None:
+    """`make eval` embeds SciFact only with the shipped chunking (the other two cost ~13 more
+    minutes cold); an agent switching strategy must switch what CI measures too."""
+    config = AgentConfig.load(AGENTS_DIR / domain / "agent.yaml")
+    assert config.retrieval.chunking in SHIPPED_STRATEGIES

@@ -27,7 +27,12 @@ MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 DIMENSION = 384
 MAX_TOKENS = 256
+# A batch holds at most BATCH_SIZE texts and about BATCH_TOKENS tokens, padding included. Short
+# texts gain from batching; long ones lose (measured on 2 cores: 200-token chunks 28.8 texts/s
+# one at a time against 18.9/s in batches of 32; 10-token queries 537/s at 32 against 429/s
+# at 8). The vectors do not depend on the batch (cosine to one-at-a-time above 0.99999).
 BATCH_SIZE = 32
+BATCH_TOKENS = 384
 
 Vector = npt.NDArray[np.float32]
 Matrix = npt.NDArray[np.float32]
@@ -62,6 +67,24 @@ async def embed_one(embedder: Embedder, text: str) -> Vector:
     matrix = await asyncio.to_thread(embedder.embed, [text])
     vector: Vector = matrix[0]
     return vector
+
+
+def token_batches(lengths: Sequence[int]) -> list[range]:
+    """Consecutive batches over ``lengths`` (sorted ascending): each as long as it fits
+    ``BATCH_SIZE`` texts and ``BATCH_TOKENS`` tokens padded to its longest, at least one."""
+    batches: list[range] = []
+    start = 0
+    while start < len(lengths):
+        end = start + 1
+        while (
+            end < len(lengths)
+            and end - start < BATCH_SIZE
+            and (end - start + 1) * lengths[end] <= BATCH_TOKENS
+        ):
+            end += 1
+        batches.append(range(start, end))
+        start = end
+    return batches
 
 
 def _package_dir(name: str) -> Path:
@@ -112,7 +135,7 @@ class MiniLMEmbedder:
             )
         tokenizer = Tokenizer.from_file(str(tokenizer_path))
         tokenizer.enable_truncation(max_length=MAX_TOKENS)
-        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        tokenizer.no_padding()  # the file pads to 128; batches are padded here, to their longest
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
@@ -126,7 +149,7 @@ class MiniLMEmbedder:
         )
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._tokenizer = tokenizer
-        # The tokenizer's padding settings are shared state: one batch at a time.
+        # One model run at a time: each already uses every core.
         self._lock = threading.Lock()
 
     @property
@@ -140,22 +163,26 @@ class MiniLMEmbedder:
     def embed(self, texts: Sequence[str]) -> Matrix:
         if not texts:
             return np.zeros((0, DIMENSION), dtype=np.float32)
-        # Batches of similar length waste little work on padding.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        tokens = [e.ids for e in self._tokenizer.encode_batch(list(texts))]
+        # Sorted by length, batches of similar length waste little work on padding.
+        order = sorted(range(len(texts)), key=lambda i: len(tokens[i]))
         out = np.empty((len(texts), DIMENSION), dtype=np.float32)
-        for start in range(0, len(order), BATCH_SIZE):
-            idx = order[start : start + BATCH_SIZE]
-            out[idx] = self._encode([texts[i] for i in idx])
+        for idx in token_batches([len(tokens[i]) for i in order]):
+            rows = [order[i] for i in idx]
+            out[rows] = self._encode([tokens[i] for i in rows])
         return out
 
-    def _encode(self, texts: list[str]) -> Matrix:
+    def _encode(self, tokens: list[list[int]]) -> Matrix:
+        ids = np.zeros((len(tokens), max(len(t) for t in tokens)), dtype=np.int64)
+        for row, t in enumerate(tokens):
+            ids[row, : len(t)] = t
+        mask = (np.arange(ids.shape[1]) < np.array([len(t) for t in tokens])[:, None]).astype(
+            np.int64
+        )
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feeds["token_type_ids"] = np.zeros_like(ids)
         with self._lock:
-            encodings = self._tokenizer.encode_batch(texts)
-            ids = np.array([e.ids for e in encodings], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-            feeds = {"input_ids": ids, "attention_mask": mask}
-            if "token_type_ids" in self._inputs:
-                feeds["token_type_ids"] = np.zeros_like(ids)
             hidden = self._session.run(None, feeds)[0]
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)

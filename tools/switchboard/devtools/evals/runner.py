@@ -22,6 +22,7 @@ from typing import Any
 from switchboard.core.embeddings import Embedder
 from switchboard.core.settings import LLMSettings
 from switchboard.devtools.evals.cache import EmbeddingCache
+from switchboard.devtools.evals.corpus import SHIPPED_STRATEGIES
 from switchboard.devtools.evals.datasets import DatasetMissing, load_clinc, load_scifact, load_sgd
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ def run_evals(  # noqa: PLR0915 (one block per part)
     cache_dir: Path,
     *,
     parts: Sequence[str] = ("clinc150", "scifact"),
-    strategies: Sequence[str] = ("document", "structure", "fixed"),
+    strategies: Sequence[str] = SHIPPED_STRATEGIES,
     quick: bool = False,
     agents_dir: Path = Path("agents"),
     cases: Path = Path("tests/data/behaviour.yaml"),
