@@ -63,7 +63,7 @@ profile: setup
 # minutes on 2 cores). Writes build/eval-report.json and fails when a
 # metric of evals/baseline.json drops by more than its tolerance. Embeddings are cached in
 # build/eval-cache. SciFact is measured with the chunking the agents ship (the first run embeds
-# ~11k chunks: about 9 minutes on 2 cores, about 17 minutes cold in all).
+# ~11k chunks: about 6 minutes on 2 cores, about 12 minutes cold in all).
 EVAL_DATA ?=
 EVAL_ARGS ?=
 .PHONY: eval eval-baseline eval-data eval-retrieval

@@ -130,12 +130,16 @@ def test_interrupted_ask_prints_one_line() -> None:
         # The client connects only once its call is under way: Ctrl-C from then on. (A fixed
         # 2 s sleep guessed at that; in one full run the process then exited 2 after grpc's
         # 20 s connect timeout, the interrupt unseen. Not reproduced in 50 runs alone.)
-        silent.settimeout(30)
-        connection, _ = silent.accept()
-        with connection:
-            process.send_signal(signal.SIGINT)
-            _out, err = process.communicate(timeout=30)
-    assert process.returncode == 130
+        try:
+            silent.settimeout(30)
+            connection, _ = silent.accept()
+            with connection:
+                process.send_signal(signal.SIGINT)
+                _out, err = process.communicate(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == 130, err
     lines = [line for line in err.splitlines() if line.strip()]
     assert lines == ["interrupted: ask cancelled"], err
     assert "Traceback" not in err

@@ -8,8 +8,8 @@ CHUNK_SIZE = 900
 CHUNK_OVERLAP = 150
 STRATEGIES = ("document", "fixed", "structure")
 # What `make eval` measures: the chunking the demo agents ship (their agent.yaml). Each
-# strategy embeds 5-12k SciFact chunks cold (4-9 minutes on 2 cores, twice that on a slow CI
-# machine), so comparing all three is its own target, `make eval-retrieval`.
+# strategy embeds 5-12k SciFact chunks cold (the shipped one about 6 minutes on 2 cores, twice
+# that on a slow CI machine), so comparing all three is its own target, `make eval-retrieval`.
 SHIPPED_STRATEGIES = ("structure",)
 
 
