@@ -72,7 +72,7 @@ eval: setup eval-data
 	$(BIN)/switchboard eval run $(if $(EVAL_DATA),--data-dir $(EVAL_DATA)) $(EVAL_ARGS)
 
 # The three SciFact chunking strategies compared, dense / BM25 / hybrid each (~28k chunks:
-# about 22 minutes cold on 2 cores), gated on the same baseline -> build/eval-retrieval.json.
+# about 15 minutes cold on 2 cores), gated on the same baseline -> build/eval-retrieval.json.
 eval-retrieval: setup
 	$(BIN)/switchboard eval run --parts scifact --strategies document,structure,fixed \
 		--out build/eval-retrieval.json $(if $(EVAL_DATA),--data-dir $(EVAL_DATA)) $(EVAL_ARGS)

@@ -107,11 +107,15 @@ def test_eval_run_without_data_skips_clearly(tmp_path: Path, capsys, monkeypatch
         sessions_data=Path("tests/data/sessions.yaml"),
     )
     (tmp_path / "baseline.json").write_text(
-        json.dumps({"metrics": {"clinc150.full.accuracy": 0.97}}), encoding="utf-8"
+        json.dumps({"metrics": {"clinc150.full.accuracy": 0.97, "behaviour.pass_rate": 1.0}}),
+        encoding="utf-8",
     )
     assert eval_main(args) == 0
     out = capsys.readouterr().out
     assert "SKIPPED CLINC150" in out and "SKIPPED SciFact" in out and "skipped   clinc150" in out
+    # a part left out of --parts: counted, not listed
+    assert "skipped   behaviour" not in out
+    assert "skipped   1 baseline metrics of parts not run" in out
     report = json.loads((tmp_path / "report.json").read_text())
     assert "skipped" in report["clinc150"] and "skipped" in report["scifact"]
 
