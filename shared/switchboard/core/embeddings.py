@@ -173,12 +173,11 @@ class MiniLMEmbedder:
         return out
 
     def _encode(self, tokens: list[list[int]]) -> Matrix:
-        ids = np.zeros((len(tokens), max(len(t) for t in tokens)), dtype=np.int64)
+        lengths = np.array([len(t) for t in tokens])
+        ids = np.zeros((len(tokens), lengths.max()), dtype=np.int64)
         for row, t in enumerate(tokens):
             ids[row, : len(t)] = t
-        mask = (np.arange(ids.shape[1]) < np.array([len(t) for t in tokens])[:, None]).astype(
-            np.int64
-        )
+        mask = (np.arange(ids.shape[1]) < lengths[:, None]).astype(np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feeds["token_type_ids"] = np.zeros_like(ids)

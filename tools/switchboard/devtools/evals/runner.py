@@ -15,7 +15,7 @@ import logging
 import platform
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -245,6 +245,7 @@ class Comparison:
     regressions: list[str]
     checked: list[str]
     skipped: list[str]
+    not_run: list[str] = field(default_factory=list)  # metrics of parts left out (--parts)
 
     @property
     def ok(self) -> bool:
@@ -259,6 +260,9 @@ def compare(
     out = Comparison([], [], [])
     for path, expected in baseline.get("metrics", {}).items():
         actual = lookup(report, path)
+        if actual is None and path.split(".", 1)[0] not in report:
+            out.not_run.append(path)
+            continue
         if actual is None:
             out.skipped.append(f"{path}: not in this report (dataset absent or part not run)")
             continue
