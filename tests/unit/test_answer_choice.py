@@ -148,3 +148,99 @@ def test_the_chroma_store_reads_chunks_by_id_scored_against_the_query(tmp_path: 
     (hit,) = store.get(["a.md::1", "a.md::9"], vectors[1])
     assert hit.id == "a.md::1" and hit.score == pytest.approx(1.0) and hit.vector is not None
     assert store.get([], vectors[1]) == []
+
+
+def _choose_among(question: str, *hits: tuple[str, str, float]) -> Extract:
+    """``choose`` over several hits, each (chunk, heading, retrieval score)."""
+    embedder = HashEmbedder()
+    found, sets = [], []
+    for n, (chunk, heading, score) in enumerate(hits):
+        texts = tuple(split_sentences(chunk, heading))
+        found.append(Hit(f"d{n}.md::1", chunk, score, {"source": f"d{n}.md", "heading": heading}))
+        sets.append(SentenceSet(texts, embedder.embed(list(texts))))
+    extract = choose(question, embedder.embed([question])[0], found, sets)
+    assert extract is not None
+    return extract
+
+
+def test_a_list_item_that_finishes_its_lead_in_is_quoted_under_it() -> None:
+    """ "be at least 12 characters" says nothing alone, but it is the answer to a how-long
+    question: it is quoted with its lead-in and its list."""
+    chunk = (
+        "Every Brightlane password must:\n\n"
+        "- have a password length of at least 12 characters;\n"
+        "- not contain your name.\n\n"
+        "We recommend a password manager.\n"
+    )
+    extract = _choose_among(
+        "What's the minimum password length?", (chunk, "Passwords > Requirements", 0.6)
+    )
+    lines = extract.text.splitlines()
+    assert lines[2:4] == [
+        "Every Brightlane password must:",
+        "- have a password length of at least 12 characters;",
+    ]
+
+
+def test_a_sentence_about_the_article_itself_is_not_an_answer() -> None:
+    chunk = (
+        "This article explains how to contact technical support.\n\n"
+        "Email support@brightlane.example from any plan, including Free.\n"
+    )
+    extract = _choose_among(
+        "How do I contact technical support?", (chunk, "Support > Contacting support", 0.6)
+    )
+    assert "support@brightlane.example" in extract.text
+    assert "This article" not in extract.text
+
+
+def test_a_bold_title_brings_the_rest_of_its_line() -> None:
+    """ "**Symptom.** Cause. Fix." in a list item or a paragraph: the symptom matches the
+    question; the fix after it is the answer."""
+    chunk = (
+        "- **Windows: blank white window after update.** Caused by a GPU driver conflict. "
+        "Fixed in 5.8.1.\n"
+        "- **macOS: notifications not shown.** Focus modes hide them.\n"
+        "- **Linux: no tray icon.** GNOME hides tray icons.\n"
+        "- **iOS: uploads fail on cellular.** Connect to Wi-Fi.\n"
+        "- **Android: late notifications.** Battery optimisation delays them.\n\n"
+        '**"Authentication failed" or 401 errors in the history of your Zaps.** The token was '
+        "revoked. Reconnect the account in Zapier.\n"
+    )
+    windows = _choose_among(
+        "The Windows app shows a blank white window after the update",
+        (chunk, "Apps > Known issues", 0.6),
+    )
+    assert "Fixed in 5.8.1." in windows.text and "macOS" not in windows.text
+    zapier = _choose_among(
+        'Zapier says "authentication failed"', (chunk, "Apps > Known issues", 0.6)
+    )
+    assert "Reconnect the account in Zapier." in zapier.text
+
+
+def test_a_passage_about_the_opposite_action_does_not_answer() -> None:
+    """An embedding model puts "export" next to "import"; the import steps, although their
+    passage was retrieved first, are not how to export."""
+    importing = (
+        "1. Open the project and choose More > Import > CSV to bring a CSV into the project.\n"
+        "2. Upload the CSV file.\n"
+    )
+    exporting = "1. Open the project.\n2. Choose More > Export.\n"
+    extract = _choose_among(
+        "How do I export a project to CSV?",
+        (importing, "Importing > Importing from CSV", 0.7),
+        (exporting, "Exporting > Exporting a project", 0.55),
+    )
+    assert extract.used == [2] and "Choose More > Export." in extract.text
+
+
+def test_a_sentence_that_refers_back_brings_the_one_it_refers_to() -> None:
+    chunk = (
+        "Owners can turn on Require sign-off for new seats under Settings > Billing.\n"
+        "When it is on, Admins cannot add paid seats without the Owner's approval.\n"
+    )
+    extract = _choose_among(
+        "Can I stop admins from adding paid seats without my approval?",
+        (chunk, "Seats > Preventing unexpected seat charges", 0.6),
+    )
+    assert "Require sign-off for new seats" in extract.text

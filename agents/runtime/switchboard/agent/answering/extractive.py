@@ -33,6 +33,7 @@ from switchboard.agent.answering.question import (
     classify,
     coverage,
     idf,
+    opposed,
     rare,
     terms,
 )
@@ -48,6 +49,7 @@ W_TITLE = 0.15  # ... its section title holds
 W_SHAPE = 0.05  # the sentence has the shape asked for (a yes or no, a step)
 W_NUMBER = 0.15  # ... a number, for a how-many/how-long question: one without is no answer
 W_PASSAGE = 0.5  # its passage's retrieval score: the section as a whole is on topic
+W_OPPOSED = 0.4  # it or its title names the opposite action (import for export): off topic
 STEPS_MARGIN = 0.2  # a how-to takes the best list within this of the best sentence
 CLOSE = 0.12  # other sentences within this of the best join the answer
 MAX_STEPS = 10
@@ -59,15 +61,25 @@ PARAGRAPH = 3  # ... up to this many sentences of it
 NEIGHBOUR = 0.15  # an adjacent sentence within this of the best joins it as context
 
 _POINTS_ON = re.compile(r"\b(?:below|the following|as follows)[.:]?$", re.I)
-_LEANS = re.compile(r"^(?:This|That|It|They|These|Those|Then|Otherwise|If so|Once)\b")
+# "This article explains how to reach support": says what the page is about, answers nothing.
+_ABOUT = re.compile(
+    r"^(?:This|The following) (?:article|page|guide|section) (?:explains|covers|lists|describes"
+    r"|shows|walks|helps|says|is about)\b",
+    re.I,
+)
+_LEANS = re.compile(
+    r"^(?:This|That|It|They|These|Those|Then|Otherwise|If so|Once)\b"
+    r"|^(?:When|If|Once|While|Until|Unless) (?:it|this|that|they|these|those)\b"
+)
 
 
 def usable(sentence: str) -> bool:
     """Lead-ins ("To do this:") and list fragments ("already be an Admin") say nothing on
     their own; short pieces rarely answer anything; a sentence the guard's rules flag is
-    never quoted (planted instructions)."""
+    never quoted (planted instructions); nor is a sentence about the article itself."""
     return (
         len(sentence) >= 20
+        and not _ABOUT.match(sentence)
         and not sentence.endswith(":")
         and not sentence[0].islower()
         and not match_rules(sentence, "indirect")
@@ -159,7 +171,8 @@ def _candidates(
         keep = [
             k
             for k, t in enumerate(found.texts)
-            if usable(t) or (k in shape.introduces and quotable(t) and len(t) >= 12)
+            if usable(t)
+            or ((k in shape.introduces or shape.fragment(k, t)) and quotable(t) and len(t) >= 12)
         ]
         rows.extend((i, k, found.texts[k]) for k in keep)
         if keep:
@@ -176,7 +189,7 @@ def _candidates(
     titles = [coverage(asked, head, weights, len(rows)) for head in heads]
     for (i, k, text), said, sim in zip(rows, words, sims, strict=True):
         shaped = pool.shaped(text, i, said) or (
-            kind is QuestionType.HOWTO and _block(layouts[i], k)
+            kind is QuestionType.HOWTO and layouts[i].in_list(k)
         )
         # A sentence is read under its section title and in its passage: "50% off Team or
         # Business" under "Nonprofit discount" answers "Do you have a nonprofit discount?".
@@ -186,28 +199,16 @@ def _candidates(
             + W_TITLE * titles[i]
             + (W_NUMBER if kind is QuestionType.NUMBER else W_SHAPE) * shaped
             + W_PASSAGE * hits[i].score
+            - W_OPPOSED * opposed(asked, said | heads[i])
         )
         pool.cands.append(_Candidate(i, k, text, float(sim), score))
     return pool
 
 
-def _block(shape: Layout, index: int, *, ordered: bool = False) -> bool:
-    """Is sentence ``index`` in (or the lead-in of) a list (an ordered one, if asked)?"""
-    b = shape.block_of.get(index, shape.introduces.get(index))
-    return b is not None and (shape.blocks[b].ordered or not ordered)
-
-
-def _short_list(shape: Layout, index: int) -> bool:
-    if index in shape.introduces:
-        return True
-    b = shape.block_of.get(index)
-    return b is not None and len(shape.blocks[b].items) <= SHORT_LIST
-
-
 def _steps(best: _Candidate, cands: list[_Candidate], layouts: list[Layout]) -> _Candidate | None:
     """For a how-to: the best candidate inside an ordered list (steps) close enough to
     ``best``."""
-    in_lists = [c for c in cands if _block(layouts[c.passage], c.index, ordered=True)]
+    in_lists = [c for c in cands if layouts[c.passage].in_list(c.index, ordered=True)]
     top = max(in_lists, key=lambda c: c.score, default=None)
     return top if top is not None and top.score >= best.score - STEPS_MARGIN else None
 
@@ -222,6 +223,11 @@ def _block_lines(found: SentenceSet, shape: Layout, anchor: int) -> list[str]:
         if said:
             lines.append(f"{n}. {said}" if block.ordered else f"- {said}")
     return lines
+
+
+def _heading_like(best: _Candidate, shape: Layout) -> bool:
+    """Only a title or a question: its line's bold opening, a short line, or a question."""
+    return best.index in shape.titled or len(best.text) < SHORT or best.text.endswith("?")
 
 
 def _context(
@@ -243,7 +249,7 @@ def _context(
         ]
         if out:
             return out
-    if len(best.text) < SHORT or best.text.endswith("?"):
+    if _heading_like(best, shape):
         rest = [k for k in shape.paragraph.get(best.index, []) if k > best.index]
         out = [
             by_index.get(k) or _Candidate(best.passage, k, found.texts[k], 0.0, 0.0)
@@ -256,7 +262,7 @@ def _context(
         if not 0 <= k < len(found.texts) or not usable(found.texts[k]):
             continue
         leans = k < best.index and _LEANS.match(best.text)
-        titled = k > best.index and (len(best.text) < SHORT or best.text.endswith("?"))
+        titled = k > best.index and _heading_like(best, shape)
         near = k in by_index and by_index[k].score >= best.score - NEIGHBOUR
         if leans or titled or near:
             out.append(by_index.get(k) or _Candidate(best.passage, k, found.texts[k], 0.0, 0.0))
@@ -285,9 +291,11 @@ def choose(
     lead_in = best.index in layouts[best.passage].introduces
     # A lead-in brings its list, an item of a short list the rest (but the list after a lead-in
     # does not answer a how-many question).
-    short = _short_list(layouts[best.passage], best.index)
+    short = layouts[best.passage].in_short_list(best.index, SHORT_LIST)
     if anchor is None and short and (kind is not QuestionType.NUMBER or not lead_in):
         anchor = best
+    if anchor is None and layouts[best.passage].fragment(best.index, best.text):
+        anchor = best  # a fragment is quoted inside its list, under its lead-in
     if anchor is not None:
         p = anchor.passage
         lines = [
@@ -297,7 +305,7 @@ def choose(
                 c.text
                 for c in cands
                 if c.passage == p
-                and not _block(layouts[p], c.index)
+                and not layouts[p].in_list(c.index)
                 and c.score >= anchor.score - CLOSE
             ),
         ]

@@ -17,6 +17,9 @@ from switchboard.agent.knowledge.sentences import split_sentences
 
 _ORDERED = re.compile(r"^\s*\d+[.)]\s+")
 _BULLET = re.compile(r"^\s*[-*+]\s+")
+# A line that opens with a bold phrase ("**Zap does not trigger.** Make sure ..."; "- **Windows:
+# blank window.** Caused by ..."): the phrase is the title of what follows on the line.
+_TITLED = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+)?\*\*[^*]+\*\*")
 
 
 @dataclass
@@ -37,7 +40,25 @@ class Layout:
     blocks: list[Block]
     block_of: dict[int, int]  # sentence index -> block index
     introduces: dict[int, int]  # lead-in sentence index -> block index
-    paragraph: dict[int, list[int]] = field(default_factory=dict)  # prose sentence -> its line
+    paragraph: dict[int, list[int]] = field(default_factory=dict)  # sentence -> its line's
+    titled: set[int] = field(default_factory=set)  # sentences that are their line's bold title
+
+    def in_list(self, index: int, *, ordered: bool = False) -> bool:
+        """Is sentence ``index`` in (or the lead-in of) a list (an ordered one, if asked)?"""
+        b = self.block_of.get(index, self.introduces.get(index))
+        return b is not None and (self.blocks[b].ordered or not ordered)
+
+    def in_short_list(self, index: int, most: int) -> bool:
+        """Is sentence ``index`` a lead-in, or in a list of at most ``most`` items?"""
+        if index in self.introduces:
+            return True
+        b = self.block_of.get(index)
+        return b is not None and len(self.blocks[b].items) <= most
+
+    def fragment(self, index: int, text: str) -> bool:
+        """A list item that finishes its lead-in's sentence ("Every password must:" "be at
+        least 12 characters long"): it answers only when quoted under that lead-in."""
+        return index in self.block_of and text[:1].islower()
 
 
 def _find(texts: tuple[str, ...], wanted: str, start: int, taken: set[int]) -> int | None:
@@ -54,6 +75,7 @@ def layout(text: str, texts: tuple[str, ...]) -> Layout:
     """The lists of chunk ``text`` in terms of its sentences ``texts`` (empty if none)."""
     blocks: list[Block] = []
     paragraph: dict[int, list[int]] = {}
+    titled: set[int] = set()
     current: Block | None = None
     last_prose: int | None = None
     taken: set[int] = set()
@@ -75,6 +97,10 @@ def layout(text: str, texts: tuple[str, ...]) -> Layout:
                 cursor = k + 1
         if not found:
             continue
+        for k in found:
+            paragraph[k] = found
+        if _TITLED.match(raw):
+            titled.add(found[0])
         if ordered or bullet:
             indented = raw.startswith((" ", "\t"))
             kind = bool(ordered)
@@ -91,8 +117,6 @@ def layout(text: str, texts: tuple[str, ...]) -> Layout:
         else:
             current = None
             last_prose = found[-1]
-            for k in found:
-                paragraph[k] = found
     block_of = {k: b for b, block in enumerate(blocks) for k in block.sentences}
     introduces = {block.lead_in: b for b, block in enumerate(blocks) if block.lead_in is not None}
-    return Layout(blocks, block_of, introduces, paragraph)
+    return Layout(blocks, block_of, introduces, paragraph, titled)

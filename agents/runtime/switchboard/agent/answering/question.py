@@ -177,6 +177,24 @@ _SYNONYMS = {
     "euros": "eur",
     "euro": "eur",
 }
+# Actions and their opposites (stemmed). A small English embedding model puts "export a
+# project" next to "import a project"; a sentence about the opposite action answers another
+# question.
+_OPPOSITE_PAIRS = (
+    ("import", "export"),
+    ("upgrad", "downgrad"),
+    ("enabl", "disabl"),
+    ("add", "remov"),
+    ("upload", "download"),
+    ("join", "leav"),
+    ("connect", "disconnect"),
+    ("install", "uninstall"),
+    ("increas", "decreas"),
+    ("subscrib", "unsubscrib"),
+    ("archiv", "unarchiv"),
+    ("allow", "block"),
+)
+_OPPOSITES = {a: b for a, b in _OPPOSITE_PAIRS} | {b: a for a, b in _OPPOSITE_PAIRS}
 _CUES = re.compile(
     r"\b(?:not|no|never|cannot|can'?t|don'?t|doesn'?t|isn'?t|aren'?t|won'?t|only|"
     r"not allowed|is available|are available|accepted|accept|always|yes)\b",
@@ -236,6 +254,14 @@ def coverage(asked: Iterable[str], said: set[str], weights: dict[str, float], n:
         if word in said:
             found += w
     return found / total if total else 0.0
+
+
+def opposed(asked: Iterable[str], said: set[str]) -> bool:
+    """Does ``said`` name the opposite of an action asked about, and not the action itself
+    ("Importing from CSV" for "How do I export a project?")?"""
+    return any(
+        word not in said and _OPPOSITES.get(word) in said for word in asked if word in _OPPOSITES
+    )
 
 
 def answers_kind(kind: QuestionType, sentence: str) -> bool:
