@@ -47,6 +47,35 @@ async def test_offline_a_spanish_request_is_told_english_only_in_spanish(
     assert [i[0] for i in client.invocations] == [english.agent]  # no agent saw the Spanish
 
 
+async def test_offline_requests_in_other_scripts_are_told_english_only(
+    tmp_path: Path,
+    embedder: MiniLMEmbedder,
+    agent_cards: list[AgentCard],
+    card_index: EmbeddingIndex,
+) -> None:
+    """Russian or Japanese share no word with any list: they used to be read as English and
+    told "outside what I can help with"."""
+    client = FakeAgentClient()
+    async with apps.supervisor(
+        tmp_path,
+        apps.entries(agent_cards),
+        embedder=embedder,
+        card_index=card_index,
+        agent_client=client,
+    ) as app:
+        russian = await apps.ask(app, "Как отменить подписку?", timeout=None)
+        japanese = await apps.ask(app, "パスワードを忘れてしまいました。", timeout=None)
+    for result in (russian, japanese):
+        assert result.outcome == Outcome.NEEDS_CLARIFICATION
+        assert result.route.method == Method.UNSUPPORTED_LANGUAGE
+        assert "only answer questions written in English" in result.answer or (
+            "English only" in result.answer
+        )
+    assert "Cyrillic-script" in russian.route.reason
+    assert "英語" in japanese.answer and "Japanese" in japanese.route.reason
+    assert client.invocations == []
+
+
 async def test_with_claude_a_french_request_is_routed_by_claude(
     tmp_path: Path,
     embedder: MiniLMEmbedder,

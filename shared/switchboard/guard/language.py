@@ -1,4 +1,5 @@
-"""Which language a request is in: English, Spanish, French, German, Portuguese or Italian.
+"""Which language a request is in: English, Spanish, French, German, Portuguese, Italian, or a
+language written in another script (Chinese, Japanese, Korean, Russian, Arabic, Hindi...).
 
 The embedding model (all-MiniLM-L6-v2) is English-only: a Spanish question lands near
 unrelated English text, so the router calls it out of scope. The supervisor therefore asks
@@ -12,16 +13,25 @@ stays English: wrongly refusing English costs more than missing a foreign reques
 Measured by ``switchboard eval language`` (``devtools/evals/language.py``): sentences written for
 the purpose in each language, a dev and a held-out half, and the English of CLINC150 and
 SGD for the false-positive rate.
+
+Requests written mostly in a script other than Latin are told apart by the script of their
+letters (``unicodedata``), before any word vote: a Russian or Chinese request shares no word
+with any list and used to be read as English, routed by an English model and told it was out
+of scope. A script that one language writes names that language (Hangul: Korean; kana:
+Japanese; Greek, Hebrew, Thai...); Han without kana is taken as Chinese; a script shared by
+many languages (Cyrillic, Arabic, Devanagari) gets an undetermined-language tag
+(``und-Cyrl``: BCP 47), since telling Russian from Ukrainian is beyond a cheap guess.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 ENGLISH = "en"
 LANGUAGES = ("en", "es", "fr", "de", "pt", "it")
-NAMES = {
+NAMES: dict[str, str] = {
     "en": "English",
     "es": "Spanish",
     "fr": "French",
@@ -29,6 +39,37 @@ NAMES = {
     "pt": "Portuguese",
     "it": "Italian",
 }
+
+# The first word of a letter's Unicode name -> (language tag, name) for requests written in it.
+_SCRIPTS: dict[str, tuple[str, str]] = {
+    "CJK": ("zh", "Chinese"),
+    "HIRAGANA": ("ja", "Japanese"),
+    "KATAKANA": ("ja", "Japanese"),
+    "HANGUL": ("ko", "Korean"),
+    "GREEK": ("el", "Greek"),
+    "HEBREW": ("he", "Hebrew"),
+    "THAI": ("th", "Thai"),
+    "GEORGIAN": ("ka", "Georgian"),
+    "ARMENIAN": ("hy", "Armenian"),
+    "KHMER": ("km", "Khmer"),
+    "LAO": ("lo", "Lao"),
+    "MYANMAR": ("my", "Burmese"),
+    "SINHALA": ("si", "Sinhala"),
+    "TAMIL": ("ta", "Tamil"),
+    "TELUGU": ("te", "Telugu"),
+    "KANNADA": ("kn", "Kannada"),
+    "MALAYALAM": ("ml", "Malayalam"),
+    "GUJARATI": ("gu", "Gujarati"),
+    "GURMUKHI": ("pa", "Punjabi"),
+    "ETHIOPIC": ("am", "Amharic"),
+    "CYRILLIC": ("und-Cyrl", "a Cyrillic-script language"),
+    "ARABIC": ("und-Arab", "an Arabic-script language"),
+    "DEVANAGARI": ("und-Deva", "a Devanagari-script language"),
+    "BENGALI": ("und-Beng", "a Bengali-script language"),
+}
+NAMES.update({tag: name for tag, name in _SCRIPTS.values()})
+SCRIPT_SHARE = 0.5  # the share of a request's letters a script needs to name its language
+MIN_SCRIPT_LETTERS = 2
 
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
 
@@ -128,8 +169,39 @@ class LanguageGuess:
         return NAMES.get(self.language, self.language)
 
 
+def _script(letter: str) -> str:
+    """The first word of ``letter``'s Unicode name ("CYRILLIC", "CJK", "LATIN"...)."""
+    return unicodedata.name(letter, "").split(" ", 1)[0]
+
+
+def _by_script(text: str) -> LanguageGuess | None:
+    """The language of a request written mostly in a script other than Latin, else None."""
+    counts: dict[str, int] = {}
+    letters = 0
+    for ch in text:
+        if ch.isalpha():
+            letters += 1
+            if ch.isascii():
+                continue
+            script = _script(ch)
+            if script in _SCRIPTS:
+                counts[script] = counts.get(script, 0) + 1
+    if not counts:
+        return None
+    if counts.get("HIRAGANA", 0) + counts.get("KATAKANA", 0):  # Japanese mixes kana and kanji
+        counts["HIRAGANA"] = counts.pop("HIRAGANA", 0) + counts.pop("KATAKANA", 0)
+        counts["HIRAGANA"] += counts.pop("CJK", 0)
+    script, n = max(counts.items(), key=lambda kv: kv[1])
+    if n < MIN_SCRIPT_LETTERS or n < SCRIPT_SHARE * letters:
+        return None
+    return LanguageGuess(_SCRIPTS[script][0], round(n / letters, 4))
+
+
 def detect_language(text: str) -> LanguageGuess:
     """The language ``text`` is most likely in (English when unsure)."""
+    scripted = _by_script(text)
+    if scripted is not None:
+        return scripted
     lowered = text.casefold()
     words = _WORD.findall(lowered)
     votes = {lang: sum(1.0 for w in words if w in vocab) for lang, vocab in _WORDS.items()}

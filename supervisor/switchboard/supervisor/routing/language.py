@@ -10,7 +10,8 @@ not English:
   is routed by Claude from the cards; the agent answers it with Claude as usual;
 * offline, or when Claude fails: is not routed. The reply (status NEEDS_CLARIFICATION, route
   method ``unsupported_language``) says plainly that offline mode answers English only, in
-  the request's language for es/fr/de/pt/it.
+  the request's language for es/fr/de/pt/it/zh/ja/ko (in English for the other scripts the
+  guess tells apart: Cyrillic, Arabic, Greek, Hebrew, Devanagari, Thai...).
 
 Either way the ``switchboard.requests.language`` counter counts it by language and handling.
 """
@@ -37,6 +38,12 @@ ENGLISH_ONLY = {
     "Pode fazer a pergunta em inglês? (Offline mode answers English only.)",
     "it": "Mi dispiace, in modalità offline posso rispondere solo a domande scritte in "
     "inglese. Può fare la domanda in inglese? (Offline mode answers English only.)",
+    "zh": "抱歉，离线模式下我只能回答用英文提出的问题。能否请您用英文重新提问？"
+    "(Offline mode answers English only.)",
+    "ja": "申し訳ありませんが、オフラインモードでは英語で書かれた質問にのみお答えできます。"
+    "英語でもう一度ご質問いただけますか？(Offline mode answers English only.)",
+    "ko": "죄송합니다. 오프라인 모드에서는 영어로 작성된 질문에만 답변할 수 있습니다. "
+    "영어로 다시 질문해 주시겠어요? (Offline mode answers English only.)",
 }
 
 
