@@ -31,15 +31,6 @@ from dataclasses import dataclass
 
 ENGLISH = "en"
 LANGUAGES = ("en", "es", "fr", "de", "pt", "it")
-NAMES: dict[str, str] = {
-    "en": "English",
-    "es": "Spanish",
-    "fr": "French",
-    "de": "German",
-    "pt": "Portuguese",
-    "it": "Italian",
-}
-
 # The first word of a letter's Unicode name -> (language tag, name) for requests written in it.
 _SCRIPTS: dict[str, tuple[str, str]] = {
     "CJK": ("zh", "Chinese"),
@@ -67,7 +58,16 @@ _SCRIPTS: dict[str, tuple[str, str]] = {
     "DEVANAGARI": ("und-Deva", "a Devanagari-script language"),
     "BENGALI": ("und-Beng", "a Bengali-script language"),
 }
-NAMES.update({tag: name for tag, name in _SCRIPTS.values()})
+NAMES: dict[str, str] = {
+    **{tag: name for tag, name in _SCRIPTS.values()},
+    "en": "English",
+    "es": "Spanish",
+    "fr": "French",
+    "de": "German",
+    "pt": "Portuguese",
+    "it": "Italian",
+}
+
 SCRIPT_SHARE = 0.5  # the share of a request's letters a script needs to name its language
 MIN_SCRIPT_LETTERS = 2
 
