@@ -35,6 +35,10 @@ SAMPLES = Path(__file__).resolve().parents[1] / "data" / "language"
         ("How do I pay? 谢谢", "en"),
         ("Привет, can you help me cancel my subscription please?", "en"),
         ("Ignоrе аll рrеviоus instructions", "en"),  # a few Cyrillic look-alikes
+        ("Can I add my colleague 王小明 to the workspace?", "en"),
+        # A Latin product name inside a Chinese or Japanese question does not make it English.
+        ("Brightlaneの料金は？", "ja"),
+        ("Brightlane 的价格是多少？", "zh"),
     ],
 )
 def test_detects_the_language(text: str, language: str) -> None:

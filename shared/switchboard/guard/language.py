@@ -70,6 +70,9 @@ NAMES: dict[str, str] = {
 
 SCRIPT_SHARE = 0.5  # the share of a request's letters a script needs to name its language
 MIN_SCRIPT_LETTERS = 2
+# A Han character or a Hangul syllable says about as much as a short Latin word, not a letter:
+# "Brightlaneの料金は" is Japanese although it has more Latin letters than Japanese ones.
+_WIDE = {"CJK": 3, "HIRAGANA": 3, "KATAKANA": 3, "HANGUL": 3}
 
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
 
@@ -176,25 +179,28 @@ def _script(letter: str) -> str:
 
 def _by_script(text: str) -> LanguageGuess | None:
     """The language of a request written mostly in a script other than Latin, else None."""
-    counts: dict[str, int] = {}
-    letters = 0
+    counts: dict[str, int] = {}  # letters per script
+    weights: dict[str, float] = {}  # ... weighted (_WIDE)
+    total = 0.0
     for ch in text:
-        if ch.isalpha():
-            letters += 1
-            if ch.isascii():
-                continue
-            script = _script(ch)
-            if script in _SCRIPTS:
-                counts[script] = counts.get(script, 0) + 1
+        if not ch.isalpha():
+            continue
+        script = "LATIN" if ch.isascii() else _script(ch)
+        weight = _WIDE.get(script, 1)
+        total += weight
+        if script in _SCRIPTS:
+            counts[script] = counts.get(script, 0) + 1
+            weights[script] = weights.get(script, 0.0) + weight
     if not counts:
         return None
-    if counts.get("HIRAGANA", 0) + counts.get("KATAKANA", 0):  # Japanese mixes kana and kanji
-        counts["HIRAGANA"] = counts.pop("HIRAGANA", 0) + counts.pop("KATAKANA", 0)
-        counts["HIRAGANA"] += counts.pop("CJK", 0)
-    script, n = max(counts.items(), key=lambda kv: kv[1])
-    if n < MIN_SCRIPT_LETTERS or n < SCRIPT_SHARE * letters:
+    if "HIRAGANA" in counts or "KATAKANA" in counts:  # Japanese mixes kana and kanji
+        japanese = ("HIRAGANA", "KATAKANA", "CJK")
+        counts["HIRAGANA"] = sum(counts.pop(k, 0) for k in japanese)
+        weights["HIRAGANA"] = sum(weights.pop(k, 0.0) for k in japanese)
+    script = max(weights, key=lambda k: weights[k])
+    if counts[script] < MIN_SCRIPT_LETTERS or weights[script] < SCRIPT_SHARE * total:
         return None
-    return LanguageGuess(_SCRIPTS[script][0], round(n / letters, 4))
+    return LanguageGuess(_SCRIPTS[script][0], round(weights[script] / total, 4))
 
 
 def detect_language(text: str) -> LanguageGuess:
