@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from functools import lru_cache
 from importlib import resources
+
+from switchboard.guard.scripts import script_of
 
 _WORD = re.compile(r"[^\W\d_]+")
 
@@ -48,10 +49,9 @@ def fold_table() -> dict[str, str]:
     return table
 
 
-@lru_cache(maxsize=4096)
 def _latin(char: str) -> bool:
     """A letter of the Latin script, accented ones included (ü, é, ß)."""
-    return unicodedata.name(char, "").startswith("LATIN")
+    return script_of(char) == "LATIN"
 
 
 def fold_homoglyphs(text: str) -> str:

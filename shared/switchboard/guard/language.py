@@ -15,7 +15,7 @@ the purpose in each language, a dev and a held-out half, and the English of CLIN
 SGD for the false-positive rate.
 
 Requests written mostly in a script other than Latin are told apart by the script of their
-letters (``unicodedata``), before any word vote: a Russian or Chinese request shares no word
+letters (their Unicode names), before any word vote: a Russian or Chinese request shares no word
 with any list and used to be read as English, routed by an English model and told it was out
 of scope. A script that one language writes names that language (Hangul: Korean; kana:
 Japanese; Greek, Hebrew, Thai...); Han without kana is taken as Chinese; a script shared by
@@ -26,8 +26,9 @@ many languages (Cyrillic, Arabic, Devanagari) gets an undetermined-language tag
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
+
+from switchboard.guard.scripts import script_of
 
 ENGLISH = "en"
 LANGUAGES = ("en", "es", "fr", "de", "pt", "it")
@@ -172,11 +173,6 @@ class LanguageGuess:
         return NAMES.get(self.language, self.language)
 
 
-def _script(letter: str) -> str:
-    """The first word of ``letter``'s Unicode name ("CYRILLIC", "CJK", "LATIN"...)."""
-    return unicodedata.name(letter, "").split(" ", 1)[0]
-
-
 def _by_script(text: str) -> LanguageGuess | None:
     """The language of a request written mostly in a script other than Latin, else None."""
     counts: dict[str, int] = {}  # letters per script
@@ -185,7 +181,7 @@ def _by_script(text: str) -> LanguageGuess | None:
     for ch in text:
         if not ch.isalpha():
             continue
-        script = "LATIN" if ch.isascii() else _script(ch)
+        script = "LATIN" if ch.isascii() else script_of(ch)
         weight = _WIDE.get(script, 1)
         total += weight
         if script in _SCRIPTS:

@@ -1,13 +1,12 @@
 """Language detection (``switchboard.guard.language``) on a written sample and on English sets.
 
 ``tests/data/language/<code>.txt``: short customer requests written for the purpose, 40 per
-language (es, fr, de, pt, it), 10 per language of another script (zh, ja, ko, el, he, th,
-and Russian/Ukrainian, Arabic/Persian and Hindi as ``und-Cyrl``, ``und-Arab``, ``und-Deva``)
-and 20 tricky English ones (foreign names and words in English requests). Even lines are
-``dev`` (looked at while writing the word lists), odd lines are ``heldout`` (not looked at;
-the figure that means something). English false positives (an
-English request told "English only") are also counted on CLINC150's and SGD's English test
-requests when ``../shared/data`` has them.
+language (es, fr, de, pt, it), 10 per language of another script (zh, ja, ko, el, he, th, and
+Russian/Ukrainian, Arabic/Persian and Hindi as ``und-Cyrl``, ``und-Arab``, ``und-Deva``) and
+20 tricky English ones (foreign names and words in English requests). Even lines are ``dev``
+(looked at while writing the word lists), odd lines are ``heldout`` (not looked at; the figure
+that means something). English false positives (an English request told "English only") are
+also counted on CLINC150's and SGD's English test requests when ``../shared/data`` has them.
 """
 
 from __future__ import annotations
