@@ -244,3 +244,37 @@ def test_a_sentence_that_refers_back_brings_the_one_it_refers_to() -> None:
         (chunk, "Seats > Preventing unexpected seat charges", 0.6),
     )
     assert "Require sign-off for new seats" in extract.text
+
+
+def test_the_answer_opens_with_the_passage_of_its_best_sentence() -> None:
+    """Several passages quoted: the one holding the best sentence comes first (its marker
+    [1] after renumbering), not the one retrieved first."""
+    currencies = "You can pay with a card issued in a different currency.\n"
+    methods = "You cannot pay with PayPal, cheques, cash or cryptocurrency.\n"
+    extract = _choose_among(
+        "Can I pay with PayPal?",
+        (currencies, "Currencies > Paying with a card in another currency", 0.6),
+        (methods, "Payment methods > Accepted payment methods", 0.55),
+    )
+    assert extract.text.splitlines()[1:] == [
+        "- You cannot pay with PayPal, cheques, cash or cryptocurrency. [2]",
+        "- You can pay with a card issued in a different currency. [1]",
+    ]
+    assert extract.used == [2, 1]
+
+
+@pytest.mark.parametrize(
+    "aside",
+    [
+        "This policy explains how long refunds take to reach your card.",
+        "See *How long refunds take to reach your card*.",
+        "See *Refund Policy* for how long refunds take to reach your card.",
+    ],
+)
+def test_a_sentence_about_a_page_or_pointing_to_one_is_not_an_answer(aside: str) -> None:
+    chunk = f"{aside}\n\nRefunds reach your card within 5 to 10 business days.\n"
+    extract = _choose_among(
+        "How long do refunds take to reach my card?", (chunk, "Refunds > Refund policy", 0.6)
+    )
+    assert "5 to 10 business days" in extract.text
+    assert aside not in extract.text

@@ -63,10 +63,12 @@ NEIGHBOUR = 0.15  # an adjacent sentence within this of the best joins it as con
 _POINTS_ON = re.compile(r"\b(?:below|the following|as follows)[.:]?$", re.I)
 # "This article explains how to reach support": says what the page is about, answers nothing.
 _ABOUT = re.compile(
-    r"^(?:This|The following) (?:article|page|guide|section) (?:explains|covers|lists|describes"
-    r"|shows|walks|helps|says|is about)\b",
+    r"^(?:This|The following) (?:article|page|guide|section|policy|document|FAQ)"
+    r" (?:explains|covers|lists|describes|shows|walks|helps|says|is about)\b",
     re.I,
 )
+# "See *API Rate Limits*.": a pointer to another article, which the reader cannot follow here.
+_POINTER = re.compile(r"^(?:See|Read|Refer to) \*[^*]+\*(?: for [^.]*)?\.?$")
 _LEANS = re.compile(
     r"^(?:This|That|It|They|These|Those|Then|Otherwise|If so|Once)\b"
     r"|^(?:When|If|Once|While|Until|Unless) (?:it|this|that|they|these|those)\b"
@@ -76,10 +78,12 @@ _LEANS = re.compile(
 def usable(sentence: str) -> bool:
     """Lead-ins ("To do this:") and list fragments ("already be an Admin") say nothing on
     their own; short pieces rarely answer anything; a sentence the guard's rules flag is
-    never quoted (planted instructions); nor is a sentence about the article itself."""
+    never quoted (planted instructions); nor is a sentence about the article itself, or one
+    that only points to another article."""
     return (
         len(sentence) >= 20
         and not _ABOUT.match(sentence)
+        and not _POINTER.match(sentence)
         and not sentence.endswith(":")
         and not sentence[0].islower()
         and not match_rules(sentence, "indirect")
@@ -332,12 +336,17 @@ def choose(
             break
         if all(c.text != x.text for x in chosen):
             chosen.append(c)
-    chosen.sort(key=lambda c: (c.passage, c.index))
+    # The best sentence's passage first, each passage's sentences in their own order: "We do
+    # not accept PayPal" leads the answer to "Can I pay with PayPal?", not a neighbour.
+    rank: dict[int, int] = {}
+    for c in sorted(chosen, key=lambda c: -c.score):
+        rank.setdefault(c.passage, len(rank))
+    chosen.sort(key=lambda c: (rank[c.passage], c.index))
     lines = [f"- {c.text} [{c.passage + 1}]" for c in chosen]
     quoted = " ".join([*(c.text for c in chosen), section(hits[best.passage])])
     return Extract(
         OFFLINE_NOTICE + "\n" + "\n".join(lines),
-        sorted({c.passage + 1 for c in chosen}),
+        list(dict.fromkeys(c.passage + 1 for c in chosen)),
         kind,
         best.sim,
         margin,
