@@ -278,3 +278,20 @@ def test_a_sentence_about_a_page_or_pointing_to_one_is_not_an_answer(aside: str)
     )
     assert "5 to 10 business days" in extract.text
     assert aside not in extract.text
+
+
+def test_a_change_asked_one_way_is_not_answered_by_the_way_back() -> None:
+    """ "from monthly to yearly": the section and the sentence about switching to monthly
+    answer the opposite change (yearly folds into annual)."""
+    back = (
+        "An annual subscription cannot be converted to monthly in the middle of its term.\n\n"
+        "You can choose Switch to monthly at renewal on the billing page.\n"
+    )
+    forward = "You can switch to annual at any time under Settings > Billing > Plan.\n"
+    extract = _choose_among(
+        "Can I switch from monthly to yearly billing?",
+        (back, "Billing interval > Switching from annual to monthly", 0.75),
+        (forward, "Billing interval > Switching from monthly to annual", 0.7),
+    )
+    assert extract.used == [2]
+    assert "switch to annual at any time" in extract.text and "to monthly" not in extract.text

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from switchboard.agent.answering.extractive import OFFLINE_NOTICE, extract_answer, usable
+from switchboard.agent.answering.extractive import OFFLINE_NOTICE, extract_answer
+from switchboard.agent.answering.quotable import usable
 from switchboard.agent.knowledge.sentences import (
     SENTENCE_SCHEMA,
     SentenceSet,

@@ -32,15 +32,17 @@ from switchboard.agent.answering.question import (
     answers_kind,
     classify,
     coverage,
+    direction,
     idf,
     opposed,
     rare,
+    reverses,
     terms,
 )
+from switchboard.agent.answering.quotable import quotable, usable
 from switchboard.agent.knowledge.sentences import SentenceSet, split_sentences
 from switchboard.agent.knowledge.store import Hit
 from switchboard.core.embeddings import Embedder, Vector
-from switchboard.guard.rules import match_rules
 
 OFFLINE_NOTICE = "Offline answer (no LLM was used), quoted from our help docs:"
 
@@ -61,38 +63,10 @@ PARAGRAPH = 3  # ... up to this many sentences of it
 NEIGHBOUR = 0.15  # an adjacent sentence within this of the best joins it as context
 
 _POINTS_ON = re.compile(r"\b(?:below|the following|as follows)[.:]?$", re.I)
-# "This article explains how to reach support": says what the page is about, answers nothing.
-_ABOUT = re.compile(
-    r"^(?:This|The following) (?:article|page|guide|section|policy|document|FAQ)"
-    r" (?:explains|covers|lists|describes|shows|walks|helps|says|is about)\b",
-    re.I,
-)
-# "See *API Rate Limits*.": a pointer to another article, which the reader cannot follow here.
-_POINTER = re.compile(r"^(?:See|Read|Refer to) \*[^*]+\*(?: for [^.]*)?\.?$")
 _LEANS = re.compile(
     r"^(?:This|That|It|They|These|Those|Then|Otherwise|If so|Once)\b"
     r"|^(?:When|If|Once|While|Until|Unless) (?:it|this|that|they|these|those)\b"
 )
-
-
-def usable(sentence: str) -> bool:
-    """Lead-ins ("To do this:") and list fragments ("already be an Admin") say nothing on
-    their own; short pieces rarely answer anything; a sentence the guard's rules flag is
-    never quoted (planted instructions); nor is a sentence about the article itself, or one
-    that only points to another article."""
-    return (
-        len(sentence) >= 20
-        and not _ABOUT.match(sentence)
-        and not _POINTER.match(sentence)
-        and not sentence.endswith(":")
-        and not sentence[0].islower()
-        and not match_rules(sentence, "indirect")
-    )
-
-
-def quotable(sentence: str) -> bool:
-    """May appear inside a quoted list (lead-ins and fragments included): not flagged."""
-    return bool(sentence) and not match_rules(sentence, "indirect")
 
 
 def sentence_set(hit: Hit, embedder: Embedder) -> SentenceSet:
@@ -191,6 +165,8 @@ def _candidates(
     pool = _Pool([], layouts, kind, asked, weights, len(rows), focus, heads)
     sims = np.concatenate(blocks) @ np.asarray(question_vec, dtype=np.float32)
     titles = [coverage(asked, head, weights, len(rows)) for head in heads]
+    way = direction(question)
+    backwards = [reverses(way, section(h)) for h in hits]
     for (i, k, text), said, sim in zip(rows, words, sims, strict=True):
         shaped = pool.shaped(text, i, said) or (
             kind is QuestionType.HOWTO and layouts[i].in_list(k)
@@ -203,7 +179,7 @@ def _candidates(
             + W_TITLE * titles[i]
             + (W_NUMBER if kind is QuestionType.NUMBER else W_SHAPE) * shaped
             + W_PASSAGE * hits[i].score
-            - W_OPPOSED * opposed(asked, said | heads[i])
+            - W_OPPOSED * (opposed(asked, said | heads[i]) or backwards[i] or reverses(way, text))
         )
         pool.cands.append(_Candidate(i, k, text, float(sim), score))
     return pool

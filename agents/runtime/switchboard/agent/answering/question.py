@@ -264,6 +264,38 @@ def opposed(asked: Iterable[str], said: set[str]) -> bool:
     )
 
 
+# "from monthly to annual", "from Team to Business": a change between two things. A sentence
+# about the change the other way ("Switch to monthly at renewal") answers another question.
+_FROM_TO = re.compile(
+    r"\bfrom\s+(?:an?\s+|the\s+|my\s+|our\s+)?([\w-]+)(?:\s+[\w-]+)?\s+to\s+(?:an?\s+|the\s+)?([\w-]+)",
+    re.I,
+)
+_TO = re.compile(r"\bto\s+(?:an?\s+|the\s+)?([\w-]+)", re.I)
+
+
+def direction(text: str) -> tuple[str, str] | None:
+    """The (from, to) of a change ``text`` names, stemmed ("from yearly to monthly billing":
+    ("annual", "month")), or None."""
+    found = _FROM_TO.search(text)
+    if found is None:
+        return None
+    way = stem(found.group(1).lower()), stem(found.group(2).lower())
+    return way if way[0] != way[1] else None
+
+
+def reverses(asked: tuple[str, str] | None, text: str) -> bool:
+    """Does ``text`` describe the change ``asked`` about the other way round: from its
+    target to its source, or only towards its source?"""
+    if asked is None:
+        return False
+    source, target = asked
+    own = direction(text)
+    if own is not None:
+        return own == (target, source)
+    towards = {stem(w.lower()) for w in _TO.findall(text)}
+    return source in towards and target not in towards
+
+
 def answers_kind(kind: QuestionType, sentence: str) -> bool:
     """Does ``sentence`` have the shape of an answer to a question of ``kind``?"""
     if kind is QuestionType.NUMBER:
