@@ -9,7 +9,16 @@ import pytest
 
 from switchboard.agent.answering.extractive import Extract, choose
 from switchboard.agent.answering.passage_layout import layout
-from switchboard.agent.answering.question import QuestionType, classify, stem, terms
+from switchboard.agent.answering.question import (
+    QuestionType,
+    classify,
+    direction,
+    follows,
+    reverses,
+    stem,
+    terms,
+)
+from switchboard.agent.answering.quotable import usable
 from switchboard.agent.knowledge.sections import same_section
 from switchboard.agent.knowledge.sentences import SentenceSet, split_sentences
 from switchboard.agent.knowledge.store import ChromaStore, Hit, InMemoryStore, StoredChunk
@@ -269,6 +278,7 @@ def test_the_answer_opens_with_the_passage_of_its_best_sentence() -> None:
         "This policy explains how long refunds take to reach your card.",
         "See *How long refunds take to reach your card*.",
         "See *Refund Policy* for how long refunds take to reach your card.",
+        'See "How long refunds take to reach your card".',
     ],
 )
 def test_a_sentence_about_a_page_or_pointing_to_one_is_not_an_answer(aside: str) -> None:
@@ -295,3 +305,64 @@ def test_a_change_asked_one_way_is_not_answered_by_the_way_back() -> None:
     )
     assert extract.used == [2]
     assert "switch to annual at any time" in extract.text and "to monthly" not in extract.text
+
+
+def test_a_page_of_the_product_is_not_a_page_about_the_article() -> None:
+    assert usable("This page shows your plan, billing interval and number of seats.")
+    assert not usable("This page explains how to change your plan.")
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "backwards", "forwards"),
+    [
+        ("switch from monthly to yearly", "Choose Switch to monthly at renewal.", True, False),
+        ("switch from monthly to yearly", "You can switch to annual at any time.", False, True),
+        ("switch from monthly to yearly", "Switching from annual to monthly", True, False),
+        ("move my files from my phone to my laptop", "Switch back to your phone.", True, False),
+        # not a change: pronouns, ranges, a verb that moves nothing, an unrelated range
+        ("emails go from you to my inbox", "We send a code to you.", False, False),
+        ("we are open from 9am to 5pm", "Opening hours change to 9am.", False, False),
+        ("import from a CSV file to my workspace", "Export your sheet to CSV first.", False, False),
+        (
+            "switch from monthly to annual",
+            "Switch to monthly; refunds go from 14 to 30 days.",
+            True,
+            False,
+        ),
+    ],
+)
+def test_the_way_a_change_goes(
+    question: str, sentence: str, backwards: bool, forwards: bool
+) -> None:
+    way = direction(question)
+    assert reverses(way, sentence) is backwards
+    assert follows(way, sentence) is forwards
+
+
+def test_a_sentence_that_goes_the_other_way_is_penalised_under_a_neutral_title() -> None:
+    chunk = (
+        "You can choose Switch to monthly at renewal on the billing page.\n\n"
+        "You can switch to annual at any time on the billing page.\n"
+    )
+    extract = _choose_among(
+        "Can I switch from monthly to yearly billing?", (chunk, "Billing > Billing interval", 0.7)
+    )
+    assert "switch to annual at any time" in extract.text and "to monthly" not in extract.text
+
+
+def test_a_section_about_the_way_back_does_not_answer() -> None:
+    """The sentence says nothing of the way; its section title does."""
+    extract = _choose_among(
+        "When does switching from monthly to yearly billing take effect?",
+        (
+            "The switch takes effect at your next renewal date.\n",
+            "Billing > From annual to monthly",
+            0.75,
+        ),
+        (
+            "The switch takes effect on the day you make it.\n",
+            "Billing > From monthly to annual",
+            0.7,
+        ),
+    )
+    assert extract.used == [2]

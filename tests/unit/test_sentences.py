@@ -71,7 +71,7 @@ def test_the_store_hands_sentences_back_with_each_hit() -> None:
     assert hit.sentences is not None and hit.sentences.texts == tuple(texts)
 
 
-def test_the_answer_quotes_the_best_usable_sentences_in_passage_order() -> None:
+def test_the_answer_quotes_the_best_usable_sentence_first() -> None:
     embedder = HashEmbedder()
     first = ["How refunds work:", "Annual plans can be refunded within 30 days of purchase."]
     second = ["Monthly plans can be refunded within 7 days of purchase.", "Contact support."]

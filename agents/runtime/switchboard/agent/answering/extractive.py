@@ -33,6 +33,7 @@ from switchboard.agent.answering.question import (
     classify,
     coverage,
     direction,
+    follows,
     idf,
     opposed,
     rare,
@@ -88,7 +89,7 @@ class Extract:
     """The quote, the passages it cites (1-based), and what its confidence is read from."""
 
     text: str
-    used: list[int]
+    used: list[int]  # 1-based, in the order first quoted (the best sentence's passage first)
     kind: QuestionType
     best: float  # cosine of the best sentence to the question
     margin: float  # its score minus the best score in any other passage
@@ -179,10 +180,16 @@ def _candidates(
             + W_TITLE * titles[i]
             + (W_NUMBER if kind is QuestionType.NUMBER else W_SHAPE) * shaped
             + W_PASSAGE * hits[i].score
-            - W_OPPOSED * (opposed(asked, said | heads[i]) or backwards[i] or reverses(way, text))
+            - W_OPPOSED * (opposed(asked, said | heads[i]) or _wrong_way(way, text, backwards[i]))
         )
         pool.cands.append(_Candidate(i, k, text, float(sim), score))
     return pool
+
+
+def _wrong_way(way: tuple[str, str] | None, text: str, title_backwards: bool) -> bool:
+    """The sentence, or its section title when the sentence does not say itself, describes
+    the change asked about ("from monthly to annual") the other way round."""
+    return reverses(way, text) or (title_backwards and not follows(way, text))
 
 
 def _steps(best: _Candidate, cands: list[_Candidate], layouts: list[Layout]) -> _Candidate | None:

@@ -266,34 +266,58 @@ def opposed(asked: Iterable[str], said: set[str]) -> bool:
 
 # "from monthly to annual", "from Team to Business": a change between two things. A sentence
 # about the change the other way ("Switch to monthly at renewal") answers another question.
+# The ends are words that start with a letter ("from 9am to 5pm" is a range), after a
+# determiner or possessive ("from my phone to my laptop": phone, laptop).
+_DET = r"(?:(?:an?|the|my|our|your|their|his|her|its)\s+)?"
 _FROM_TO = re.compile(
-    r"\bfrom\s+(?:an?\s+|the\s+|my\s+|our\s+)?([\w-]+)(?:\s+[\w-]+)?\s+to\s+(?:an?\s+|the\s+)?([\w-]+)",
+    rf"\bfrom\s+{_DET}([a-z][\w-]*)(?:\s+[\w-]+)?\s+to\s+{_DET}([a-z][\w-]*)", re.I
+)
+# Where a sentence goes without saying where from: "Switch to monthly", "upgrade to Business".
+_TOWARDS = re.compile(
+    r"\b(?:switch|chang|mov|upgrad|downgrad|convert|revert|transfer|go)\w*\s+(?:back\s+)?"
+    rf"to\s+{_DET}([a-z][\w-]*)",
     re.I,
 )
-_TO = re.compile(r"\bto\s+(?:an?\s+|the\s+)?([\w-]+)", re.I)
+_PRONOUNS = frozenset({"you", "me", "us", "them", "it", "him", "her", "one", "another"})
 
 
 def direction(text: str) -> tuple[str, str] | None:
     """The (from, to) of a change ``text`` names, stemmed ("from yearly to monthly billing":
-    ("annual", "month")), or None."""
+    ("annual", "month")), or None (none named, or its ends are pronouns or stop words)."""
     found = _FROM_TO.search(text)
     if found is None:
         return None
-    way = stem(found.group(1).lower()), stem(found.group(2).lower())
+    ends = found.group(1).lower(), found.group(2).lower()
+    if any(e in _STOP or e in _PRONOUNS for e in ends):
+        return None
+    way = stem(ends[0]), stem(ends[1])
     return way if way[0] != way[1] else None
 
 
-def reverses(asked: tuple[str, str] | None, text: str) -> bool:
-    """Does ``text`` describe the change ``asked`` about the other way round: from its
-    target to its source, or only towards its source?"""
-    if asked is None:
-        return False
-    source, target = asked
+def _goes(asked: tuple[str, str], text: str) -> tuple[str, str] | None:
+    """Which way ``text`` goes between the two ends of ``asked``: ``asked`` itself, its
+    reverse, or None (neither, or both)."""
     own = direction(text)
-    if own is not None:
-        return own == (target, source)
-    towards = {stem(w.lower()) for w in _TO.findall(text)}
-    return source in towards and target not in towards
+    if own == asked or own == asked[::-1]:
+        return own
+    towards = {stem(w.lower()) for w in _TOWARDS.findall(text)}
+    source, target = asked
+    if target in towards and source not in towards:
+        return asked
+    if source in towards and target not in towards:
+        return (target, source)
+    return None
+
+
+def reverses(asked: tuple[str, str] | None, text: str) -> bool:
+    """Does ``text`` describe the change ``asked`` about the other way round (from its target
+    to its source, or a switch towards its source)?"""
+    return asked is not None and _goes(asked, text) == asked[::-1]
+
+
+def follows(asked: tuple[str, str] | None, text: str) -> bool:
+    """Does ``text`` describe the change ``asked`` about, the way it was asked?"""
+    return asked is not None and _goes(asked, text) == asked
 
 
 def answers_kind(kind: QuestionType, sentence: str) -> bool:

@@ -11,14 +11,19 @@ import re
 
 from switchboard.guard.rules import match_rules
 
-# "This article explains how to reach support": says what the page is about, answers nothing.
+# "This article explains how to reach support": says what the article is about, answers
+# nothing. ("This page shows your plan" is about a page of the product: an answer.)
 _ABOUT = re.compile(
-    r"^(?:This|The following) (?:article|page|guide|section|policy|document|FAQ)"
-    r" (?:explains|covers|lists|describes|shows|walks|helps|says|is about)\b",
+    r"^(?:This|The following) (?:(?:article|guide|section|policy|document|FAQ)"
+    r" (?:explains|covers|lists|describes|shows|walks|helps|says|is about)"
+    r"|page (?:explains|covers|describes|is about))\b",
     re.I,
 )
-# "See *API Rate Limits*.": a pointer to another article, which the reader cannot follow here.
-_POINTER = re.compile(r"^(?:See|Read|Refer to) \*[^*]+\*(?: for [^.]*)?\.?$")
+# "See *API Rate Limits*.", 'See "Security keys and passkeys".': a pointer to another
+# article, which the reader cannot follow here.
+_POINTER = re.compile(
+    r"^(?:See|Read|Refer to) (?:\*[^*]+\*|\"[^\"]+\"|\u201c[^\u201d]+\u201d)(?: for [^.]*)?\.?$"
+)
 
 
 def usable(sentence: str) -> bool:
