@@ -323,6 +323,8 @@ def test_a_page_of_the_product_is_not_a_page_about_the_article() -> None:
         ("emails go from you to my inbox", "We send a code to you.", False, False),
         ("we are open from 9am to 5pm", "Opening hours change to 9am.", False, False),
         ("import from a CSV file to my workspace", "Export your sheet to CSV first.", False, False),
+        ("switch from monthly to annual", "Goodbye to monthly invoices: one a year.", False, False),
+        ("switch from monthly to annual", "Going back to monthly waits for renewal.", True, False),
         (
             "switch from monthly to annual",
             "Switch to monthly; refunds go from 14 to 30 days.",

@@ -274,7 +274,8 @@ _FROM_TO = re.compile(
 )
 # Where a sentence goes without saying where from: "Switch to monthly", "upgrade to Business".
 _TOWARDS = re.compile(
-    r"\b(?:switch|chang|mov|upgrad|downgrad|convert|revert|transfer|go)\w*\s+(?:back\s+)?"
+    r"\b(?:switch(?:es|ed|ing)?|(?:chang|mov|upgrad|downgrad)(?:e|es|ed|ing)"
+    r"|(?:convert|revert|transfer)(?:s|ed|ing|red|ring)?|go(?:es|ing)?)\s+(?:back\s+)?"
     rf"to\s+{_DET}([a-z][\w-]*)",
     re.I,
 )
