@@ -33,12 +33,12 @@ from switchboard.agent.answering.question import (
     classify,
     coverage,
     direction,
-    follows,
     idf,
     opposed,
     rare,
     reverses,
     terms,
+    wrong_way,
 )
 from switchboard.agent.answering.quotable import quotable, usable
 from switchboard.agent.knowledge.sentences import SentenceSet, split_sentences
@@ -162,12 +162,13 @@ def _candidates(
     weights = idf(words)
     unseen = rare(weights, len(rows))
     focus = max(sorted(asked), key=lambda w: weights.get(w, unseen), default=None)
-    heads = [terms(section(h)) for h in hits]
+    sections = [section(h) for h in hits]
+    heads = [terms(title) for title in sections]
     pool = _Pool([], layouts, kind, asked, weights, len(rows), focus, heads)
     sims = np.concatenate(blocks) @ np.asarray(question_vec, dtype=np.float32)
     titles = [coverage(asked, head, weights, len(rows)) for head in heads]
     way = direction(question)
-    backwards = [reverses(way, section(h)) for h in hits]
+    backwards = [reverses(way, title) for title in sections]
     for (i, k, text), said, sim in zip(rows, words, sims, strict=True):
         shaped = pool.shaped(text, i, said) or (
             kind is QuestionType.HOWTO and layouts[i].in_list(k)
@@ -180,16 +181,10 @@ def _candidates(
             + W_TITLE * titles[i]
             + (W_NUMBER if kind is QuestionType.NUMBER else W_SHAPE) * shaped
             + W_PASSAGE * hits[i].score
-            - W_OPPOSED * (opposed(asked, said | heads[i]) or _wrong_way(way, text, backwards[i]))
+            - W_OPPOSED * (opposed(asked, said | heads[i]) or wrong_way(way, text, backwards[i]))
         )
         pool.cands.append(_Candidate(i, k, text, float(sim), score))
     return pool
-
-
-def _wrong_way(way: tuple[str, str] | None, text: str, title_backwards: bool) -> bool:
-    """The sentence, or its section title when the sentence does not say itself, describes
-    the change asked about ("from monthly to annual") the other way round."""
-    return reverses(way, text) or (title_backwards and not follows(way, text))
 
 
 def _steps(best: _Candidate, cands: list[_Candidate], layouts: list[Layout]) -> _Candidate | None:

@@ -295,7 +295,7 @@ def direction(text: str) -> tuple[str, str] | None:
     return way if way[0] != way[1] else None
 
 
-def _goes(asked: tuple[str, str], text: str) -> tuple[str, str] | None:
+def goes(asked: tuple[str, str], text: str) -> tuple[str, str] | None:
     """Which way ``text`` goes between the two ends of ``asked``: ``asked`` itself, its
     reverse, or None (neither, or both)."""
     own = direction(text)
@@ -313,12 +313,21 @@ def _goes(asked: tuple[str, str], text: str) -> tuple[str, str] | None:
 def reverses(asked: tuple[str, str] | None, text: str) -> bool:
     """Does ``text`` describe the change ``asked`` about the other way round (from its target
     to its source, or a switch towards its source)?"""
-    return asked is not None and _goes(asked, text) == asked[::-1]
+    return asked is not None and goes(asked, text) == asked[::-1]
 
 
 def follows(asked: tuple[str, str] | None, text: str) -> bool:
     """Does ``text`` describe the change ``asked`` about, the way it was asked?"""
-    return asked is not None and _goes(asked, text) == asked
+    return asked is not None and goes(asked, text) == asked
+
+
+def wrong_way(asked: tuple[str, str] | None, text: str, title_reverses: bool) -> bool:
+    """Does ``text``, or its section title (``title_reverses``) when ``text`` does not say
+    which way it goes, describe the change ``asked`` about the other way round?"""
+    if asked is None:
+        return False
+    went = goes(asked, text)
+    return went == asked[::-1] or (title_reverses and went != asked)
 
 
 def answers_kind(kind: QuestionType, sentence: str) -> bool:
